@@ -1,0 +1,43 @@
+# gitrot: `make test` and `make demo` work on a fresh machine; each installs what it uses.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.gitrot-installed
+
+.PHONY: test demo bench lint typecheck unit age clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# the hook is a short process: ship bytecode so it never compiles at start-up
+	$(BIN)/python -m compileall -q gitrot >/dev/null
+	@touch $@
+
+# Debian's age CLI: the Go reference implementation the tests check our wrapping against
+age:
+	@command -v age >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq age >/dev/null; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check gitrot tests bench
+	$(BIN)/ruff format --check gitrot tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) age
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+demo: $(STAMP) age
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo.sh
+
+bench: $(STAMP) age
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

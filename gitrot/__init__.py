@@ -1,0 +1,1 @@
+"""gitrot: credential rotation as a pull request."""

@@ -1,0 +1,3 @@
+from gitrot.main import main
+
+raise SystemExit(main())

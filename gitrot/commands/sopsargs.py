@@ -1,0 +1,129 @@
+"""What the SOPS-compatible commands share: identities, creation rules, selector flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gitrot.errors import InputError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from gitrot.sops.document import EncryptOptions, Opened, SopsFile
+
+SELECTOR_FLAGS = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
+
+
+def add_format_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-type", choices=("yaml", "json", "binary"), default=None)
+    parser.add_argument("--output-type", choices=("yaml", "json", "binary"), default=None)
+
+
+def add_rule_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that override a .sops.yaml creation rule, named as sops names them."""
+    parser.add_argument(
+        "--age",
+        action="append",
+        default=[],
+        metavar="RECIPIENT",
+        help="age recipient (repeatable, or comma-separated); overrides .sops.yaml",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="path of .sops.yaml (default: search upwards)"
+    )
+    parser.add_argument(
+        "--filename-override",
+        default=None,
+        help="match creation rules against this path instead of FILE",
+    )
+    for flag in SELECTOR_FLAGS:
+        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None)
+    parser.add_argument("--mac-only-encrypted", action="store_true", default=None)
+    parser.add_argument("--shamir-threshold", type=int, default=0)
+
+
+def identities() -> list[object]:
+    from gitrot.sops import age  # noqa: PLC0415
+
+    return age.load_identities(os.environ, home=Path.home())
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    from gitrot.sops import rules  # noqa: PLC0415
+
+    if explicit is None and os.environ.get("SOPS_CONFIG"):
+        explicit = Path(os.environ["SOPS_CONFIG"])
+    return rules.find_config(Path.cwd(), explicit=explicit)
+
+
+def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
+    """Flags first, then the matching creation rule, then sops' defaults (SOPS.md 10)."""
+    from gitrot.sops import rules  # noqa: PLC0415
+    from gitrot.sops.document import EncryptOptions  # noqa: PLC0415
+
+    recipients = [r.strip() for value in args.age for r in value.split(",") if r.strip()]
+    if not recipients and os.environ.get("SOPS_AGE_RECIPIENTS"):
+        recipients = [
+            r.strip() for r in os.environ["SOPS_AGE_RECIPIENTS"].split(",") if r.strip()
+        ]
+    rule = None
+    config = config_path(args.config)
+    if config is not None:
+        rule_list, _ = rules.load_rules(config)
+        target = Path(args.filename_override or file_path)
+        if not target.is_absolute():
+            target = Path.cwd() / target
+        try:
+            rule = rules.match_rule(rule_list, target, config.parent)
+        except InputError:
+            if not recipients:
+                raise
+    flags = [(name, getattr(args, name)) for name in SELECTOR_FLAGS if getattr(args, name)]
+    if len(flags) > 1:
+        raise InputError(
+            "cannot use more than one of " + ", ".join("--" + f.replace("_", "-") for f in SELECTOR_FLAGS)
+        )
+    selector = flags[0] if flags else (rule.selector if rule else None)
+    mac_only = bool(args.mac_only_encrypted) or bool(rule and rule.mac_only_encrypted)
+    if recipients:
+        groups, threshold = [recipients], 0
+    elif rule is not None:
+        groups, threshold = rule.key_groups, rule.shamir_threshold
+    else:
+        raise InputError(
+            "no age recipients to encrypt for",
+            where=file_path,
+            hint="pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a creation rule "
+            "to .sops.yaml",
+        )
+    return EncryptOptions(
+        groups=groups,
+        threshold=args.shamir_threshold or threshold,
+        selector=selector,
+        mac_only_encrypted=mac_only,
+    )
+
+
+def open_file(path: str, fmt: str | None, *, verify_mac: bool = True) -> Opened:
+    """Read and decrypt an encrypted file with the identities sops would find."""
+    from gitrot.fsutil import read_text  # noqa: PLC0415
+    from gitrot.sops.document import SopsFile, decrypt, detect_format  # noqa: PLC0415
+
+    source = SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)
+    return decrypt(source, identities(), verify_mac=verify_mac)
+
+
+def parse_encrypted(path: str, fmt: str | None) -> SopsFile:
+    from gitrot.fsutil import read_text  # noqa: PLC0415
+    from gitrot.sops.document import SopsFile, detect_format  # noqa: PLC0415
+
+    return SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)

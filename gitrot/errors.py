@@ -1,0 +1,78 @@
+"""The one error hierarchy of gitrot, and the exit codes of DESIGN.md section 2.
+
+Every error carries what went wrong, where (a file, and a line when known) and a hint that
+says what to do next. ``gitrot.main`` turns them into two lines on stderr and an exit code.
+Messages never contain secret values: callers pass locations and names, not contents.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # policy violations, failed verification (a MAC mismatch, a tampered file)
+EXIT_INPUT = 2  # usage or input error: bad arguments, unreadable or invalid file, bad config
+EXIT_ENVIRONMENT = 3  # backend or remote unreachable, git failure, missing tool
+EXIT_INTERRUPTED = 130
+
+
+class GitrotError(Exception):
+    """Base class: a failure the user can act on. ``exit_code`` follows DESIGN.md."""
+
+    exit_code = EXIT_INPUT
+    default_hint = ""
+
+    def __init__(
+        self, message: str, *, where: str = "", line: int = 0, hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.line = line
+        self.hint = hint if hint is not None else self.default_hint
+
+    def location(self) -> str:
+        if self.where and self.line:
+            return f"{self.where}:{self.line}"
+        return self.where
+
+    def render(self) -> str:
+        """The one-line error: ``gitrot: error: WHAT (WHERE)``."""
+        location = self.location()
+        suffix = f" ({location})" if location else ""
+        return f"gitrot: error: {self.message}{suffix}"
+
+    def at(self, where: str) -> GitrotError:
+        """Attach the file name if the raiser did not know it; returns self."""
+        if not self.where:
+            self.where = where
+        return self
+
+
+class InputError(GitrotError):
+    """A file or argument gitrot cannot use (malformed YAML, not a SOPS file, ...)."""
+
+
+class ConfigError(InputError):
+    """A bad ``gitrot.yaml`` or ``.sops.yaml``."""
+
+
+class IntegrityError(GitrotError):
+    """Verification failed: a MAC mismatch, a tampered or truncated value."""
+
+    exit_code = EXIT_FINDINGS
+    default_hint = "the file was modified outside sops/gitrot; restore it from git history"
+
+
+class NoKeyError(GitrotError):
+    """No identity could open the data key (wrong key, missing key)."""
+
+    exit_code = EXIT_INPUT
+    default_hint = (
+        "set SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY, SOPS_AGE_KEY_CMD) to an identity "
+        "of one of the file's recipients"
+    )
+
+
+class EnvironmentFailure(GitrotError):
+    """Something outside gitrot failed: a command, a service, git."""
+
+    exit_code = EXIT_ENVIRONMENT

@@ -1,0 +1,72 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a half-written one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from gitrot.errors import InputError
+
+
+def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024) -> str:
+    """Read a UTF-8 text file for gitrot; refuse huge, binary or unreadable files cleanly."""
+    where = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError("no such file", where=where) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", where=where) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", where=where) from None
+    if len(data) > limit:
+        raise InputError(
+            f"the file is larger than {limit // (1024 * 1024)} MiB", where=where
+        )
+    if b"\0" in data:
+        raise InputError("the file is binary (it contains NUL bytes)", where=where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError("the file is not valid UTF-8", where=where, line=line) from None
+
+
+def write_atomic(path: str | Path, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory.
+
+    The temporary file is created 0600, fsync'd, given the final mode (the old file's, or
+    ``mode``), and renamed over the target. On any failure the target is untouched and the
+    temporary file is removed.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if mode is None:
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror}", where=str(target)) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

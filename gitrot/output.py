@@ -1,0 +1,22 @@
+"""The one place that writes to the terminal: data to stdout, people-facing text to stderr."""
+
+from __future__ import annotations
+
+import sys
+
+
+def data(text: str) -> None:
+    """Machine-readable or requested output (a decrypted file, a recipient)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def info(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def error(line: str, hint: str) -> None:
+    """An error: one line, then one line of hint (DESIGN.md section 2)."""
+    sys.stderr.write(line + "\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")

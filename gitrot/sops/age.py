@@ -1,0 +1,407 @@
+"""The age side of SOPS: wrapping the data key, and finding identities (SOPS.md 7 and 11).
+
+sops age-encrypts the 32-byte data key (or, with key groups, a Shamir share) to each
+recipient separately and stores the ASCII-armored result as the ``enc`` string. To decrypt,
+it loads every identity it can find from the environment, merged, none shadowing another.
+
+Identities are opaque pyrage objects (``object`` here). They are never printed: error
+messages name the source (a variable, a file and a line number), not its content.
+
+``pyrage``, ``subprocess`` and ``shlex`` are imported inside the functions that need them,
+so importing this module stays cheap for a short-lived pre-commit process.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os.path
+import sys
+from typing import TYPE_CHECKING
+
+from gitrot.errors import EnvironmentFailure, InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+SOPS_AGE_KEY = "SOPS_AGE_KEY"
+SOPS_AGE_KEY_FILE = "SOPS_AGE_KEY_FILE"
+SOPS_AGE_KEY_CMD = "SOPS_AGE_KEY_CMD"
+SOPS_AGE_SSH_PRIVATE_KEY_FILE = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
+
+#: Seconds ``SOPS_AGE_KEY_CMD`` may run before gitrot gives up on it.
+KEY_CMD_TIMEOUT = 30.0
+
+_RECIPIENT_HINT = (
+    "use an X25519 recipient (age1..., as printed by 'age-keygen -y') "
+    "or an ssh-ed25519/ssh-rsa public key line"
+)
+_IDENTITY_HINT = (
+    "each line of an age key file must be an AGE-SECRET-KEY-1... identity, "
+    "a '#' comment, or empty (the layout age-keygen writes)"
+)
+_PLUGIN_HINT = "age plugins are not supported by gitrot; use an X25519 or SSH key"
+
+
+# --- wrapping ------------------------------------------------------------------------------
+
+
+def _parse_recipient(recipient: str) -> object:
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    text = recipient.strip()
+    if text.startswith("age1") and text.count("1") > 1:
+        # sops's rule: an age1 string with a second "1" is a plugin recipient (age1<name>1...)
+        raise InputError(f"age plugin recipient {text!r} is not supported", hint=_PLUGIN_HINT)
+    try:
+        if text.startswith("age1"):
+            return pyrage.x25519.Recipient.from_str(text)
+        if text.startswith("ssh-"):
+            return pyrage.ssh.Recipient.from_str(text)
+    except pyrage.RecipientError:
+        raise InputError(f"invalid age recipient {text!r}", hint=_RECIPIENT_HINT) from None
+    raise InputError(f"unknown age recipient type {text!r}", hint=_RECIPIENT_HINT)
+
+
+def wrap(data_key: bytes, recipient: str) -> str:
+    """Age-encrypt ``data_key`` to one recipient; the ASCII-armored text, final newline included."""
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    parsed = _parse_recipient(recipient)
+    try:
+        armored: bytes = pyrage.encrypt(data_key, [parsed], armored=True)
+    except pyrage.EncryptError:  # pragma: no cover - not reachable with a parsed recipient
+        raise InputError(
+            f"cannot encrypt the data key to age recipient {recipient.strip()!r}",
+            hint=_RECIPIENT_HINT,
+        ) from None
+    text = armored.decode("ascii")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def unwrap(enc: str | bytes, identities: Sequence[object]) -> bytes | None:
+    """Decrypt an armored (or binary) age payload with any of ``identities``.
+
+    Returns None when no identity fits, or when the payload is not valid age at all, as sops
+    then simply tries the next key; nothing about the identities is ever raised.
+    """
+    if not identities:
+        return None
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    payload = enc.encode("utf-8") if isinstance(enc, str) else bytes(enc)
+    try:
+        plaintext: bytes = pyrage.decrypt(payload, list(identities))
+    except pyrage.DecryptError:
+        return None
+    return plaintext
+
+
+# --- identities ----------------------------------------------------------------------------
+
+
+def parse_identities(text: str, *, source: str) -> list[object]:
+    """Parse an age key file: one identity per line, empty lines and ``#`` comments skipped.
+
+    ``source`` names the origin (a path, or a variable name) for error messages, which carry
+    the line number but never the line itself.
+    """
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    identities: list[object] = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("AGE-SECRET-KEY-1"):
+            try:
+                identities.append(pyrage.x25519.Identity.from_str(line))
+            except pyrage.IdentityError:
+                raise InputError(
+                    "invalid age identity (AGE-SECRET-KEY-1... with a bad encoding)",
+                    where=source,
+                    line=number,
+                    hint=_IDENTITY_HINT,
+                ) from None
+        elif line.startswith("AGE-PLUGIN-"):
+            raise InputError(
+                "age plugin identities are not supported",
+                where=source,
+                line=number,
+                hint=_PLUGIN_HINT,
+            )
+        elif line.startswith("AGE-SECRET-KEY-PQ-"):
+            raise InputError(
+                "post-quantum age identities are not supported (sops 3.11 cannot use them)",
+                where=source,
+                line=number,
+                hint=_IDENTITY_HINT,
+            )
+        elif line.startswith(("-----BEGIN AGE ENCRYPTED FILE-----", "age-encryption.org/")):
+            raise InputError(
+                "passphrase-protected age key files are not supported",
+                where=source,
+                line=number,
+                hint="decrypt it to a private file, or use SOPS_AGE_KEY_CMD='age -d FILE'",
+            )
+        else:
+            raise InputError("not an age identity", where=source, line=number, hint=_IDENTITY_HINT)
+    return identities
+
+
+def _ssh_key_is_encrypted(data: bytes) -> bool:
+    """Whether an SSH private key file is passphrase-protected (OpenSSH or PEM format)."""
+    text = data.decode("ascii", errors="replace")
+    if "ENCRYPTED" in text:  # PEM: "Proc-Type: 4,ENCRYPTED" or "BEGIN ENCRYPTED PRIVATE KEY"
+        return True
+    begin = "-----BEGIN OPENSSH PRIVATE KEY-----"
+    end = "-----END OPENSSH PRIVATE KEY-----"
+    start = text.find(begin)
+    stop = text.find(end)
+    if start < 0 or stop < start:
+        return False
+    body = "".join(text[start + len(begin) : stop].split())
+    try:
+        blob = base64.b64decode(body)
+    except (binascii.Error, ValueError):
+        return False
+    magic = b"openssh-key-v1\x00"
+    if not blob.startswith(magic) or len(blob) < len(magic) + 4:
+        return False
+    size = int.from_bytes(blob[len(magic) : len(magic) + 4], "big")
+    cipher = blob[len(magic) + 4 : len(magic) + 4 + size]
+    return cipher != b"none"
+
+
+def _ssh_identity(data: bytes) -> object | None:
+    """An age identity from an SSH private key; None if it is passphrase-protected.
+
+    Raises ValueError for anything else that is not a usable ed25519/RSA key.
+    """
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    try:
+        identity: object = pyrage.ssh.Identity.from_buffer(data)
+    except pyrage.IdentityError:
+        if _ssh_key_is_encrypted(data):
+            return None
+        raise ValueError("not an unencrypted ssh-ed25519 or ssh-rsa private key") from None
+    return identity
+
+
+def _ssh_identities(env: Mapping[str, str], home: Path) -> list[object]:
+    from pathlib import Path  # noqa: PLC0415
+
+    identities: list[object] = []
+    explicit = env.get(SOPS_AGE_SSH_PRIVATE_KEY_FILE, "")
+    if explicit:
+        data = _read_named_file(Path(explicit), SOPS_AGE_SSH_PRIVATE_KEY_FILE)
+        try:
+            identity = _ssh_identity(data)
+        except ValueError:
+            raise InputError(
+                f"{SOPS_AGE_SSH_PRIVATE_KEY_FILE} does not hold an unencrypted "
+                "ssh-ed25519 or ssh-rsa private key",
+                where=explicit,
+                hint="point it at an OpenSSH private key without a passphrase",
+            ) from None
+        if identity is not None:
+            identities.append(identity)
+    # sops 3.11 also loads both default keys, whether or not the variable is set (checked by
+    # experiment); keys that are missing, passphrase-protected or unusable are skipped.
+    for name in ("id_ed25519", "id_rsa"):
+        path = home / ".ssh" / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        try:
+            identity = _ssh_identity(data)
+        except ValueError:
+            continue
+        if identity is not None:
+            identities.append(identity)
+    return identities
+
+
+def _read_named_file(path: Path, variable: str) -> bytes:
+    """The content of the file an environment variable points to; InputError if unreadable."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"{variable} points to a file that does not exist: {path}",
+            where=str(path),
+            hint=f"fix or unset {variable}",
+        ) from None
+    except OSError as error:
+        raise InputError(
+            f"cannot read the file {variable} points to: {path} ({error.strerror})",
+            where=str(path),
+            hint=f"fix or unset {variable}",
+        ) from None
+
+
+def _decode_key_text(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            "an age key file must be UTF-8 text", where=source, hint=_IDENTITY_HINT
+        ) from None
+
+
+def _run_key_cmd(command: str, env: Mapping[str, str]) -> bytes:
+    import shlex  # noqa: PLC0415 - only with SOPS_AGE_KEY_CMD
+    import subprocess  # noqa: PLC0415
+
+    hint = f"run the {SOPS_AGE_KEY_CMD} command yourself to see its error output"
+    try:
+        args = shlex.split(command)
+    except ValueError:
+        raise InputError(
+            f"{SOPS_AGE_KEY_CMD} cannot be split into a command line (unbalanced quotes?)",
+            hint=f"fix {SOPS_AGE_KEY_CMD}",
+        ) from None
+    if not args:
+        raise InputError(f"{SOPS_AGE_KEY_CMD} is blank", hint=f"fix or unset {SOPS_AGE_KEY_CMD}")
+    program = args[0]
+    try:
+        # no shell; stdin closed and stderr discarded like sops (Go's exec.Command().Output())
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(env),
+        )
+    except OSError as error:
+        raise EnvironmentFailure(
+            f"{SOPS_AGE_KEY_CMD}: cannot run {program!r} ({error.strerror})", hint=hint
+        ) from None
+    with proc:
+        try:
+            output, _ = proc.communicate(timeout=KEY_CMD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            # kill the child and stop reading; a grandchild still holding the pipe open
+            # must not keep us waiting
+            proc.kill()
+            proc.wait()
+            raise EnvironmentFailure(
+                f"{SOPS_AGE_KEY_CMD}: {program!r} did not finish within "
+                f"{KEY_CMD_TIMEOUT:g} seconds",
+                hint=hint,
+            ) from None
+    if proc.returncode != 0:
+        raise EnvironmentFailure(
+            f"{SOPS_AGE_KEY_CMD}: {program!r} failed with exit status {proc.returncode}",
+            hint=hint,
+        )
+    return output
+
+
+def user_config_dir(env: Mapping[str, str], *, home: Path, platform: str) -> Path | None:
+    """The directory sops takes as the user config dir (Go's ``os.UserConfigDir``, SOPS.md 11)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if platform == "darwin":
+        return Path(xdg) if xdg else home / "Library" / "Application Support"
+    if platform == "win32":
+        appdata = env.get("APPDATA", "")
+        return Path(appdata) if appdata else None
+    if xdg:
+        # Go rejects a relative XDG_CONFIG_HOME; sops then has no default key file
+        return Path(xdg) if os.path.isabs(xdg) else None
+    return home / ".config"
+
+
+def load_identities(
+    env: Mapping[str, str], *, home: Path, platform: str | None = None
+) -> list[object]:
+    """Every identity sops 3.11 would load, merged in sops's order (SOPS.md 11).
+
+    1. SSH keys: ``SOPS_AGE_SSH_PRIVATE_KEY_FILE``, plus ``~/.ssh/id_ed25519`` and
+       ``~/.ssh/id_rsa`` when present (passphrase-protected keys are skipped);
+    2. ``SOPS_AGE_KEY`` (the identities themselves, one per line);
+    3. ``SOPS_AGE_KEY_FILE`` (a path; a missing file is an error);
+    4. ``SOPS_AGE_KEY_CMD`` (run without a shell; its stdout is a key file);
+    5. ``<user config dir>/sops/age/keys.txt`` when it exists.
+
+    A variable set to the empty string counts as unset. ``platform`` defaults to
+    ``sys.platform``; ``env`` is also the environment of ``SOPS_AGE_KEY_CMD``.
+    The result may be empty; the caller decides whether that is an error.
+    """
+    from pathlib import Path  # noqa: PLC0415
+
+    if platform is None:
+        platform = sys.platform
+
+    identities = _ssh_identities(env, home)
+
+    key_text = env.get(SOPS_AGE_KEY, "")
+    if key_text:
+        identities += parse_identities(key_text, source=SOPS_AGE_KEY)
+
+    key_file = env.get(SOPS_AGE_KEY_FILE, "")
+    if key_file:
+        raw = _read_named_file(Path(key_file), SOPS_AGE_KEY_FILE)
+        identities += parse_identities(_decode_key_text(raw, key_file), source=key_file)
+
+    key_cmd = env.get(SOPS_AGE_KEY_CMD, "")
+    if key_cmd:
+        source = f"output of {SOPS_AGE_KEY_CMD}"
+        output = _run_key_cmd(key_cmd, env)
+        identities += parse_identities(_decode_key_text(output, source), source=source)
+
+    config_dir = user_config_dir(env, home=home, platform=platform)
+    if config_dir is not None:
+        default = config_dir / "sops" / "age" / "keys.txt"
+        try:
+            raw = default.read_bytes()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise InputError(
+                f"cannot read the default age key file {default} ({error.strerror})",
+                where=str(default),
+                hint="fix its permissions or remove it",
+            ) from None
+        else:
+            identities += parse_identities(_decode_key_text(raw, str(default)), source=str(default))
+    return identities
+
+
+def recipient_of(identity: object) -> str | None:
+    """The ``age1...`` recipient of an X25519 identity; None for other kinds (SSH)."""
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    if isinstance(identity, pyrage.x25519.Identity):
+        return str(identity.to_public())
+    return None
+
+
+# --- key generation ------------------------------------------------------------------------
+
+
+def generate_identity() -> tuple[str, str]:
+    """A new X25519 identity for ``gitrot keygen``: (``AGE-SECRET-KEY-1...``, ``age1...``)."""
+    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+
+    identity = pyrage.x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def format_key_file(identity_text: str, recipient: str, created: datetime) -> str:
+    """A key file in age-keygen's layout; ``created`` is written as Go's ``time.RFC3339``.
+
+    A naive ``created`` is taken as local time, as age-keygen uses the local clock.
+    """
+    if created.tzinfo is None:
+        created = created.astimezone()
+    stamp = created.replace(microsecond=0).isoformat()
+    if stamp.endswith("+00:00"):
+        stamp = stamp[: -len("+00:00")] + "Z"
+    return f"# created: {stamp}\n# public key: {recipient}\n{identity_text}\n"
