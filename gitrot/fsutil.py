@@ -23,9 +23,7 @@ def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024) -> str:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", where=where) from None
     if len(data) > limit:
-        raise InputError(
-            f"the file is larger than {limit // (1024 * 1024)} MiB", where=where
-        )
+        raise InputError(f"the file is larger than {limit // (1024 * 1024)} MiB", where=where)
     if b"\0" in data:
         raise InputError("the file is binary (it contains NUL bytes)", where=where)
     try:

@@ -22,7 +22,7 @@ COMMANDS = ("keygen", "encrypt", "decrypt", "updatekeys", "rekey")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from importlib import import_module  # noqa: PLC0415
+    from importlib import import_module
 
     parser = argparse.ArgumentParser(
         prog="gitrot",

@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--output-dir cannot be combined with -o or --extract")
     if args.output_dir:
         return decrypt_many(args.files, args.output_dir, args.input_type, args.ignore_mac)
-    text = decrypt_one(args.files[0], args.input_type, args.output_type, args.extract, args.ignore_mac)
+    text = decrypt_one(
+        args.files[0], args.input_type, args.output_type, args.extract, args.ignore_mac
+    )
     if args.output:
-        from gitrot.fsutil import write_atomic  # noqa: PLC0415
+        from gitrot.fsutil import write_atomic
 
         write_atomic(args.output, text, mode=0o600)
     else:
@@ -60,7 +62,7 @@ def decrypt_one(
     extract: str | None,
     ignore_mac: bool,
 ) -> str:
-    from gitrot.sops import document  # noqa: PLC0415
+    from gitrot.sops import document
 
     opened = sopsargs.open_file(path, in_fmt, verify_mac=not ignore_mac)
     fmt = out_fmt or opened.source.fmt
@@ -72,7 +74,7 @@ def decrypt_one(
 
 def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_mac: bool) -> int:
     """Decrypt each file to DIR/<its path>; keep going, report all, exit with the worst."""
-    from gitrot.fsutil import write_atomic  # noqa: PLC0415
+    from gitrot.fsutil import write_atomic
 
     identities = sopsargs.identities()
     worst = EXIT_OK
@@ -82,8 +84,7 @@ def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_ma
             relative = os.path.normpath(os.path.relpath(path))
             if relative.startswith("..") or os.path.isabs(relative):
                 raise InputError(
-                    "the file is outside the working directory, so it has no place in "
-                    "--output-dir",
+                    "the file is outside the working directory, so it has no place in --output-dir",
                     where=path,
                 )
             target = os.path.join(root, relative)
@@ -96,8 +97,8 @@ def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_ma
 
 
 def _decrypt_with(path: str, fmt: str | None, identities: list[object], ignore_mac: bool) -> str:
-    from gitrot.fsutil import read_text  # noqa: PLC0415
-    from gitrot.sops import document  # noqa: PLC0415
+    from gitrot.fsutil import read_text
+    from gitrot.sops import document
 
     source = document.SopsFile.parse(
         read_text(path), fmt=document.detect_format(path, fmt), where=path
@@ -108,7 +109,7 @@ def _decrypt_with(path: str, fmt: str | None, identities: list[object], ignore_m
 
 def parse_extract_path(text: str) -> list[str | int]:
     """sops' ``--extract`` syntax: ``["key"]["other"][0]``."""
-    import re  # noqa: PLC0415
+    import re
 
     parts: list[str | int] = []
     position = 0
@@ -128,7 +129,7 @@ def parse_extract_path(text: str) -> list[str | int]:
 
 
 def _extract(value: Value, path: list[str | int], where: str) -> Value:
-    from gitrot.sops.tree import Comment, Map, Seq  # noqa: PLC0415
+    from gitrot.sops.tree import Comment, Map, Seq
 
     for part in path:
         if isinstance(part, str) and isinstance(value, Map):
@@ -140,7 +141,7 @@ def _extract(value: Value, path: list[str | int], where: str) -> Value:
             items = [item for item in value.items if not isinstance(item, Comment)]
             if part >= len(items):
                 raise InputError(f"index {part} is out of range", where=where)
-            value = items[part]  # type: ignore[assignment]
+            value = items[part]
         else:
             raise InputError(f"cannot index {type(value).__name__} with {part!r}", where=where)
     return value
@@ -148,8 +149,8 @@ def _extract(value: Value, path: list[str | int], where: str) -> Value:
 
 def render_value(value: Value, fmt: str) -> str:
     """A scalar prints as its text (no newline, like sops); a subtree in the file's format."""
-    from gitrot.sops import document  # noqa: PLC0415
-    from gitrot.sops.tree import Entry, Map, Seq, Timestamp  # noqa: PLC0415
+    from gitrot.sops import document
+    from gitrot.sops.tree import Entry, Map, Seq, Timestamp
 
     if isinstance(value, Map):
         return document.emit([value], fmt if fmt != "binary" else "yaml")
@@ -167,7 +168,7 @@ def render_value(value: Value, fmt: str) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, float):
-        from gitrot.sops.gotypes import format_float_yaml  # noqa: PLC0415
+        from gitrot.sops.gotypes import format_float_yaml
 
         return format_float_yaml(value)
     return str(value)

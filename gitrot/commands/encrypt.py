@@ -35,14 +35,12 @@ def run(args: argparse.Namespace) -> int:
     return encrypt(args, args.file, in_place=args.in_place, output_path=args.output)
 
 
-def encrypt(
-    args: argparse.Namespace, path: str, *, in_place: bool, output_path: str | None
-) -> int:
-    import os  # noqa: PLC0415
-    from datetime import UTC, datetime  # noqa: PLC0415
+def encrypt(args: argparse.Namespace, path: str, *, in_place: bool, output_path: str | None) -> int:
+    import os
+    from datetime import UTC, datetime
 
-    from gitrot.fsutil import read_text, write_atomic  # noqa: PLC0415
-    from gitrot.sops import document  # noqa: PLC0415
+    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.sops import document
 
     fmt = document.detect_format(path, args.input_type)
     out_fmt = args.output_type or fmt
@@ -51,9 +49,7 @@ def encrypt(
     previous = None
     if output_path and os.path.exists(output_path):
         previous = sopsargs.open_file(output_path, args.output_type)
-    text = document.encrypt(
-        docs, options, now=datetime.now(UTC), fmt=out_fmt, previous=previous
-    )
+    text = document.encrypt(docs, options, now=datetime.now(UTC), fmt=out_fmt, previous=previous)
     target = path if in_place else output_path
     if target:
         write_atomic(target, text)

@@ -20,9 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Create an age identity (the file sops and gitrot read by default, "
         "unless -o is given) and print its public recipient.",
     )
-    parser.add_argument(
-        "-o", "--output", type=Path, default=None, help="identity file to create"
-    )
+    parser.add_argument("-o", "--output", type=Path, default=None, help="identity file to create")
     parser.set_defaults(run=lambda args: keygen(args.output))
 
 
@@ -32,9 +30,9 @@ def default_key_file() -> Path:
 
 
 def keygen(path: Path | None) -> int:
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
-    from gitrot.sops import age  # noqa: PLC0415
+    from gitrot.sops import age
 
     target = path or default_key_file()
     identity, recipient = age.generate_identity()

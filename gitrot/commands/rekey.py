@@ -28,10 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
-    from gitrot.fsutil import write_atomic  # noqa: PLC0415
-    from gitrot.sops import document  # noqa: PLC0415
+    from gitrot.fsutil import write_atomic
+    from gitrot.sops import document
 
     opened = sopsargs.open_file(path, fmt)
     meta = opened.source.metadata
@@ -41,9 +41,7 @@ def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
         selector=meta.selector,
         mac_only_encrypted=meta.mac_only_encrypted,
     )
-    text = document.encrypt(
-        opened.docs, options, now=datetime.now(UTC), fmt=opened.source.fmt
-    )
+    text = document.encrypt(opened.docs, options, now=datetime.now(UTC), fmt=opened.source.fmt)
     write_atomic(output_path or path, text)
     output.info(f"gitrot: {path}: new data key for {sum(map(len, options.groups))} recipient(s)")
     return 0

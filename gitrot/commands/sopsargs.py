@@ -52,13 +52,13 @@ def add_rule_args(parser: argparse.ArgumentParser) -> None:
 
 
 def identities() -> list[object]:
-    from gitrot.sops import age  # noqa: PLC0415
+    from gitrot.sops import age
 
     return age.load_identities(os.environ, home=Path.home())
 
 
 def config_path(explicit: Path | None) -> Path | None:
-    from gitrot.sops import rules  # noqa: PLC0415
+    from gitrot.sops import rules
 
     if explicit is None and os.environ.get("SOPS_CONFIG"):
         explicit = Path(os.environ["SOPS_CONFIG"])
@@ -67,14 +67,12 @@ def config_path(explicit: Path | None) -> Path | None:
 
 def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
     """Flags first, then the matching creation rule, then sops' defaults (SOPS.md 10)."""
-    from gitrot.sops import rules  # noqa: PLC0415
-    from gitrot.sops.document import EncryptOptions  # noqa: PLC0415
+    from gitrot.sops import rules
+    from gitrot.sops.document import EncryptOptions
 
     recipients = [r.strip() for value in args.age for r in value.split(",") if r.strip()]
     if not recipients and os.environ.get("SOPS_AGE_RECIPIENTS"):
-        recipients = [
-            r.strip() for r in os.environ["SOPS_AGE_RECIPIENTS"].split(",") if r.strip()
-        ]
+        recipients = [r.strip() for r in os.environ["SOPS_AGE_RECIPIENTS"].split(",") if r.strip()]
     rule = None
     config = config_path(args.config)
     if config is not None:
@@ -90,7 +88,8 @@ def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
     flags = [(name, getattr(args, name)) for name in SELECTOR_FLAGS if getattr(args, name)]
     if len(flags) > 1:
         raise InputError(
-            "cannot use more than one of " + ", ".join("--" + f.replace("_", "-") for f in SELECTOR_FLAGS)
+            "cannot use more than one of "
+            + ", ".join("--" + f.replace("_", "-") for f in SELECTOR_FLAGS)
         )
     selector = flags[0] if flags else (rule.selector if rule else None)
     mac_only = bool(args.mac_only_encrypted) or bool(rule and rule.mac_only_encrypted)
@@ -115,15 +114,15 @@ def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
 
 def open_file(path: str, fmt: str | None, *, verify_mac: bool = True) -> Opened:
     """Read and decrypt an encrypted file with the identities sops would find."""
-    from gitrot.fsutil import read_text  # noqa: PLC0415
-    from gitrot.sops.document import SopsFile, decrypt, detect_format  # noqa: PLC0415
+    from gitrot.fsutil import read_text
+    from gitrot.sops.document import SopsFile, decrypt, detect_format
 
     source = SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)
     return decrypt(source, identities(), verify_mac=verify_mac)
 
 
 def parse_encrypted(path: str, fmt: str | None) -> SopsFile:
-    from gitrot.fsutil import read_text  # noqa: PLC0415
-    from gitrot.sops.document import SopsFile, detect_format  # noqa: PLC0415
+    from gitrot.fsutil import read_text
+    from gitrot.sops.document import SopsFile, detect_format
 
     return SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)

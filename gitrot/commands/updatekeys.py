@@ -26,9 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def updatekeys(paths: list[str], config: Path | None, fmt: str | None) -> int:
-    from gitrot.fsutil import write_atomic  # noqa: PLC0415
-    from gitrot.sops import document, rules  # noqa: PLC0415
-    from gitrot.errors import InputError  # noqa: PLC0415
+    from gitrot.errors import InputError
+    from gitrot.fsutil import write_atomic
+    from gitrot.sops import document, rules
 
     config_file = sopsargs.config_path(config)
     if config_file is None:
@@ -49,7 +49,8 @@ def updatekeys(paths: list[str], config: Path | None, fmt: str | None) -> int:
         before = {r for group in meta.recipients() for r in group}
         after = {r for group in options.groups for r in group}
         if meta.recipients() == options.groups and (
-            len(options.groups) == 1 or meta.threshold == (rule.shamir_threshold or len(options.groups))
+            len(options.groups) == 1
+            or meta.threshold == (rule.shamir_threshold or len(options.groups))
         ):
             output.info(f"gitrot: {path}: already up to date")
             continue

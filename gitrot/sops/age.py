@@ -49,7 +49,7 @@ _PLUGIN_HINT = "age plugins are not supported by gitrot; use an X25519 or SSH ke
 
 
 def _parse_recipient(recipient: str) -> object:
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     text = recipient.strip()
     if text.startswith("age1") and text.count("1") > 1:
@@ -67,7 +67,7 @@ def _parse_recipient(recipient: str) -> object:
 
 def wrap(data_key: bytes, recipient: str) -> str:
     """Age-encrypt ``data_key`` to one recipient; the ASCII-armored text, final newline included."""
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     parsed = _parse_recipient(recipient)
     try:
@@ -89,7 +89,7 @@ def unwrap(enc: str | bytes, identities: Sequence[object]) -> bytes | None:
     """
     if not identities:
         return None
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     payload = enc.encode("utf-8") if isinstance(enc, str) else bytes(enc)
     try:
@@ -108,7 +108,7 @@ def parse_identities(text: str, *, source: str) -> list[object]:
     ``source`` names the origin (a path, or a variable name) for error messages, which carry
     the line number but never the line itself.
     """
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     identities: list[object] = []
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -180,7 +180,7 @@ def _ssh_identity(data: bytes) -> object | None:
 
     Raises ValueError for anything else that is not a usable ed25519/RSA key.
     """
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     try:
         identity: object = pyrage.ssh.Identity.from_buffer(data)
@@ -192,7 +192,7 @@ def _ssh_identity(data: bytes) -> object | None:
 
 
 def _ssh_identities(env: Mapping[str, str], home: Path) -> list[object]:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     identities: list[object] = []
     explicit = env.get(SOPS_AGE_SSH_PRIVATE_KEY_FILE, "")
@@ -254,8 +254,8 @@ def _decode_key_text(data: bytes, source: str) -> str:
 
 
 def _run_key_cmd(command: str, env: Mapping[str, str]) -> bytes:
-    import shlex  # noqa: PLC0415 - only with SOPS_AGE_KEY_CMD
-    import subprocess  # noqa: PLC0415
+    import shlex  # only with SOPS_AGE_KEY_CMD
+    import subprocess
 
     hint = f"run the {SOPS_AGE_KEY_CMD} command yourself to see its error output"
     try:
@@ -304,7 +304,7 @@ def _run_key_cmd(command: str, env: Mapping[str, str]) -> bytes:
 
 def user_config_dir(env: Mapping[str, str], *, home: Path, platform: str) -> Path | None:
     """The directory sops takes as the user config dir (Go's ``os.UserConfigDir``, SOPS.md 11)."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     xdg = env.get("XDG_CONFIG_HOME", "")
     if platform == "darwin":
@@ -334,7 +334,7 @@ def load_identities(
     ``sys.platform``; ``env`` is also the environment of ``SOPS_AGE_KEY_CMD``.
     The result may be empty; the caller decides whether that is an error.
     """
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     if platform is None:
         platform = sys.platform
@@ -376,7 +376,7 @@ def load_identities(
 
 def recipient_of(identity: object) -> str | None:
     """The ``age1...`` recipient of an X25519 identity; None for other kinds (SSH)."""
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     if isinstance(identity, pyrage.x25519.Identity):
         return str(identity.to_public())
@@ -388,7 +388,7 @@ def recipient_of(identity: object) -> str | None:
 
 def generate_identity() -> tuple[str, str]:
     """A new X25519 identity for ``gitrot keygen``: (``AGE-SECRET-KEY-1...``, ``age1...``)."""
-    import pyrage  # noqa: PLC0415 - loaded only when a key is used
+    import pyrage  # loaded only when a key is used
 
     identity = pyrage.x25519.Identity.generate()
     return str(identity), str(identity.to_public())

@@ -27,11 +27,11 @@ def _aesgcm_class() -> type:
     future cryptography moves it, fall back to the public import.
     """
     try:
-        from cryptography.hazmat.bindings._rust import openssl as rust_openssl  # noqa: PLC0415
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 
-        return rust_openssl.aead.AESGCM  # type: ignore[no-any-return]
+        return rust_openssl.aead.AESGCM
     except (ImportError, AttributeError):  # pragma: no cover - depends on cryptography version
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         return AESGCM
 

@@ -37,11 +37,11 @@ def detect_format(path: str, override: str | None = None) -> str:
 
 def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
     if fmt == "yaml":
-        from gitrot.sops import yaml_parse  # noqa: PLC0415
+        from gitrot.sops import yaml_parse
 
         return yaml_parse.parse(text, filename=where)
     if fmt == "json":
-        from gitrot.sops import json_store  # noqa: PLC0415
+        from gitrot.sops import json_store
 
         return json_store.parse(text, filename=where)
     return [Map([Entry("data", text)])]
@@ -49,11 +49,11 @@ def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
 
 def emit(docs: list[Map], fmt: str, *, indent: int = 4) -> str:
     if fmt == "yaml":
-        from gitrot.sops import yaml_emit  # noqa: PLC0415
+        from gitrot.sops import yaml_emit
 
         return yaml_emit.emit(docs, indent=indent)
     if fmt == "json":
-        from gitrot.sops import json_store  # noqa: PLC0415
+        from gitrot.sops import json_store
 
         return json_store.emit(docs)
     value = docs[0].get("data") if docs else None
@@ -75,11 +75,7 @@ class SopsFile:
 
     @classmethod
     def parse(cls, text: str, *, fmt: str, where: str) -> SopsFile:
-        if fmt == "binary":  # the envelope of the binary store is JSON
-            fmt_read = "json"
-        else:
-            fmt_read = fmt
-        docs = parse_plain(text, fmt_read, where=where)
+        docs = parse_plain(text, _envelope(fmt), where=where)
         if not docs or "sops" not in docs[0]:
             raise InputError(
                 "not a sops-encrypted file (no 'sops' metadata)",
@@ -183,7 +179,7 @@ def check_mac(meta: Metadata, cipher: Cipher, digest: str, *, where: str) -> Non
 
 def mac_aad(lastmodified: str) -> str:
     """Go parses ``lastmodified`` as RFC 3339 and re-formats it at second precision."""
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
     try:
         moment = datetime.fromisoformat(lastmodified.replace("Z", "+00:00"))
@@ -299,7 +295,9 @@ def with_metadata(docs: list[Map], meta: Metadata) -> list[Map]:
     ]
 
 
-def _wrap(data_key: bytes, options: EncryptOptions, previous: Opened | None) -> list[list[AgeStanza]]:
+def _wrap(
+    data_key: bytes, options: EncryptOptions, previous: Opened | None
+) -> list[list[AgeStanza]]:
     """Wrap the data key (or one Shamir share per group) for every recipient.
 
     A recipient that already held the same data key keeps its stanza, so rewriting a file
@@ -308,9 +306,7 @@ def _wrap(data_key: bytes, options: EncryptOptions, previous: Opened | None) -> 
     old_groups = previous.source.metadata.groups if previous else []
     if len(options.groups) == 1:
         kept = {s.recipient: s for group in old_groups if len(old_groups) == 1 for s in group}
-        return [
-            [kept.get(r) or AgeStanza(r, age.wrap(data_key, r)) for r in options.groups[0]]
-        ]
+        return [[kept.get(r) or AgeStanza(r, age.wrap(data_key, r)) for r in options.groups[0]]]
     old_recipients = [[s.recipient for s in group] for group in old_groups]
     old_threshold = previous.source.metadata.threshold if previous else 0
     if old_recipients == options.groups and old_threshold == (
@@ -341,6 +337,6 @@ def rewrap(opened: Opened, options: EncryptOptions, *, fmt: str, indent: int = 4
 
 
 def _rfc3339_seconds(now: datetime) -> str:
-    from datetime import UTC  # noqa: PLC0415
+    from datetime import UTC
 
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def parse(text: str, *, filename: str = "") -> list[Map]:
-    import json  # noqa: PLC0415 - only JSON files pay for it
+    import json
 
     def pairs(items: list[tuple[str, object]]) -> Map:
         seen: set[str] = set()
@@ -57,7 +57,7 @@ def emit(docs: list[Map], *, indent: int = 1) -> str:
 
 
 def _emit_value(value: Value, out: list[str], depth: int) -> None:
-    import json  # noqa: PLC0415
+    import json
 
     if isinstance(value, Map):
         entries = [item for item in value.items if not isinstance(item, Comment)]
@@ -79,7 +79,7 @@ def _emit_value(value: Value, out: list[str], depth: int) -> None:
         out.append("[\n")
         for index, item in enumerate(items):
             out.append("\t" * (depth + 1))
-            _emit_value(item, out, depth + 1)  # type: ignore[arg-type]
+            _emit_value(item, out, depth + 1)
             out.append(",\n" if index < len(items) - 1 else "\n")
         out.append("\t" * depth + "]")
     elif value is None:
@@ -113,7 +113,7 @@ def _go_string(encoded: str) -> str:
 
 def format_float_json(value: float) -> str:
     """Go ``encoding/json`` for a float64: shortest digits, exponent outside [1e-6, 1e21)."""
-    from decimal import Decimal  # noqa: PLC0415
+    from decimal import Decimal
 
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"

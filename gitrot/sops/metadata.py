@@ -11,6 +11,8 @@ from gitrot.sops.tree import Comment, Entry, Map, Seq
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from gitrot.sops.tree import Scalar
+
 SELECTORS = (
     "unencrypted_suffix",
     "encrypted_suffix",
@@ -110,7 +112,6 @@ class Metadata:
         return Map(list[Entry | Comment](items))
 
 
-
 def _stanzas(group: Iterable[AgeStanza]) -> Seq:
     return Seq([Map([Entry("recipient", s.recipient), Entry("enc", s.enc)]) for s in group])
 
@@ -121,7 +122,7 @@ def from_map(block: object, *, where: str) -> Metadata:
         raise InputError("the 'sops' metadata is not a mapping", where=where, hint=_HINT)
     line = block.line
 
-    def field(name: str, kind: type | tuple[type, ...], default: object = None) -> object:
+    def field(name: str, kind: type | tuple[type, ...], default: Scalar = None) -> object:
         value = block.get(name, default)
         if value is not None and not isinstance(value, kind):
             entry = block.entry(name)

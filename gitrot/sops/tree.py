@@ -134,7 +134,7 @@ class Seq:
         return f"Seq({self.items!r})"
 
 
-Scalar: TypeAlias = "str | int | float | bool | None | Timestamp | bytes"
+Scalar: TypeAlias = "str | int | float | bool | Timestamp | bytes | None"
 Value: TypeAlias = "Scalar | Map | Seq"
 
 

@@ -19,7 +19,7 @@ from gitrot.sops.tree import Comment, Entry, Map, Seq
 
 if TYPE_CHECKING:
     from gitrot.sops.cipher import Cipher
-    from gitrot.sops.tree import Value
+    from gitrot.sops.tree import Scalar, Value
 
 # SHA-256("sops"): fed first when mac_only_encrypted is set (SOPS.md 6)
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
@@ -89,7 +89,9 @@ class _Walk:
                 items.append(self.comment(item, path, stack))
                 continue
             child_path = [*path, item.key]
-            items.append(Entry(item.key, self.value(item.value, child_path, stack, item.line), item.line))
+            items.append(
+                Entry(item.key, self.value(item.value, child_path, stack, item.line), item.line)
+            )
             active.clear()
         return Map(items, node.line)
 
@@ -119,7 +121,7 @@ class _Walk:
             return self.open_leaf(node, path, encrypted, line)
         return self.seal_leaf(node, path, encrypted)
 
-    def seal_leaf(self, node: Value, path: list[str], encrypted: bool) -> Value:
+    def seal_leaf(self, node: Scalar, path: list[str], encrypted: bool) -> Value:
         data, type_name = plaintext(node)
         if encrypted or not self.mac_only:
             self.digest.update(data)
@@ -127,7 +129,7 @@ class _Walk:
             return node
         return self.cipher.encrypt(data, type_name, ":".join(path) + ":")
 
-    def open_leaf(self, node: Value, path: list[str], encrypted: bool, line: int) -> Value:
+    def open_leaf(self, node: Scalar, path: list[str], encrypted: bool, line: int) -> Value:
         if not encrypted:
             if not self.mac_only:
                 self.digest.update(plaintext(node)[0])

