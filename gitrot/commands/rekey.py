@@ -5,7 +5,7 @@ gitrot's own ``rotate`` is reserved for credentials, hence the different name.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot import output
 from gitrot.commands import sopsargs

@@ -8,7 +8,7 @@ is never reused for a different plaintext or path (the key of the memo includes 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import re
 
@@ -36,6 +36,15 @@ def _aesgcm_class() -> type:
         return AESGCM
 
 
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    """Strict standard base64 (padding required), as Go's StdEncoding decodes it."""
+    return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+
+
 def is_encrypted(value: object) -> bool:
     return isinstance(value, str) and value.startswith("ENC[AES256_GCM,")
 
@@ -56,11 +65,9 @@ class Cipher:
         if nonce is None:
             nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, aad.encode())
-        b64 = base64.b64encode
         return (
-            f"ENC[AES256_GCM,data:{b64(sealed[:-_TAG_BYTES]).decode()},"
-            f"iv:{b64(nonce).decode()},tag:{b64(sealed[-_TAG_BYTES:]).decode()},"
-            f"type:{type_name}]"
+            f"ENC[AES256_GCM,data:{_b64(sealed[:-_TAG_BYTES])},"
+            f"iv:{_b64(nonce)},tag:{_b64(sealed[-_TAG_BYTES:])},type:{type_name}]"
         )
 
     def decrypt(self, text: str, aad: str) -> tuple[bytes, str]:
@@ -76,10 +83,10 @@ class Cipher:
         if type_name not in KNOWN_TYPES:
             raise IntegrityError(f"unknown encrypted value type {type_name!r}")
         try:
-            ciphertext = base64.b64decode(data, validate=True)
-            nonce_bytes = base64.b64decode(nonce, validate=True)
-            tag_bytes = base64.b64decode(tag, validate=True)
-        except ValueError:
+            ciphertext = _unb64(data)
+            nonce_bytes = _unb64(nonce)
+            tag_bytes = _unb64(tag)
+        except (binascii.Error, ValueError):
             raise IntegrityError("an encrypted value has invalid base64") from None
         if len(tag_bytes) != _TAG_BYTES or not 8 <= len(nonce_bytes) <= 128:
             raise IntegrityError("an encrypted value has a malformed nonce or tag")

@@ -7,7 +7,7 @@ recipients and the clock are passed in.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import InputError, IntegrityError, NoKeyError
 from gitrot.sops import age, shamir
@@ -179,6 +179,8 @@ def check_mac(meta: Metadata, cipher: Cipher, digest: str, *, where: str) -> Non
 
 def mac_aad(lastmodified: str) -> str:
     """Go parses ``lastmodified`` as RFC 3339 and re-formats it at second precision."""
+    if len(lastmodified) == 20 and lastmodified[10] == "T" and lastmodified[19] == "Z":
+        return lastmodified  # already canonical: what sops and gitrot write
     from datetime import UTC, datetime
 
     try:

@@ -11,7 +11,7 @@ Only ``re`` is imported; no ``decimal`` or ``datetime`` (import time counts).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import InputError
 from gitrot.sops.tree import Timestamp
@@ -182,7 +182,7 @@ def resolve_plain(text: str) -> Scalar:
     return text
 
 
-def _digits(x: float) -> tuple[str, int]:
+def shortest_digits(x: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of abs(x) and the decimal point position."""
     r = repr(abs(x))
     mantissa, _, exp = r.partition("e")
@@ -200,7 +200,7 @@ def _digits(x: float) -> tuple[str, int]:
 
 
 def _format_fixed(x: float) -> str:
-    digits, point = _digits(x)
+    digits, point = shortest_digits(x)
     if point <= 0:
         text = "0." + "0" * -point + digits
     elif point >= len(digits):
@@ -232,7 +232,7 @@ def format_float_yaml(x: float) -> str:
         return ".inf" if x > 0 else "-.inf"
     if x == 0:
         return "-0" if str(x)[0] == "-" else "0"
-    digits, point = _digits(x)
+    digits, point = shortest_digits(x)
     exp = point - 1
     if exp < -4 or exp >= 6:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import InputError
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
@@ -113,16 +113,11 @@ def _go_string(encoded: str) -> str:
 
 def format_float_json(value: float) -> str:
     """Go ``encoding/json`` for a float64: shortest digits, exponent outside [1e-6, 1e21)."""
-    from decimal import Decimal
+    from gitrot.sops.gotypes import format_float_go, shortest_digits
 
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    exact = Decimal(repr(value))
-    if 1e-6 <= abs(value) < 1e21:
-        text = format(exact, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    sign, digits, exponent = exact.normalize().as_tuple()
-    assert isinstance(exponent, int)  # noqa: S101 - finite by construction
-    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
-    power = exponent + len(digits) - 1
-    return f"{'-' if sign else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):d}"
+    if value == 0 or 1e-6 <= abs(value) < 1e21:
+        return format_float_go(value)
+    digits, point = shortest_digits(value)
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    power = point - 1
+    return f"{'-' if value < 0 else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):d}"

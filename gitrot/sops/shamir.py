@@ -12,8 +12,6 @@ The log/exp tables (generator 3) are built once at import; it costs 255 steps.
 
 from __future__ import annotations
 
-import secrets
-
 from gitrot.errors import InputError
 
 _POLY = 0x11B
@@ -67,6 +65,8 @@ def split(secret: bytes, parts: int, threshold: int) -> list[bytes]:
         raise InputError(f"cannot split into {parts} parts with a threshold of {threshold}")
     if parts > 255:
         raise InputError(f"cannot split into more than 255 parts, not {parts}")
+
+    import secrets  # only encryption needs randomness
 
     rng = secrets.SystemRandom()
     xs = [x + 1 for x in rng.sample(range(255), parts)]

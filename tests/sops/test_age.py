@@ -580,3 +580,46 @@ def test_importing_the_module_does_not_load_pyrage_or_subprocess() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+# --- sops itself ---------------------------------------------------------------------------
+
+SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
+
+
+@pytest.mark.skipif(not SOPS.exists(), reason="sops binary not installed")
+def test_sops_accepts_wrap_and_unwrap_reads_sops(home: Path, tmp_path: Path) -> None:
+    keys = Keys(tmp_path / "keys.txt")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("password: hunter2\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
+    encrypted = subprocess.run(
+        [str(SOPS), "-e", "--age", keys.recipient, str(plain)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = encrypted.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.strip() == "enc: |") + 1
+    pad = len(lines[at]) - len(lines[at].lstrip())
+    stop = next(i for i in range(at, len(lines)) if not lines[i].startswith(" " * pad))
+    theirs = "".join(line[pad:] + "\n" for line in lines[at:stop])
+    # unwrap reads what sops wrote, with identities found the way sops finds them
+    identities = age.load_identities({"SOPS_AGE_KEY_FILE": str(keys.path)}, home=home)
+    data_key = age.unwrap(theirs, identities)
+    assert data_key is not None
+    assert len(data_key) == 32
+    # sops reads what wrap wrote (same data key, so the values and MAC still fit)
+    ours = [" " * pad + line for line in age.wrap(data_key, keys.recipient).split("\n")[:-1]]
+    assert ours != lines[at:stop]
+    (tmp_path / "enc.yaml").write_text("\n".join([*lines[:at], *ours, *lines[stop:]]))
+    decrypted = subprocess.run(
+        [str(SOPS), "-d", str(tmp_path / "enc.yaml")],
+        env={**env, "SOPS_AGE_KEY_FILE": str(keys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert decrypted.stdout == "password: hunter2\n"

@@ -311,11 +311,9 @@ def test_reencrypting_keeps_unchanged_values_byte_identical(
         for a, b in zip(first.splitlines(), enc.read_text().splitlines(), strict=True)
         if a != b
     ]
-    assert [a.split(":")[0].strip() for a, _ in changed] == [
-        "- ENC[AES256_GCM,data",
-        "lastmodified",
-        "mac",
-    ]
+    kinds = [a.split(":")[0].strip() for a, _ in changed]
+    # lastmodified changes too unless both writes fall in the same second
+    assert kinds in (["- ENC[AES256_GCM,data", "mac"], ["- ENC[AES256_GCM,data", "lastmodified", "mac"])
     assert _docs(_sops_decrypt(enc, key)) == _docs(INTENT.replace("ledger-worker", "ledger-api"))
 
 
