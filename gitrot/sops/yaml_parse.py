@@ -475,6 +475,8 @@ class _Parser:
             col += 1
         tag = None
         anchor = None
+        if col < n and line[col] in "&!" and self.key_end(line, col) >= 0:
+            n = 0  # the properties belong to a mapping key that starts here
         while col < n and line[col] in "&!":
             end = _NAME_END.search(line, col).start()  # type: ignore[union-attr]
             if line[col] == "&":
@@ -487,6 +489,7 @@ class _Parser:
             while col < n and line[col] in " \t":
                 col += 1
         node: Value
+        n = len(line)
         if col >= n or line[col] == "#":
             if col < n:
                 inline.append(Comment(line[col + 1 :], li + 1))

