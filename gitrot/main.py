@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot import output
 from gitrot.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, GitrotError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,7 +28,11 @@ class _HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter imports shutil for the terminal width on every add_argument."""
 
     def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
     ) -> None:
         if width is None:
             try:

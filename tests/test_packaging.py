@@ -12,7 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_wheel_ships_schemas_and_policies(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -29,7 +39,11 @@ def test_wheel_ships_schemas_and_policies(tmp_path: Path) -> None:
         "print(len(r.schema_text('sarif-schema-2.1.0.json')), r.policy_names())"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", probe, str(wheel)], check=True, capture_output=True, text=True, timeout=60
+        [sys.executable, "-I", "-c", probe, str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     size, policies = out.split(" ", 1)
     assert int(size) > 1000

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot import output
 from gitrot.commands import sopsargs
 from gitrot.errors import EXIT_OK, GitrotError, InputError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     import argparse
@@ -89,7 +90,8 @@ def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_ma
                 )
             target = os.path.join(root, relative)
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            write_atomic(target, _decrypt_with(path, in_fmt, identities, ignore_mac), mode=0o600)
+            plaintext = _decrypt_with(path, in_fmt, identities, ignore_mac)
+            write_atomic(target, plaintext, mode=0o600, durable=False)
         except GitrotError as exc:
             output.error(exc.render(), exc.hint)
             worst = max(worst, exc.exit_code)

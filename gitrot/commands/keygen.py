@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot import output
 from gitrot.errors import InputError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     import argparse

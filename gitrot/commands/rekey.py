@@ -5,10 +5,10 @@ gitrot's own ``rotate`` is reserved for credentials, hence the different name.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
-
 from gitrot import output
 from gitrot.commands import sopsargs
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     import argparse

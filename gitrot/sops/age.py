@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os.path
 import sys
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import EnvironmentFailure, InputError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

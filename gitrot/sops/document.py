@@ -7,7 +7,6 @@ recipients and the clock are passed in.
 from __future__ import annotations
 
 import os
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import InputError, IntegrityError, NoKeyError
 from gitrot.sops import age, shamir
@@ -15,6 +14,8 @@ from gitrot.sops.cipher import Cipher
 from gitrot.sops.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_map
 from gitrot.sops.tree import Entry, Map
 from gitrot.sops.walk import Selector, decrypt_documents, encrypt_documents
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

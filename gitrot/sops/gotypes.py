@@ -5,16 +5,17 @@
 * :func:`from_plaintext` reads such bytes back (Go ``Atoi``/``ParseFloat``/``ParseBool``);
 * :func:`format_float_yaml` writes a float64 the way go-yaml's encoder does.
 
-Only ``re`` is imported; no ``decimal`` or ``datetime`` (import time counts).
+No ``re``, ``decimal`` or ``datetime``: str methods only (import time counts).
 """
 
 from __future__ import annotations
 
-import re
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
+import math
 
 from gitrot.errors import InputError
 from gitrot.sops.tree import Timestamp
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from gitrot.sops.tree import Scalar
@@ -49,23 +50,108 @@ _SPECIAL: dict[str, Scalar] = {
 
 # The first character decides which rules may apply (go-yaml's resolve table).
 _HINT_NUMBER = frozenset("0123456789+-")
-_HINT_MAP = frozenset("yYnNtTfFoO~.")
 
-_YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_GO_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+
+def _isdigits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
+
+
+def is_float_text(s: str) -> bool:
+    """``[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?``: go-yaml's float syntax,
+    which is also what Go's ``ParseFloat`` accepts in decimal form."""
+    if s[:1] in ("+", "-"):
+        s = s[1:]
+    e = s.find("e")
+    if e < 0:
+        e = s.find("E")
+    if e >= 0:
+        exp = s[e + 1 :]
+        if exp[:1] in ("+", "-"):
+            exp = exp[1:]
+        if not _isdigits(exp):
+            return False
+        s = s[:e]
+    whole, dot, frac = s.partition(".")
+    if not whole:
+        return bool(dot) and _isdigits(frac)
+    return _isdigits(whole) and (not frac or _isdigits(frac))
+
+
+def _take(s: str, i: int, lo: int, hi: int) -> int:
+    """End of a run of lo..hi ASCII digits at ``i``, or -1."""
+    j = i
+    n = len(s)
+    while j < n and j - i < hi and "0" <= s[j] <= "9":
+        j += 1
+    return j if j - i >= lo else -1
+
+
+def _split_time(s: str, strict: bool) -> tuple[tuple[str, ...], str | None, str | None, str] | None:
+    """Split a YAML/RFC 3339 timestamp into (fields, fraction, zone, separator) or None.
+
+    ``strict`` (RFC 3339 for ``type:time`` plaintext): 2-digit fields, ``T``, a zone.
+    Otherwise go-yaml's layouts: 1-2 digit fields, ``T``/``t`` + zone or spaces + no zone,
+    or a date alone (separator ``""``).
+    """
+    lo = 2 if strict else 1
+    if _take(s, 0, 4, 4) != 4 or s[4:5] != "-":
+        return None
+    j = _take(s, 5, lo, 2)
+    if j < 0 or s[j : j + 1] != "-":
+        return None
+    k = _take(s, j + 1, lo, 2)
+    if k < 0:
+        return None
+    date = (s[0:4], s[5:j], s[j + 1 : k])
+    if k == len(s):
+        return None if strict else ((*date, "0", "0", "0"), None, None, "")
+    sep = s[k]
+    if sep in "Tt":
+        k += 1
+    elif sep == " " and not strict:
+        while k < len(s) and s[k] == " ":
+            k += 1
+        sep = " "
+    else:
+        return None
+    h = _take(s, k, lo, 2)
+    if h < 0 or s[h : h + 1] != ":":
+        return None
+    m = _take(s, h + 1, lo, 2)
+    if m < 0 or s[m : m + 1] != ":":
+        return None
+    sec = _take(s, m + 1, lo, 2)
+    if sec < 0:
+        return None
+    fields = (*date, s[k:h], s[h + 1 : m], s[m + 1 : sec])
+    frac = None
+    if s[sec : sec + 1] in (".", ",") and sec + 1 < len(s):
+        end = _take(s, sec + 1, 1, len(s))
+        if end < 0:
+            return None
+        frac, sec = s[sec + 1 : end], end
+    zone = s[sec:] or None
+    if (
+        zone is not None
+        and zone not in ("Z", "z")
+        and (
+            len(zone) != 6
+            or zone[0] not in "+-"
+            or zone[3] != ":"
+            or not _isdigits(zone[1:3] + zone[4:6])
+        )
+    ):
+        return None
+    if zone == "z" and not strict:
+        return None
+    if (sep == " ") == (zone is not None) and not strict:
+        return None
+    if strict and zone is None:
+        return None
+    return fields, frac, zone, sep
+
+
 _GO_INT_DIGITS = {"x": (16, "0123456789abcdefABCDEF"), "o": (8, "01234567"), "b": (2, "01")}
-
-# go-yaml's timestamp layouts, as Go's time.Parse reads them (1-2 digit fields, optional
-# fraction with '.' or ',', Z or +hh:mm; the space form has no zone and means UTC).
-_TS = re.compile(
-    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
-    r"(?:(?:([Tt])|( +))([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"
-)
-_RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
-)
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _UINT64_MAX = 2**64 - 1
@@ -106,17 +192,11 @@ def _canonical_time(
 
 
 def _parse_timestamp(text: str) -> str | None:
-    m = _TS.match(text)
-    if m is None:
+    parts = _split_time(text, False)
+    if parts is None:
         return None
-    year, month, day, tee, spaces, hour, minute, second, frac, zone = m.groups()
-    if hour is None:
-        return _canonical_time((year, month, day, "0", "0", "0"), None, None)
-    if spaces is not None and zone is not None:
-        return None  # the space-separated layout has no zone
-    if tee is not None and zone is None:
-        return None  # the T layouts require a zone
-    return _canonical_time((year, month, day, hour, minute, second), frac, zone)
+    fields, frac, zone, _ = parts
+    return _canonical_time(fields, frac, zone)
 
 
 def _go_parse_int(text: str) -> int | None:
@@ -149,12 +229,10 @@ def resolve_plain(text: str) -> Scalar:
     if not text:
         return None
     first = text[0]
-    if first in _HINT_MAP or first in "+-":
-        special = _SPECIAL.get(text, _SPECIAL)
-        if special is not _SPECIAL:
-            return special
+    if text in _SPECIAL:
+        return _SPECIAL[text]
     if first == ".":
-        if _GO_FLOAT.match(text):
+        if is_float_text(text):
             value = float(text)
             if value not in (_INF, -_INF):
                 return value
@@ -175,7 +253,7 @@ def resolve_plain(text: str) -> Scalar:
                 "integer does not fit in 64 bits (sops cannot handle uint64 values)",
                 hint="quote the value to keep it as a string",
             )
-    if _YAML_FLOAT.match(plain):
+    if is_float_text(plain):
         value = float(plain)
         if value not in (_INF, -_INF):
             return value
@@ -212,7 +290,7 @@ def _format_fixed(x: float) -> str:
 
 def format_float_go(x: float) -> str:
     """Go ``strconv.FormatFloat(x, 'f', -1, 64)``: never an exponent (sops plaintext)."""
-    if x != x:
+    if math.isnan(x):
         return "NaN"
     if x in (_INF, -_INF):
         return "+Inf" if x > 0 else "-Inf"
@@ -226,12 +304,14 @@ def format_float_yaml(x: float) -> str:
     precision of 6 for that decision): ``1e+06``, ``1.234567e+06``, ``1e-05``. Integral values
     lose their point (``1.0`` is written ``1``) exactly as sops writes them.
     """
-    if x != x:
+    if math.isnan(x):
         return ".nan"
     if x in (_INF, -_INF):
         return ".inf" if x > 0 else "-.inf"
     if x == 0:
-        return "-0" if str(x)[0] == "-" else "0"
+        # go-yaml writes -0.0 as "-0", which reads back as the int 0: its MAC bytes ("0")
+        # then differ from the float's ("-0") and sops fails its own file. Keep it a float.
+        return "-0.0" if str(x)[0] == "-" else "0"
     digits, point = shortest_digits(x)
     exp = point - 1
     if exp < -4 or exp >= 6:
@@ -276,7 +356,7 @@ _GO_BOOLS = {
 
 
 def _go_parse_float(text: str) -> float | None:
-    if _GO_FLOAT.match(text):
+    if is_float_text(text):
         value = float(text)
         return None if value in (_INF, -_INF) else value
     lower = text.lower()
@@ -321,14 +401,37 @@ def from_plaintext(data: bytes, type_name: str) -> Scalar:
             raise InputError("a value of type bool is not a boolean")
         return flag
     if type_name == "time":
-        m = _RFC3339.match(text)
-        if m is not None:
-            g = m.groups()
+        parts = _split_time(text, True)
+        if parts is not None:
+            fields, frac, zone, _ = parts
             try:
-                canonical = _canonical_time(g[:6], g[6], g[7], max_offset=23)
+                canonical = _canonical_time(fields, frac, zone, max_offset=23)
             except InputError:
                 canonical = None
             if canonical is not None:
                 return Timestamp(canonical)
         return Timestamp(text)
     raise InputError(f"unknown sops value type {type_name!r}")
+
+
+def has_control_chars(text: str) -> bool:
+    """True when ``text`` holds a character libyaml refuses anywhere in a YAML stream.
+
+    Allowed: tab, LF, CR, printable ASCII, U+0085, U+00A0-U+D7FF, U+E000-U+FFFD, U+10000+.
+    """
+    if text.isascii():
+        return not text.translate(_ALLOWED_CONTROLS).isprintable()
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20:
+            if ch not in "\t\n\r":
+                return True
+        elif 0x7F <= o <= 0x9F:
+            if o != 0x85:
+                return True
+        elif 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
+            return True
+    return False
+
+
+_ALLOWED_CONTROLS = {9: None, 10: None, 13: None}

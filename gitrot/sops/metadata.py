@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import InputError
 from gitrot.sops.tree import Comment, Entry, Map, Seq
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -10,13 +10,15 @@ visited too (encrypted, never hashed). Both walks build new trees; inputs are no
 from __future__ import annotations
 
 import re
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
 
 from gitrot.errors import IntegrityError
 from gitrot.sops.gotypes import from_plaintext, plaintext
 from gitrot.sops.tree import Comment, Entry, Map, Seq
 
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from hashlib import _Hash
 
     from gitrot.sops.cipher import Cipher
@@ -28,7 +30,7 @@ MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
 )
 
 
-def _sha512() -> _Hash:
+def _sha512_constructor() -> Callable[[], _Hash]:
     """SHA-512 from the interpreter's own module: importing hashlib loads OpenSSL (~5 ms)."""
     try:
         from _sha2 import sha512  # type: ignore[import-not-found]  # Python >= 3.12
@@ -37,7 +39,16 @@ def _sha512() -> _Hash:
             from _sha512 import sha512  # type: ignore[import-not-found]  # Python 3.11
         except ImportError:  # pragma: no cover - a build without the builtin module
             from hashlib import sha512
-    return sha512()  # type: ignore[no-any-return]
+    return sha512  # type: ignore[no-any-return]
+
+
+_SHA512: list[Callable[[], _Hash]] = []  # resolved once, on first use
+
+
+def _sha512() -> _Hash:
+    if not _SHA512:
+        _SHA512.append(_sha512_constructor())
+    return _SHA512[0]()
 
 
 class Selector:
@@ -115,11 +126,43 @@ class _Walk:
         for item in node.items:
             if isinstance(item, Comment):
                 active.append(item.text)
-                items.append(self.comment(item, path, stack))
+                items.extend(self.seq_comment(item, path, stack))
+                continue
+            if self.decrypting and isinstance(item, str) and item.endswith(",type:comment]"):
+                items.append(self.open_seq_comment(item, path, stack, line))
                 continue
             items.append(self.value(item, path, stack, line))
             active.clear()
         return Seq(items, node.line)
+
+    def seq_comment(
+        self, item: Comment, path: list[str], stack: list[list[str]]
+    ) -> list[Value | Comment]:
+        """sops writes an encrypted comment of a list as a list item, not as a ``#`` line.
+
+        (Its walk over lists does not turn the encrypted text back into a comment.) An empty
+        comment would come back as an empty-string item, so it is dropped instead.
+        """
+        if self.decrypting or not self.selector.encrypts(path, stack, True):
+            return [self.comment(item, path, stack)]
+        if item.text == "":
+            return []
+        return [self.cipher.encrypt(item.text.encode(), "comment", ":".join(path) + ":")]
+
+    def open_seq_comment(
+        self, item: str, path: list[str], stack: list[list[str]], line: int
+    ) -> Value | Comment:
+        if not self.selector.encrypts(path, stack, False):
+            return self.value(item, path, stack, line)
+        try:
+            data, _ = self.cipher.decrypt(item, ":".join(path) + ":")
+        except IntegrityError:
+            raise IntegrityError(
+                f"an encrypted comment in the list at '{'.'.join(path)}' failed authentication",
+                where=self.where,
+                line=line,
+            ) from None
+        return Comment(data.decode("utf-8", "replace"), line)
 
     def value(self, node: Value, path: list[str], stack: list[list[str]], line: int) -> Value:
         if isinstance(node, Map):

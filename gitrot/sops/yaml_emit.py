@@ -17,21 +17,35 @@ which is wrong inside sequences); strings containing U+0085, U+2028 or U+2029 ar
 
 from __future__ import annotations
 
-import re
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
-
 from gitrot.errors import InputError
-from gitrot.sops.gotypes import format_float_yaml, resolve_plain
+from gitrot.sops.gotypes import format_float_yaml, has_control_chars, resolve_plain
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from gitrot.sops.tree import Value
 
 _OLD_BOOLS = frozenset(
-    "y Y yes Yes YES n N no No NO on On ON off Off OFF".split()  # YAML 1.1 booleans
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    ]  # YAML 1.1 booleans
 )
-_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
-_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_/=+][A-Za-z0-9_./=+@ -]*\Z")
 _BREAKS = "\n\r\x85\u2028\u2029"
 _NAMED_ESCAPES = {
     "\0": "0",
@@ -51,6 +65,14 @@ _NAMED_ESCAPES = {
     "\u2029": "P",
 }
 _MAX_SIMPLE_KEY = 128
+
+
+def _comment(pad: str, text: str) -> str:
+    if has_control_chars(text) or any(c in text for c in "\n\r\x85\u2028\u2029"):
+        raise InputError(
+            "a comment contains a line break or a control character and cannot be written"
+        )
+    return pad + "#" + text
 
 
 def emit(docs: list[Map], *, indent: int = 4) -> str:
@@ -88,11 +110,8 @@ def _analyze(s: str) -> tuple[bool, bool, bool, bool]:
     for i, ch in enumerate(s):
         followed_ws = i + 1 >= n or s[i + 1] in " \t\r\n\x85\u2028\u2029"
         if i == 0:
-            if ch in "#,[]{}&*!|>'\"%@`":
+            if ch in "#,[]{}&*!|>'\"%@`" or (ch in "?:-" and followed_ws):
                 block_ind = True
-            elif ch in "?:" or ch == "-":
-                if followed_ws:
-                    block_ind = True
         elif ch == ":":
             if followed_ws:
                 block_ind = True
@@ -134,9 +153,38 @@ def _analyze(s: str) -> tuple[bool, bool, bool, bool]:
     return line_breaks, plain, single, block
 
 
+def _is_base60(s: str) -> bool:
+    """YAML 1.1 sexagesimal ``[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?``: go-yaml quotes it."""
+    if s[:1] in ("+", "-"):
+        s = s[1:]
+    parts = s.split(":")
+    if len(parts) < 2:
+        return False
+    head = parts[0]
+    if not head[:1].isdigit() or not head.isascii() or not head.replace("_", "").isdigit():
+        return False
+    last, _, frac = parts[-1].partition(".")
+    if frac and frac.strip("_") and not (frac.isascii() and frac.replace("_", "").isdigit()):
+        return False
+    for part in (*parts[1:-1], last):
+        if not (part.isascii() and part.isdigit() and len(part) <= 2):
+            return False
+        if len(part) == 2 and part[0] > "5":
+            return False
+    return True
+
+
+def _simple_word(s: str) -> bool:
+    """Letters, digits and ``_-./`` not starting with ``-`` or ``.``: plain if it resolves."""
+    if not s or s[0] in "-.":
+        return False
+    t = s.replace("_", "").replace("-", "").replace(".", "").replace("/", "")
+    return not t or (t.isascii() and t.isalnum())
+
+
 def _can_be_plain(s: str) -> bool:
     """go-yaml: a string may be plain when it re-resolves as the same string."""
-    if s in _OLD_BOOLS or _BASE60.match(s):
+    if s in _OLD_BOOLS or _is_base60(s):
         return False
     try:
         return isinstance(resolve_plain(s), str)
@@ -168,7 +216,7 @@ def _double_quoted(s: str) -> str:
 
 def _style(s: str, key: bool) -> str:
     """The style go-yaml would write: 'plain', 'single', 'double' or 'literal'."""
-    if _SAFE_PLAIN.match(s) and s[-1] != " " and _can_be_plain(s):
+    if _simple_word(s) and _can_be_plain(s):
         return "plain"
     multiline, plain_ok, single_ok, block_ok = _analyze(s)
     if "\n" in s:
@@ -202,7 +250,7 @@ class _Emitter:
     def root(self, doc: Map) -> None:
         if not any(isinstance(it, Entry) for it in doc.items):
             for it in doc.items:
-                self.out.append("#" + it.text)  # type: ignore[union-attr]
+                self.out.append(_comment("", it.text))  # type: ignore[union-attr]
             self.out.append("{}")
             return
         self.block_map(doc, 0, "")
@@ -221,7 +269,7 @@ class _Emitter:
             lead = ""
         for it in mp.items:
             if isinstance(it, Comment):
-                out.append(pad + "#" + it.text)
+                out.append(_comment(pad, it.text))
                 continue
             prefix = lead or pad
             lead = ""
@@ -255,7 +303,7 @@ class _Emitter:
             lead = ""
         for it in seq.items:
             if isinstance(it, Comment):
-                out.append(pad + "#" + it.text)
+                out.append(_comment(pad, it.text))
                 continue
             prefix = (lead or pad) + "-"
             lead = ""
@@ -293,7 +341,7 @@ class _Emitter:
         self.out.append(head)
         pad = " " * inner
         for it in value.items:
-            self.out.append(pad + "#" + it.text)  # type: ignore[union-attr]
+            self.out.append(_comment(pad, it.text))  # type: ignore[union-attr]
         self.out.append(pad + text)
 
     # -- scalars ----------------------------------------------------------------------------

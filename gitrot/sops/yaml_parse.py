@@ -12,12 +12,11 @@ the enclosing block container. Every failure is an :class:`InputError` with a li
 
 from __future__ import annotations
 
-import re
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
-
 from gitrot.errors import InputError
-from gitrot.sops.gotypes import resolve_plain
+from gitrot.sops.gotypes import has_control_chars, resolve_plain
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from gitrot.sops.tree import Scalar, Value
@@ -25,10 +24,9 @@ if TYPE_CHECKING:
 MAX_DEPTH = 200
 MAX_NODES = 100_000
 
-_DQ_STOP = re.compile(r'["\\\n]')
-_SQ_STOP = re.compile(r"['\n]")
-_FLOW_PLAIN_END = re.compile(r"[,\[\]{}\n]|:(?=[ \t\n,\[\]{}]|\Z)|(?<=[ \t])#")
-_NAME_END = re.compile(r"[ \t\n,\[\]{}]|\Z")
+_NAME_STOP = frozenset(" \t\n,[]{}")
+_FLOW_STOP = frozenset(",[]{}\n")
+_COLON_STOP = frozenset(" \t\n,[]{}")
 _ESCAPES = {
     "0": "\0",
     "a": "\a",
@@ -61,7 +59,9 @@ def parse(text: str, *, filename: str = "") -> list[Map]:
     try:
         return _Parser(text, filename).stream()
     except InputError as exc:
-        raise exc.at(filename) if filename else exc
+        if filename:
+            exc.at(filename)
+        raise
     except RecursionError:
         raise InputError("YAML nesting is too deep", where=filename) from None
 
@@ -88,6 +88,14 @@ class _Parser:
             text = text[1:]
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if has_control_chars(text):
+            bad = next(i for i, line in enumerate(text.split("\n")) if has_control_chars(line))
+            raise InputError(
+                "control characters are not allowed in YAML",
+                where=filename,
+                line=bad + 1,
+                hint="escape them inside a double-quoted string",
+            )
         self.text = text
         lines = text.split("\n")
         if lines and lines[-1] == "":
@@ -284,7 +292,7 @@ class _Parser:
         if c in "[{*|>#%@`" or (c == "-" and line[col + 1 : col + 2] in ("", " ", "\t")):
             return -1
         if c in "&!":
-            end = _NAME_END.search(line, col).start()  # type: ignore[union-attr]
+            end = _name_end(line, col)
             rest = line[end:].lstrip(" \t")
             if not rest:
                 return -1
@@ -328,9 +336,7 @@ class _Parser:
     def count(self, li: int) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise self.error(
-                f"YAML alias expansion exceeds {MAX_NODES} nodes (a YAML bomb?)", li
-            )
+            raise self.error(f"YAML alias expansion exceeds {MAX_NODES} nodes (a YAML bomb?)", li)
 
     def block_map(self, li: int, col: int, cstart: int) -> Map:
         self.enter(li)
@@ -383,7 +389,7 @@ class _Parser:
         anchor = None
         pos = col
         while c in "&!":
-            end = _NAME_END.search(line, pos).start()  # type: ignore[union-attr]
+            end = _name_end(line, pos)
             if c == "&":
                 anchor = line[pos + 1 : end]
             else:
@@ -478,7 +484,7 @@ class _Parser:
         if col < n and line[col] in "&!" and self.key_end(line, col) >= 0:
             n = 0  # the properties belong to a mapping key that starts here
         while col < n and line[col] in "&!":
-            end = _NAME_END.search(line, col).start()  # type: ignore[union-attr]
+            end = _name_end(line, col)
             if line[col] == "&":
                 anchor = line[col + 1 : end]
                 if not anchor:
@@ -547,15 +553,15 @@ class _Parser:
         line = self.lines[li]
         c = line[col]
         if c == "*":
-            end = _NAME_END.search(line, col + 1).start()  # type: ignore[union-attr]
+            end = _name_end(line, col + 1)
             node = self.alias(line[col + 1 : end], li)
             self.after_node(self.starts[li] + end, inline)
             return node
-        if c == '"' or c == "'":
+        if c in "\"'":
             text, end = self.quoted(self.starts[li] + col)
             self.after_node(end, inline)
             return self.typed(text, False, tag, li) if tag else text
-        if c == "|" or c == ">":
+        if c in "|>":
             text = self.block_scalar(li, col, parent, inline)
             return self.typed(text, False, tag, li) if tag else text
         if c in "]}," or c in "%@`":
@@ -626,14 +632,26 @@ class _Parser:
         """A quoted scalar starting at absolute ``pos``; returns its value and end offset."""
         text = self.text
         double = text[pos] == '"'
-        stop = _DQ_STOP if double else _SQ_STOP
+        quote = '"' if double else "'"
         parts: list[str] = []
         i = pos + 1
+        q = b = nl = -1  # cached positions of the next quote, backslash and line break
         while True:
-            m = stop.search(text, i)
-            if m is None:
-                raise self.error("unterminated quoted scalar", self.line_of(pos))
-            k = m.start()
+            if q < i:
+                q = text.find(quote, i)
+                if q < 0:
+                    raise self.error("unterminated quoted scalar", self.line_of(pos))
+            if nl < i:
+                nl = text.find("\n", i)
+                if nl < 0:
+                    nl = len(text)
+            k = q if q < nl else nl
+            if double:
+                if b < i:
+                    b = text.find("\\", i)
+                    if b < 0:
+                        b = len(text)
+                k = min(k, b)
             ch = text[k]
             chunk = text[i:k]
             if ch == "\n":
@@ -807,7 +825,7 @@ class _Parser:
         tag = None
         anchor = None
         while text[pos] in "&!":
-            end = _NAME_END.search(text, pos).start()  # type: ignore[union-attr]
+            end = _name_end(text, pos)
             if text[pos] == "&":
                 anchor = text[pos + 1 : end]
             else:
@@ -818,23 +836,22 @@ class _Parser:
         ch = text[pos]
         li = self.line_of(pos)
         node: Value
-        if ch == "[" or ch == "{":
+        if ch in "[{":
             node, pos = self.flow_collection(pos, into)
-        elif ch == '"' or ch == "'":
+        elif ch in "\"'":
             node, pos = self.quoted(pos)
             if tag is not None:
                 node = self.typed(node, False, tag, li)
         elif ch == "*":
-            end = _NAME_END.search(text, pos + 1).start()  # type: ignore[union-attr]
+            end = _name_end(text, pos + 1)
             node = self.alias(text[pos + 1 : end], li)
             pos = end
         elif ch in ",]}:":
             node = self.typed("", True, tag, li) if tag else None
         else:
-            m = _FLOW_PLAIN_END.search(text, pos)
-            end = m.start() if m else n
+            end = _flow_plain_end(text, pos)
             raw = text[pos:end]
-            if m is not None and text[end] == "\n":
+            if end < n and text[end] == "\n":
                 raw, end = self.flow_plain_multiline(pos)
             node = self.typed(raw.rstrip(" \t"), True, tag, li)
             self.count(li)
@@ -845,10 +862,9 @@ class _Parser:
         text = self.text
         parts: list[str] = []
         while True:
-            m = _FLOW_PLAIN_END.search(text, pos)
-            end = m.start() if m else len(text)
+            end = _flow_plain_end(text, pos)
             parts.append(text[pos:end].rstrip(" \t"))
-            if m is None or text[end] != "\n":
+            if end >= len(text) or text[end] != "\n":
                 return " ".join(p for p in parts if p), end
             nxt = end + 1
             while nxt < len(text) and text[nxt] in " \t\n":
@@ -866,10 +882,9 @@ class _Parser:
         is_map = text[pos] == "{"
         close = "}" if is_map else "]"
         container: Map | Seq
-        if into is not None:
-            container = into
-        else:
-            container = Map(line=li + 1) if is_map else Seq(line=li + 1)
+        if into is None:
+            into = Map(line=li + 1) if is_map else Seq(line=li + 1)
+        container = into
         seen: dict[str, int] = {}
         pos += 1
         while True:
@@ -901,19 +916,14 @@ class _Parser:
                         kli,
                         hint="quote the key",
                     )
-                if is_map:
-                    assert isinstance(container, Map)
+                if isinstance(container, Map):
                     if key in seen:
-                        raise self.error(
-                            f"duplicate key {key!r} (first at line {seen[key]})", kli
-                        )
+                        raise self.error(f"duplicate key {key!r} (first at line {seen[key]})", kli)
                     seen[key] = kli + 1
                     container.items.append(Entry(key, value, kli + 1))
                 else:
-                    assert isinstance(container, Seq)
                     container.items.append(Map([Entry(key, value, kli + 1)], kli + 1))
-            else:
-                assert isinstance(container, Seq)
+            elif isinstance(container, Seq):
                 container.items.append(key)
             if pos >= n:
                 raise self.error(f"unterminated flow collection (missing {close!r})", li)
@@ -987,6 +997,29 @@ class _Parser:
                 node.line,
             )
         return node
+
+
+def _name_end(text: str, pos: int) -> int:
+    """End of an anchor, alias or tag name: the next blank, break or flow indicator."""
+    n = len(text)
+    while pos < n and text[pos] not in _NAME_STOP:
+        pos += 1
+    return pos
+
+
+def _flow_plain_end(text: str, pos: int) -> int:
+    """End of a plain scalar in a flow collection (or of its first line)."""
+    n = len(text)
+    while pos < n:
+        ch = text[pos]
+        if ch in _FLOW_STOP:
+            return pos
+        if ch == ":" and (pos + 1 == n or text[pos + 1] in _COLON_STOP):
+            return pos
+        if ch == "#" and text[pos - 1] in " \t":
+            return pos
+        pos += 1
+    return pos
 
 
 def _is_hex(digits: str) -> bool:

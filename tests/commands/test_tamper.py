@@ -82,7 +82,9 @@ def test_reordered_list_is_caught_by_the_mac(gitrot, encrypted: Path, key: Key) 
     _sops_agrees(encrypted, key, 51)
 
 
-def test_changed_cleartext_value_is_caught_by_the_mac(gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_cleartext_value_is_caught_by_the_mac(
+    gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     plain = tmp_path / "p.yaml"
     plain.write_text("a_unencrypted: 1\nb: 2\n")

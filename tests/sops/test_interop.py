@@ -313,7 +313,10 @@ def test_reencrypting_keeps_unchanged_values_byte_identical(
     ]
     kinds = [a.split(":")[0].strip() for a, _ in changed]
     # lastmodified changes too unless both writes fall in the same second
-    assert kinds in (["- ENC[AES256_GCM,data", "mac"], ["- ENC[AES256_GCM,data", "lastmodified", "mac"])
+    assert kinds in (
+        ["- ENC[AES256_GCM,data", "mac"],
+        ["- ENC[AES256_GCM,data", "lastmodified", "mac"],
+    )
     assert _docs(_sops_decrypt(enc, key)) == _docs(INTENT.replace("ledger-worker", "ledger-api"))
 
 
@@ -341,3 +344,49 @@ def test_rekey_and_updatekeys_interop(
         line for line in plain.read_text().splitlines() if "ENC[" in line and "mac:" not in line
     ]
     assert values == [line for line in after.splitlines() if "ENC[" in line and "mac:" not in line]
+
+
+LIST_COMMENTS = """\
+hosts:
+    # primary
+    - alpha
+    # secondary
+    - beta
+    - name: gamma
+      # inner note
+      port: 1
+"""
+
+
+def test_comments_in_lists_are_list_items_when_encrypted(
+    gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sops writes an encrypted list comment as an item ``- ENC[...,type:comment]``."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
+    plain = _write(tmp_path / "plain.yaml", LIST_COMMENTS)
+    theirs = _sops_encrypt(plain, key, "--age", key.recipient)
+    assert "- ENC[AES256_GCM" in theirs and ",type:comment]" in theirs
+    theirs_path = _write(tmp_path / "theirs.yaml", theirs)
+    result = gitrot("decrypt", str(theirs_path))
+    assert result.code == 0, result.err
+    assert _docs(result.out) == _docs(LIST_COMMENTS)
+    ours = tmp_path / "ours.yaml"
+    assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
+    ours_lines = [line.strip()[:17] for line in ours.read_text().splitlines()]
+    theirs_lines = [line.strip()[:17] for line in theirs.splitlines()]
+    assert ours_lines[:8] == theirs_lines[:8]  # same shape as sops writes it
+    assert _docs(_sops_decrypt(ours, key)) == _docs(LIST_COMMENTS)
+
+
+def test_negative_zero_survives_where_sops_fails_its_own_file(
+    gitrot, key: Key, tmp_path: Path
+) -> None:
+    """go-yaml writes an unencrypted -0.0 as ``-0`` (read back as int 0), so sops' MAC over
+    "-0" no longer matches its own file; gitrot writes ``-0.0`` and both tools agree."""
+    plain = _write(tmp_path / "plain.yaml", "z_unencrypted: -0.0\nsecret: x\n")
+    theirs = _write(tmp_path / "theirs.yaml", _sops_encrypt(plain, key, "--age", key.recipient))
+    assert run_sops(["-d", str(theirs)], key=key).returncode == 51  # sops' own bug
+    ours = tmp_path / "ours.yaml"
+    assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
+    assert "z_unencrypted: -0.0" in ours.read_text()
+    assert _docs(_sops_decrypt(ours, key)) == _docs("z_unencrypted: -0.0\nsecret: x\n")

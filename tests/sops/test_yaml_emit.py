@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, Value, to_plain
@@ -204,7 +204,14 @@ scalars = st.one_of(
     st.sampled_from([Timestamp("2024-01-02T03:04:05.5Z"), Timestamp("2024-01-02T00:00:00+05:30")]),
 )
 comments = st.builds(
-    Comment, st.text(st.characters(blacklist_characters="\r\n"), max_size=10)
+    Comment,
+    st.text(
+        st.characters(
+            blacklist_categories=("Cc", "Cs"),
+            blacklist_characters="\ufffe\uffff\u2028\u2029",
+        ),
+        max_size=10,
+    ),
 )
 
 
@@ -247,11 +254,23 @@ def test_round_trip_random_trees(tree: list[Map]) -> None:
 
 
 def _jsonable(value: object) -> object:
-    return json.loads(json.dumps(value))
+    """JSON data with every number as a float (Go's JSON writes big floats as integers)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 @needs_sops
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: sops runs are slow
+)
 @given(
     st.lists(
         st.tuples(
@@ -268,12 +287,13 @@ def _jsonable(value: object) -> object:
     )
 )
 def test_sops_reads_what_we_write(sops: Sops, kvs: list[tuple[str, Value]]) -> None:
-    # "<<" is excluded: go-yaml rejects a merge key whose value is not a map
-    if "<<:" in repr(kvs) or "'<<'" in repr(kvs):
+    # "<<" is excluded: go-yaml rejects a merge key whose value is not a map; and sops
+    # turns an empty comment inside a list into an empty string item
+    if "'<<'" in repr(kvs) or "Comment('')" in repr(kvs):
         return
     tree = Map([Entry(k, v) for k, v in kvs])
     got = sops.as_json(emit([tree]))
-    assert got == _jsonable(to_plain(tree))
+    assert _jsonable(got) == _jsonable(json.loads(json.dumps(to_plain(tree))))
 
 
 def test_upstream_fixture_round_trip() -> None:
