@@ -37,6 +37,7 @@ demo: $(STAMP) age
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo.sh
 
 bench: $(STAMP) age
+	@$(BIN)/python -m compileall -q gitrot >/dev/null
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -56,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def decrypt_to_stdout(path: str) -> int:
+    """``gitrot decrypt FILE``: the plaintext on stdout, as ``sops -d FILE`` prints it."""
+    output.data(decrypt_one(path, None, None, None, ignore_mac=False))
+    return EXIT_OK
+
+
 def decrypt_one(
     path: str,
     in_fmt: str | None,

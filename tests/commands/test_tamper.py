@@ -204,3 +204,18 @@ def test_decrypt_many_reports_each_failure_and_goes_on(
     assert rendered.stat().st_mode & 0o777 == 0o600
     outside = gitrot("decrypt", "../x.yaml", "--output-dir", "out")
     assert outside.code == 2 and "outside" in outside.err
+
+
+def test_plain_decrypt_fast_path_matches_the_parsed_command(gitrot, encrypted: Path) -> None:
+    """``decrypt FILE`` skips argparse; with an option it goes through it: same output."""
+    fast = gitrot("decrypt", str(encrypted))
+    parsed = gitrot("decrypt", "--input-type", "yaml", str(encrypted))
+    assert fast.code == parsed.code == 0
+    assert fast.out == parsed.out
+    assert SECRET in fast.out
+
+
+def test_usage_errors_exit_2(gitrot) -> None:
+    assert gitrot("decrypt").code == 2
+    assert gitrot("frobnicate").code == 2
+    assert gitrot("decrypt", "a.yaml", "b.yaml").code == 2
