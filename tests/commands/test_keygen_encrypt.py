@@ -1,0 +1,81 @@
+"""keygen, encrypt -i and the ways recipients are chosen."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Key, run_sops
+
+
+def test_keygen_writes_0600_prints_recipient_and_refuses_to_overwrite(gitrot, isolated_home: Path) -> None:
+    result = gitrot("keygen")
+    assert result.code == 0, result.err
+    recipient = result.out.strip()
+    assert recipient.startswith("age1")
+    key_file = isolated_home / ".config" / "sops" / "age" / "keys.txt"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    text = key_file.read_text()
+    assert f"# public key: {recipient}" in text
+    assert "AGE-SECRET-KEY-1" not in result.out + result.err
+    again = gitrot("keygen")
+    assert again.code == 2 and "refusing to overwrite" in again.err
+    assert key_file.read_text() == text
+
+
+def test_keygen_identity_is_found_by_gitrot_and_sops(gitrot, tmp_path: Path) -> None:
+    recipient = gitrot("keygen").out.strip()
+    plain = tmp_path / "p.yaml"
+    plain.write_text("token: abc\n")
+    out = tmp_path / "e.yaml"
+    assert gitrot("encrypt", str(plain), "--age", recipient, "-o", str(out)).code == 0
+    assert gitrot("decrypt", str(out)).out == "token: abc\n"
+    result = run_sops(["-d", str(out)])  # sops finds the same default keys.txt
+    assert result.returncode == 0 and result.stdout == b"token: abc\n"
+
+
+def test_encrypt_in_place_then_refuses_to_encrypt_twice(gitrot, key: Key, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    assert gitrot("encrypt", "-i", str(path), "--age", key.recipient).code == 0
+    encrypted = path.read_text()
+    assert "ENC[AES256_GCM" in encrypted
+    again = gitrot("encrypt", "-i", str(path), "--age", key.recipient)
+    assert again.code == 2 and "already" in again.err
+    assert path.read_text() == encrypted
+
+
+def test_recipients_from_environment_and_explicit_config(gitrot, key: Key, key2: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    monkeypatch.setenv("SOPS_AGE_RECIPIENTS", f"{key.recipient},{key2.recipient}")
+    out = gitrot("encrypt", str(path))
+    assert out.code == 0 and out.out.count("recipient: age1") == 2
+    monkeypatch.delenv("SOPS_AGE_RECIPIENTS")
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(f"creation_rules:\n  - unencrypted_regex: ^a$\n    age: {key2.recipient}\n")
+    out = gitrot("encrypt", str(path), "--config", str(config))
+    assert out.code == 0, out.err
+    assert "a: 1" in out.out and key2.recipient in out.out and key.recipient not in out.out
+    monkeypatch.setenv("SOPS_CONFIG", str(config))
+    assert gitrot("encrypt", str(path)).out.count("unencrypted_regex: ^a$") == 1
+
+
+def test_no_recipients_is_a_clear_error(gitrot, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    result = gitrot("encrypt", str(path))
+    assert result.code == 2
+    assert "no age recipients" in result.err and "hint:" in result.err
+
+
+def test_no_matching_rule_without_age_fails_like_sops(gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: ^only/\n    age: {key.recipient}\n")
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text("a: 1\n")
+    result = gitrot("encrypt", "p.yaml")
+    assert result.code == 2 and "no matching creation rules" in result.err
+    assert run_sops(["-e", "p.yaml"], cwd=tmp_path).returncode != 0
+    assert gitrot("encrypt", "p.yaml", "--age", key.recipient).code == 0  # explicit keys need no rule
