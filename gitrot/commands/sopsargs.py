@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gitrot.errors import InputError
+from gitrot.sops.metadata import SELECTORS
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -14,14 +15,7 @@ if TYPE_CHECKING:
 
     from gitrot.sops.document import EncryptOptions, Opened, SopsFile
 
-SELECTOR_FLAGS = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
+SELECTOR_FLAGS = SELECTORS  # the same six names, as --dashed-flags
 
 
 def add_format_args(parser: argparse.ArgumentParser) -> None:

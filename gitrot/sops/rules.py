@@ -21,19 +21,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gitrot.errors import ConfigError, InputError
+from gitrot.sops.metadata import SELECTORS
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Value
 
 CONFIG_NAME = ".sops.yaml"
 MAX_DEPTH = 100
 
-SELECTORS = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
 
 # key types sops knows besides age: in a rule (when it has no key_groups) and in a group
 _OTHER_RULE_KEYS = (

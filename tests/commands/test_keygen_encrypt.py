@@ -10,7 +10,9 @@ import pytest
 from tests.conftest import Key, run_sops
 
 
-def test_keygen_writes_0600_prints_recipient_and_refuses_to_overwrite(gitrot, isolated_home: Path) -> None:
+def test_keygen_writes_0600_prints_recipient_and_refuses_to_overwrite(
+    gitrot, isolated_home: Path
+) -> None:
     result = gitrot("keygen")
     assert result.code == 0, result.err
     recipient = result.out.strip()
@@ -47,7 +49,9 @@ def test_encrypt_in_place_then_refuses_to_encrypt_twice(gitrot, key: Key, tmp_pa
     assert path.read_text() == encrypted
 
 
-def test_recipients_from_environment_and_explicit_config(gitrot, key: Key, key2: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recipients_from_environment_and_explicit_config(
+    gitrot, key: Key, key2: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("a: 1\n")
     monkeypatch.setenv("SOPS_AGE_RECIPIENTS", f"{key.recipient},{key2.recipient}")
@@ -71,11 +75,17 @@ def test_no_recipients_is_a_clear_error(gitrot, tmp_path: Path) -> None:
     assert "no age recipients" in result.err and "hint:" in result.err
 
 
-def test_no_matching_rule_without_age_fails_like_sops(gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: ^only/\n    age: {key.recipient}\n")
+def test_no_matching_rule_without_age_fails_like_sops(
+    gitrot, key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: ^only/\n    age: {key.recipient}\n"
+    )
     monkeypatch.chdir(tmp_path)
     Path("p.yaml").write_text("a: 1\n")
     result = gitrot("encrypt", "p.yaml")
     assert result.code == 2 and "no matching creation rules" in result.err
     assert run_sops(["-e", "p.yaml"], cwd=tmp_path).returncode != 0
-    assert gitrot("encrypt", "p.yaml", "--age", key.recipient).code == 0  # explicit keys need no rule
+    assert (
+        gitrot("encrypt", "p.yaml", "--age", key.recipient).code == 0
+    )  # explicit keys need no rule
