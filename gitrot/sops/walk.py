@@ -9,9 +9,10 @@ visited too (encrypted, never hashed). Both walks build new trees; inputs are no
 
 from __future__ import annotations
 
+import functools
 import re
 
-from gitrot.errors import IntegrityError
+from gitrot.errors import InputError, IntegrityError
 from gitrot.sops.gotypes import from_plaintext, plaintext
 from gitrot.sops.tree import Comment, Entry, Map, Seq
 
@@ -30,6 +31,7 @@ MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
 )
 
 
+@functools.cache
 def _sha512_constructor() -> Callable[[], _Hash]:
     """SHA-512 from the interpreter's own module: importing hashlib loads OpenSSL (~5 ms)."""
     try:
@@ -42,25 +44,25 @@ def _sha512_constructor() -> Callable[[], _Hash]:
     return sha512  # type: ignore[no-any-return]
 
 
-_SHA512: list[Callable[[], _Hash]] = []  # resolved once, on first use
-
-
 def _sha512() -> _Hash:
-    if not _SHA512:
-        _SHA512.append(_sha512_constructor())
-    return _SHA512[0]()
+    return _sha512_constructor()()
 
 
 class Selector:
     """Which leaves are encrypted: one of the six sops selectors (SOPS.md 5)."""
 
-    __slots__ = ("_regex", "kind", "uses_comments", "value")
+    __slots__ = ("_regex", "kind", "value")
 
     def __init__(self, kind: str, value: str) -> None:
         self.kind = kind
         self.value = value
-        self.uses_comments = kind.endswith("comment_regex")
-        self._regex = re.compile(value) if kind.endswith("regex") else None
+        try:
+            self._regex = re.compile(value) if kind.endswith("regex") else None
+        except re.error as exc:
+            raise InputError(
+                f"{kind} {value!r} is not a valid regular expression ({exc.msg})",
+                hint="fix the selector in .sops.yaml, on the command line or in the file",
+            ) from None
 
     def encrypts(self, path: list[str], comments: list[list[str]], is_comment: bool) -> bool:
         kind, value, regex = self.kind, self.value, self._regex
@@ -171,7 +173,6 @@ class _Walk:
             return self.seq(node, path, stack, line or node.line)
         if node is None:
             return None
-        # the stack copy matters only to comment selectors; skip the cost otherwise
         encrypted = self.selector.encrypts(path, stack, False)
         if self.decrypting:
             return self.open_leaf(node, path, encrypted, line)

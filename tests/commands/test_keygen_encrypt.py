@@ -89,3 +89,11 @@ def test_no_matching_rule_without_age_fails_like_sops(
     assert (
         gitrot("encrypt", "p.yaml", "--age", key.recipient).code == 0
     )  # explicit keys need no rule
+
+
+def test_invalid_selector_regex_is_an_input_error(gitrot, key: Key, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    result = gitrot("encrypt", str(path), "--age", key.recipient, "--encrypted-regex", "(")
+    assert result.code == 2
+    assert "not a valid regular expression" in result.err and "Traceback" not in result.err
