@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("file")
     parser.add_argument("-o", "--output", default=None, help="write here instead of FILE")
-    parser.add_argument("--input-type", choices=("yaml", "json", "binary"), default=None)
+    parser.add_argument("--input-type", choices=("yaml", "json", "dotenv", "binary"), default=None)
     parser.set_defaults(run=lambda args: rekey(args.file, args.output, args.input_type))
 
 

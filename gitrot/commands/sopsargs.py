@@ -19,8 +19,8 @@ SELECTOR_FLAGS = SELECTORS  # the same six names, as --dashed-flags
 
 
 def add_format_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input-type", choices=("yaml", "json", "binary"), default=None)
-    parser.add_argument("--output-type", choices=("yaml", "json", "binary"), default=None)
+    parser.add_argument("--input-type", choices=("yaml", "json", "dotenv", "binary"), default=None)
+    parser.add_argument("--output-type", choices=("yaml", "json", "dotenv", "binary"), default=None)
 
 
 def add_rule_args(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--input-type", choices=("yaml", "json", "binary"), default=None)
+    parser.add_argument("--input-type", choices=("yaml", "json", "dotenv", "binary"), default=None)
     parser.set_defaults(run=lambda args: updatekeys(args.files, args.config, args.input_type))
 
 

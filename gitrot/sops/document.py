@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-FORMATS = ("yaml", "json", "binary")
-_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+FORMATS = ("yaml", "json", "dotenv", "binary")
+_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
 
 
 def detect_format(path: str, override: str | None = None) -> str:
@@ -33,7 +33,9 @@ def detect_format(path: str, override: str | None = None) -> str:
                 f"unknown file format {override!r}", hint="use one of: " + ", ".join(FORMATS)
             )
         return override
-    return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "binary")
+    name = os.path.basename(path)
+    extension = os.path.splitext(name)[1] or (name if name.startswith(".") else "")
+    return _EXTENSIONS.get(extension.lower(), "binary")  # sops: a file named ".env" is dotenv
 
 
 def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
@@ -45,6 +47,10 @@ def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
         from gitrot.sops import json_store
 
         return json_store.parse(text, filename=where)
+    if fmt == "dotenv":
+        from gitrot.sops import dotenv_store
+
+        return dotenv_store.parse(text, filename=where)
     return [Map([Entry("data", text)])]
 
 
@@ -57,6 +63,10 @@ def emit(docs: list[Map], fmt: str, *, indent: int = 4) -> str:
         from gitrot.sops import json_store
 
         return json_store.emit(docs)
+    if fmt == "dotenv":
+        from gitrot.sops import dotenv_store
+
+        return dotenv_store.emit(docs)
     value = docs[0].get("data") if docs else None
     if not isinstance(value, str):
         raise InputError("a binary sops file must hold one string under 'data'")

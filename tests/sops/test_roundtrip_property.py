@@ -143,6 +143,23 @@ def comments_by_path(
     return found
 
 
+def without_negative_zero(value: object) -> object:
+    """sops writes an unencrypted -0.0 as ``-0`` and then fails its own MAC (see
+    test_negative_zero_survives_where_sops_fails_its_own_file): not a case sops can produce."""
+    if isinstance(value, Map):
+        return Map(
+            [
+                Entry(i.key, without_negative_zero(i.value)) if isinstance(i, Entry) else i
+                for i in value.items
+            ]
+        )  # type: ignore[arg-type]
+    if isinstance(value, Seq):
+        return Seq([without_negative_zero(i) for i in value.items])  # type: ignore[misc]
+    if isinstance(value, float) and value == 0:
+        return 0.0
+    return value
+
+
 def same_document(got: Map, expected: Map) -> None:
     assert typed(without_comments(got)) == typed(without_comments(expected))
     assert comments_by_path(got) == comments_by_path(expected)
@@ -189,6 +206,7 @@ def test_sops_encrypts_gitrot_decrypts_random_trees(
     doc: Map, selector: tuple[tuple[str, str], bool], tmp_path_factory
 ) -> None:  # type: ignore[no-untyped-def]
     key = _key(tmp_path_factory.mktemp("k"))
+    doc = without_negative_zero(doc)  # type: ignore[assignment]
     (kind, value), mac_only = selector
     path = tmp_path_factory.mktemp("f") / "plain.yaml"
     path.write_text(yaml_emit.emit([doc]))
