@@ -93,4 +93,13 @@ SOPS_AGE_KEY_FILE=second.txt gitrot decrypt secrets/payments/db-password.yaml --
 show gitrot rekey secrets/payments/db-password.yaml
 SOPS_AGE_KEY_FILE=second.txt sops -d secrets/payments/db-password.yaml | grep -A2 target
 
+step "9. JSON and dotenv files too, readable by sops"
+printf 'DB_USER=app\n# rotated quarterly\nDB_PASSWORD=s3cr3t\n' > app.env
+show gitrot encrypt app.env --age "$recipient" -o app.enc.env
+cut -c1-80 app.enc.env | head -3
+show sops -d app.enc.env
+printf '{"api": {"token": "t0k3n", "ttl": 3600}}' > api.json
+gitrot encrypt api.json --age "$recipient" -o api.enc.json
+show gitrot decrypt api.enc.json --extract '["api"]["ttl"]'; echo
+
 step "done"
