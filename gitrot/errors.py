@@ -21,16 +21,26 @@ class GitrotError(Exception):
     default_hint = ""
 
     def __init__(
-        self, message: str, *, where: str = "", line: int = 0, hint: str | None = None
+        self,
+        message: str,
+        *,
+        where: str = "",
+        line: int = 0,
+        hint: str | None = None,
+        column: int = 0,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
         self.line = line
+        self.column = column
         self.hint = hint if hint is not None else self.default_hint
 
     def location(self) -> str:
+        """``file``, ``file:line`` or ``file:line:col`` (1-based; 0 means unknown)."""
         if self.where and self.line:
+            if self.column:
+                return f"{self.where}:{self.line}:{self.column}"
             return f"{self.where}:{self.line}"
         return self.where
 
@@ -76,3 +86,15 @@ class EnvironmentFailure(GitrotError):
     """Something outside gitrot failed: a command, a service, git."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class GitError(EnvironmentFailure):
+    """git (libgit2) failed: not a repository, a corrupt object, an unborn branch."""
+
+    default_hint = "run gitrot inside the policy repository (a git work tree)"
+
+
+class UnknownRevisionError(InputError):
+    """A revision given by the user (``--rev``, ``--base``) names no commit."""
+
+    default_hint = "give a branch, tag or commit id that exists in this repository"

@@ -14,6 +14,12 @@ def schema_text(name: str) -> str:
     return resources.files("gitrot").joinpath("schemas", name).read_text(encoding="utf-8")
 
 
+def schema_uri(name: str) -> str:
+    """The ``$id`` of a shipped schema: ``schema_uri("intent")`` is
+    ``https://gitrot.dev/schemas/intent.schema.json`` (editors fetch help from it)."""
+    return f"https://gitrot.dev/schemas/{name}.schema.json"
+
+
 def policy_names() -> list[str]:
     """The files of the built-in rule pack, sorted."""
     folder = resources.files("gitrot").joinpath("policies")

@@ -1,3 +1,13 @@
 """One module per command: ``add_parser(subparsers)`` and a function returning an exit code."""
 
-COMMANDS = ("keygen", "encrypt", "decrypt", "updatekeys", "rekey")
+COMMANDS = (
+    "init",
+    "new",
+    "rotate",
+    "due",
+    "keygen",
+    "encrypt",
+    "decrypt",
+    "updatekeys",
+    "rekey",
+)

@@ -59,14 +59,18 @@ class Timestamp:
 
 
 class Entry:
-    """A key/value pair of a :class:`Map`; ``line`` is 1-based (0 when unknown)."""
+    """A key/value pair of a :class:`Map`; ``line`` and ``column`` (of the key) are 1-based.
 
-    __slots__ = ("key", "line", "value")
+    Both are 0 when unknown (an entry built in code rather than parsed).
+    """
 
-    def __init__(self, key: str, value: Value, line: int = 0) -> None:
+    __slots__ = ("column", "key", "line", "value")
+
+    def __init__(self, key: str, value: Value, line: int = 0, column: int = 0) -> None:
         self.key = key
         self.value = value
         self.line = line
+        self.column = column
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and (other.key, other.value) == (self.key, self.value)
@@ -154,7 +158,7 @@ def without_comments(value: Value) -> Value:
     if isinstance(value, Map):
         return Map(
             [
-                Entry(item.key, without_comments(item.value), item.line)
+                Entry(item.key, without_comments(item.value), item.line, item.column)
                 for item in value.items
                 if isinstance(item, Entry)
             ],

@@ -24,7 +24,7 @@ from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Value
+    from gitrot.sops.tree import Scalar, Value
 
 _OLD_BOOLS = frozenset(
     [
@@ -395,3 +395,34 @@ class _Emitter:
         body = s[:-1] if s.endswith("\n") else s
         for line in body.split("\n"):
             out.append(pad + line if line else "")
+
+
+def inline_scalar(value: Scalar, *, quote: str = "") -> str:
+    """One scalar as go-yaml would write it on a single line (a string with a line break
+    becomes double-quoted); for in-place edits that must not touch neighbouring lines.
+
+    ``quote`` (``'`` or ``"``) keeps the quoting style of the text being replaced when the
+    string can be written that way.
+    """
+    if isinstance(value, str):
+        style = _style(value, key=False)
+        if quote == '"':
+            return _double_quoted(value)
+        if quote == "'" and style in ("plain", "single"):
+            style = "single"
+        if style == "plain":
+            return value
+        if style == "single":
+            return "'" + value.replace("'", "''") + "'"
+        return _double_quoted(value)
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float_yaml(value)
+    if isinstance(value, Timestamp):
+        return value.text
+    raise InputError("binary values cannot be written inline")

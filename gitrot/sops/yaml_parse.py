@@ -54,10 +54,14 @@ _CORE_TAGS = frozenset(
 _EMPTY: tuple[str, ...] = ()
 
 
-def parse(text: str, *, filename: str = "") -> list[Map]:
-    """Parse a YAML stream into one :class:`Map` per document."""
+def parse(text: str, *, filename: str = "", strict: bool = False) -> list[Map]:
+    """Parse a YAML stream into one :class:`Map` per document.
+
+    ``strict`` (gitrot's own files: intents, gitrot.yaml) also refuses anchors, aliases,
+    merge keys (``<<``) and explicit tags, each an InputError at its line and column.
+    """
     try:
-        return _Parser(text, filename).stream()
+        return _Parser(text, filename, strict).stream()
     except InputError as exc:
         if filename:
             exc.at(filename)
@@ -80,10 +84,11 @@ class _Parser:
         "nodes",
         "stack",
         "starts",
+        "strict",
         "text",
     )
 
-    def __init__(self, text: str, filename: str) -> None:
+    def __init__(self, text: str, filename: str, strict: bool = False) -> None:
         if text.startswith("\ufeff"):
             text = text[1:]
         if "\r" in text:
@@ -109,6 +114,7 @@ class _Parser:
         starts.append(pos)
         self.starts = starts
         self.filename = filename
+        self.strict = strict
         self.li = 0
         self.anchors: dict[str, Value] = {}
         self.nodes = 0
@@ -117,8 +123,31 @@ class _Parser:
 
     # -- errors and positions ---------------------------------------------------------------
 
-    def error(self, message: str, li: int, hint: str | None = None) -> InputError:
-        return InputError(message, where=self.filename, line=li + 1, hint=hint)
+    def error(self, message: str, li: int, hint: str | None = None, column: int = 0) -> InputError:
+        return InputError(message, where=self.filename, line=li + 1, hint=hint, column=column)
+
+    def forbid(self, ch: str, li: int, col: int) -> None:
+        """In strict mode, refuse the anchor, alias or tag that starts with ``ch`` at (li, col)."""
+        if not self.strict:
+            return
+        what = {"&": "anchors", "*": "aliases", "!": "explicit tags"}[ch]
+        hint = (
+            "remove the tag; quote the value if it must be a string"
+            if ch == "!"
+            else "write the value out in full; gitrot files use plain YAML only"
+        )
+        raise self.error(
+            f"YAML {what} are not allowed in gitrot files", li, hint=hint, column=col + 1
+        )
+
+    def forbid_merge(self, key: str, li: int, col: int) -> None:
+        if self.strict and key == "<<":
+            raise self.error(
+                "YAML merge keys ('<<') are not allowed in gitrot files",
+                li,
+                hint="write the merged keys out in full",
+                column=col + 1,
+            )
 
     def line_of(self, pos: int) -> int:
         """The 0-based line index of an absolute text offset."""
@@ -182,7 +211,12 @@ class _Parser:
         line = self.lines[li]
         body = line.lstrip(" ")
         if body[:1] == "\t":
-            raise self.error("tab characters must not be used for indentation", li)
+            raise self.error(
+                "tab characters must not be used for indentation",
+                li,
+                hint="indent with spaces",
+                column=len(line) - len(body) + 1,
+            )
         return len(line) - len(body)
 
     # -- documents --------------------------------------------------------------------------
@@ -365,10 +399,12 @@ class _Parser:
                     f"duplicate key {key!r} (first at line {prev})",
                     li,
                     hint="remove or rename one of the two keys",
+                    column=col + 1,
                 )
+            self.forbid_merge(key, li, col)
             seen[key] = li + 1
             self.count(li)
-            entry = Entry(key, None, li + 1)
+            entry = Entry(key, None, li + 1, col + 1)
             items.append(entry)
             idx = len(items) - 1
             inline: list[Comment] = []
@@ -389,6 +425,7 @@ class _Parser:
         anchor = None
         pos = col
         while c in "&!":
+            self.forbid(c, li, pos)
             end = _name_end(line, pos)
             if c == "&":
                 anchor = line[pos + 1 : end]
@@ -484,6 +521,7 @@ class _Parser:
         if col < n and line[col] in "&!" and self.key_end(line, col) >= 0:
             n = 0  # the properties belong to a mapping key that starts here
         while col < n and line[col] in "&!":
+            self.forbid(line[col], li, col)
             end = _name_end(line, col)
             if line[col] == "&":
                 anchor = line[col + 1 : end]
@@ -553,6 +591,7 @@ class _Parser:
         line = self.lines[li]
         c = line[col]
         if c == "*":
+            self.forbid(c, li, col)
             end = _name_end(line, col + 1)
             node = self.alias(line[col + 1 : end], li)
             self.after_node(self.starts[li] + end, inline)
@@ -825,6 +864,7 @@ class _Parser:
         tag = None
         anchor = None
         while text[pos] in "&!":
+            self.forbid(text[pos], self.line_of(pos), pos - self.starts[self.line_of(pos)])
             end = _name_end(text, pos)
             if text[pos] == "&":
                 anchor = text[pos + 1 : end]
@@ -843,6 +883,7 @@ class _Parser:
             if tag is not None:
                 node = self.typed(node, False, tag, li)
         elif ch == "*":
+            self.forbid(ch, li, pos - self.starts[li])
             end = _name_end(text, pos + 1)
             node = self.alias(text[pos + 1 : end], li)
             pos = end
@@ -899,6 +940,7 @@ class _Parser:
                 explicit_key = True
                 pos += 1
             kli = self.line_of(pos)
+            kcol = pos - self.starts[kli]
             key, pos = self.flow_node(pos)
             pos = self.skip_flow_space(pos)
             value: Value = None
@@ -916,13 +958,19 @@ class _Parser:
                         kli,
                         hint="quote the key",
                     )
+                self.forbid_merge(key, kli, kcol)
                 if isinstance(container, Map):
                     if key in seen:
-                        raise self.error(f"duplicate key {key!r} (first at line {seen[key]})", kli)
+                        raise self.error(
+                            f"duplicate key {key!r} (first at line {seen[key]})",
+                            kli,
+                            hint="remove or rename one of the two keys",
+                            column=kcol + 1,
+                        )
                     seen[key] = kli + 1
-                    container.items.append(Entry(key, value, kli + 1))
+                    container.items.append(Entry(key, value, kli + 1, kcol + 1))
                 else:
-                    container.items.append(Map([Entry(key, value, kli + 1)], kli + 1))
+                    container.items.append(Map([Entry(key, value, kli + 1, kcol + 1)], kli + 1))
             elif isinstance(container, Seq):
                 container.items.append(key)
             if pos >= n:
@@ -981,7 +1029,7 @@ class _Parser:
         if isinstance(node, Map):
             return Map(
                 [
-                    Entry(it.key, self.copy(it.value, li), it.line)
+                    Entry(it.key, self.copy(it.value, li), it.line, it.column)
                     if isinstance(it, Entry)
                     else Comment(it.text, it.line)
                     for it in node.items

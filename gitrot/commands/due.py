@@ -1,0 +1,235 @@
+"""``gitrot due``: the intents whose class's ``max_age`` has run out, or soon will.
+
+The clock of an intent starts at the first-parent commit that last changed its
+``spec.version`` (``gitrot.git.last_version_changes``): editing the reason does not reset it,
+and a rotation merged from a branch counts from its merge commit. Intents are read from
+the work tree; one whose version there differs from the history's (an uncommitted bump)
+counts as rotated now. A scheduled CI job runs ``gitrot due --exit-code`` or
+``gitrot rotate --due``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gitrot import output
+from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    from gitrot.core.due import DueItem
+    from gitrot.core.models import RotationIntent
+
+FORMATS = ("text", "json")
+_DAY, _HOUR, _MINUTE = 86400, 3600, 60
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "due",
+        help="list intents due for rotation",
+        description="List the intents whose class's max_age has run out, or runs out within "
+        "--within, most overdue first. The age of an intent counts from the first-parent "
+        "commit of --rev that last changed its spec.version (a merged rotation counts from "
+        "its merge commit); an intent that is not committed, or whose version in the work "
+        "tree differs from the committed one, counts from now.",
+    )
+    parser.add_argument(
+        "--within", default="14d", metavar="DURATION", help="also list what falls due this soon"
+    )
+    parser.add_argument("--rev", default="HEAD", help="the history to read (default: HEAD)")
+    parser.add_argument("--format", choices=FORMATS, default="text", dest="fmt")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write the report here")
+    parser.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when anything is due (for CI)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return list_due(
+        within=args.within, rev=args.rev, fmt=args.fmt, output_file=args.output,
+        exit_code=args.exit_code,
+    )  # fmt: skip
+
+
+def list_due(
+    *,
+    within: str,
+    rev: str = "HEAD",
+    fmt: str = "text",
+    output_file: str | None = None,
+    exit_code: bool = False,
+    root: str | None = None,
+) -> int:
+    """Print (or write to ``output_file``) the due report; 1 with ``exit_code`` if any is due."""
+    import time
+    from pathlib import Path
+
+    from gitrot import workspace
+    from gitrot.core.durations import parse_duration
+
+    try:
+        window = parse_duration(within)
+    except ValueError as exc:
+        raise InputError(f"--within: {exc}", hint="e.g. --within 14d, 2w or 36h") from None
+    now = int(time.time())
+    items = due_items(Path(root or workspace.find_root()), now=now, within=window, rev=rev)
+    text = render_json(items) if fmt == "json" else render_text(items, now=now, within=within)
+    if output_file:
+        from gitrot.fsutil import write_atomic
+
+        write_atomic(output_file, text)
+    else:
+        output.data(text)
+    return EXIT_FINDINGS if exit_code and items else EXIT_OK
+
+
+def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[DueItem]:
+    """The due intents of the policy repository at ``root`` (work tree + history of ``rev``)."""
+    from gitrot import git, repo
+    from gitrot.core.due import due
+    from gitrot.core.models import SECRETS_DIR
+
+    config = repo.load_config(root)
+    intents = _load_intents(root)
+    limited = {name for name, item in config.classes.items() if item.max_age is not None}
+    if not any(intent.rotation_class in limited for intent in intents):
+        return []
+    repository = git.open_repo(root)
+    base = _base(repository.workdir, root)
+    changes = git.last_version_changes(repository, rev=rev, prefix=f"{base}{SECRETS_DIR}/")
+    if base:
+        changes = {path.removeprefix(base): change for path, change in changes.items()}
+    return due(intents, config.classes, changes, now=now, within=within)
+
+
+class _Intent:
+    """The three fields of an intent that ``due`` reads (what ``RotationIntent`` has too)."""
+
+    __slots__ = ("name", "path", "rotation_class", "version")
+
+    def __init__(self, name: str, path: str, version: int, rotation_class: str) -> None:
+        self.name = name
+        self.path = path
+        self.version = version
+        self.rotation_class = rotation_class
+
+
+def _load_intents(root: Path) -> list[_Intent | RotationIntent]:
+    """Every intent's name, class and version, by line scan where the layout allows.
+
+    Parsing and checking 10,000 intents costs seconds; ``due`` needs three fields, which
+    :func:`gitrot.core.due.scan_field` reads from the layout gitrot writes. A file laid out
+    any other way (or a symlink) goes through the full loader, which reports what is wrong.
+    Checking every field is ``gitrot validate``'s job.
+    """
+    import re
+
+    from gitrot import repo
+    from gitrot.core.due import scan_field, scan_int
+    from gitrot.core.models import name_of_path
+
+    plain = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]*")
+    intents: list[_Intent | RotationIntent] = []
+    for path in repo.intent_files(root):
+        full = os.path.join(root, *path.split("/"))
+        name = name_of_path(path)
+        data = b""
+        if not os.path.islink(full):
+            with open(full, "rb") as stream:
+                data = stream.read(repo.MAX_FILE_BYTES + 1)
+        version = scan_int(scan_field(data, b"spec", b"version"))
+        klass = scan_field(data, b"metadata", b"class")
+        if name is None or version is None or klass is None or not plain.fullmatch(klass):
+            intents.append(repo.load_intent(root, path))
+        else:
+            intents.append(_Intent(name, path, version, klass.decode()))
+    return intents
+
+
+def _base(workdir: str | None, root: Path) -> str:
+    """Where the policy repository sits in its git work tree: '' or 'policy/'."""
+    if not workdir:
+        return ""
+    relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workdir))
+    return "" if relative == "." else relative.replace(os.sep, "/") + "/"
+
+
+def render_text(items: list[DueItem], *, now: int, within: str) -> str:
+    """An aligned table, one intent per line, most overdue first."""
+    from gitrot.core.durations import format_duration
+
+    if not items:
+        return f"nothing is due for rotation within {within}\n"
+    rows = [("NAME", "VERSION", "LAST ROTATED", "AGE", "MAX AGE", "STATUS")]
+    for item in items:
+        if item.overdue:
+            status = f"overdue by {_rough(now - item.due_at)}"
+        else:
+            status = f"due in {_rough(item.due_at - now)}"
+        rows.append(
+            (
+                item.name,
+                str(item.version),
+                _date(item.last_rotated),
+                _rough(item.age),
+                format_duration(item.max_age),
+                status,
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(items: list[DueItem]) -> str:
+    """A list of objects; times are RFC 3339 UTC, durations are seconds."""
+    import json
+
+    return (
+        json.dumps(
+            [
+                {
+                    "name": item.name,
+                    "path": item.path,
+                    "version": item.version,
+                    "last_rotated": _timestamp(item.last_rotated),
+                    "age": item.age,
+                    "max_age": item.max_age,
+                    "due_at": _timestamp(item.due_at),
+                    "overdue": item.overdue,
+                }
+                for item in items
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def _rough(seconds: int) -> str:
+    """A duration to the largest whole unit: ``3d``, ``5h``, ``12m``; under a minute ``0m``."""
+    for size, unit in ((_DAY, "d"), (_HOUR, "h")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0) // _MINUTE}m"
+
+
+def _date(epoch: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+def _timestamp(epoch: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

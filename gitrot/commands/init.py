@@ -1,0 +1,196 @@
+"""``gitrot init [DIR]``: a ready policy repository; running it again changes nothing."""
+
+from __future__ import annotations
+
+import os
+
+from gitrot import output
+from gitrot.errors import InputError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    import argparse
+
+KEY_FILE = ".gitrot/reconciler.key"  # the reconciler's identity: git-ignored, 0600
+SCHEMA_BASE = "https://gitrot.dev/schemas/"
+
+# Default rotation classes; every limit names the rule it comes from.
+CLASSES = """\
+classes:
+  database-password:
+    max_age: 90d
+    min_interval: 1d
+    source: "PCI DSS v4.0.1 8.3.9: single-factor passwords changed at least every 90 days"
+  api-key:
+    max_age: 90d
+    min_interval: 1d
+    source: "CIS AWS Foundations Benchmark v3.0 1.14: rotate access keys every 90 days"
+  signing-key:
+    max_age: 365d
+    min_interval: 7d
+    source: "NIST SP 800-57 Pt. 1 Rev. 5, 5.3.6: private signature keys, 1 to 3 years"
+  tls-certificate:
+    max_age: 200d
+    min_interval: 1d
+    source: "CA/B Forum TLS BR 6.3.2 (ballot SC-081): at most 200 days from 2026-03-15"
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "init",
+        help="scaffold a policy repository",
+        description="Make DIR (default: the current directory) a gitrot policy repository: git "
+        "init if needed, gitrot.yaml with the local backend and default classes, .sops.yaml, a "
+        "reconciler identity outside git, the pre-commit hook, policies/ and waivers.yaml. "
+        "Existing files are never overwritten.",
+    )
+    parser.add_argument("dir", nargs="?", default=".")
+    parser.add_argument(
+        "--break-glass",
+        metavar="RECIPIENT",
+        default=None,
+        help="an extra age recipient that can always decrypt (kept offline)",
+    )
+    parser.set_defaults(run=lambda args: init(args.dir, break_glass=args.break_glass))
+
+
+def init(directory: str, *, break_glass: str | None) -> int:
+    from gitrot import git
+
+    if break_glass is not None and not break_glass.startswith("age1"):
+        raise InputError(f"--break-glass {break_glass!r} is not an age recipient (age1...)")
+    os.makedirs(directory, exist_ok=True)
+    created_repo = git.ensure_repo(directory)
+    recipient, created_key = _reconciler_recipient(directory)
+    recipients = [recipient] + ([break_glass] if break_glass else [])
+    files = {
+        "gitrot.yaml": config_text(recipient, break_glass),
+        ".sops.yaml": sops_config_text(recipients),
+        ".pre-commit-config.yaml": PRE_COMMIT,
+        ".gitignore": GITIGNORE,
+        "waivers.yaml": WAIVERS,
+        "policies/README.md": POLICIES_README,
+    }
+    changed = [name for name, text in files.items() if _write_new(directory, name, text)]
+    if created_repo:
+        output.info(f"gitrot: initialised a git repository in {directory}")
+    if created_key:
+        output.info(f"gitrot: new reconciler identity in {KEY_FILE} (git-ignored, 0600)")
+        changed.append(KEY_FILE)
+    for name in changed:
+        output.info(f"gitrot: created {name}")
+    if not changed and not created_repo:
+        output.info(f"gitrot: {directory} is already a gitrot repository; nothing changed")
+    output.data(recipient + "\n")
+    return 0
+
+
+def _reconciler_recipient(directory: str) -> tuple[str, bool]:
+    """The existing reconciler identity's recipient, or a new identity (created 0600)."""
+    from datetime import UTC, datetime
+
+    from gitrot.sops import age
+
+    path = os.path.join(directory, KEY_FILE)
+    if os.path.exists(path):
+        from gitrot.fsutil import read_text
+
+        identities = age.parse_identities(read_text(path), source=KEY_FILE)
+        recipient = age.recipient_of(identities[0]) if identities else None
+        if recipient is None:
+            raise InputError(
+                "holds no age identity", where=path, hint="remove it to make a new one"
+            )
+        return recipient, False
+    identity, recipient = age.generate_identity()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(age.format_key_file(identity, recipient, datetime.now(UTC)))
+    return recipient, True
+
+
+def _write_new(directory: str, name: str, text: str) -> bool:
+    """Create ``name`` unless it exists (then it is left exactly as it is)."""
+    from gitrot.fsutil import write_atomic
+
+    path = os.path.join(directory, name)
+    if os.path.lexists(path):
+        return False
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_atomic(path, text, mode=0o644)
+    return True
+
+
+def config_text(reconciler: str, break_glass: str | None) -> str:
+    glass = f"  break-glass: {break_glass}\n" if break_glass else ""
+    return (
+        f"# yaml-language-server: $schema={SCHEMA_BASE}config.schema.json\n"
+        "apiVersion: gitrot/v1\n"
+        "kind: Config\n"
+        "# every encrypted document must be readable by these\n"
+        "recipients:\n"
+        f"  reconciler: {reconciler}\n"
+        f"{glass}"
+        "backends:\n"
+        "  # the embedded default: age-encrypted versions under .gitrot/store, no server\n"
+        "  local: {type: local, path: .gitrot/store}\n"
+        "triggers: {}\n"
+        f"{CLASSES}"
+        "freezes: []\n"
+        "policy:\n"
+        "  paths: [policies/]\n"
+        "  waivers: waivers.yaml\n"
+    )
+
+
+def sops_config_text(recipients: list[str]) -> str:
+    keys = "".join(f"      - {r}\n" for r in recipients)
+    return (
+        "# SOPS creation rules, read by gitrot and by sops alike (first match wins).\n"
+        "creation_rules:\n"
+        "  # a value supplied by a person, sealed for one version: the value is encrypted\n"
+        "  - path_regex: ^secrets/.*\\.sealed\\.yaml$\n"
+        "    encrypted_regex: ^value$\n"
+        f"    age:\n{keys}"
+        "  # rotation intents: only where the secret lives is encrypted, and the MAC covers\n"
+        "  # only encrypted values, so anyone can bump the version without a private key\n"
+        "  - path_regex: ^secrets/.*\\.yaml$\n"
+        "    encrypted_regex: ^ref$\n"
+        "    mac_only_encrypted: true\n"
+        f"    age:\n{keys}"
+    )
+
+
+PRE_COMMIT = """\
+# gitrot validates intents, config, policies and waivers before every commit.
+repos:
+  - repo: local
+    hooks:
+      - id: gitrot-validate
+        name: gitrot validate
+        entry: gitrot validate
+        language: system
+        files: ^(gitrot\\.yaml|waivers\\.yaml|secrets/.*\\.yaml|policies/.*\\.yaml)$
+"""
+
+GITIGNORE = """\
+# gitrot: the reconciler's identity and the local backend's store never go into git
+.gitrot/
+"""
+
+WAIVERS = """\
+# Time-limited, justified exceptions to policy rules.
+apiVersion: gitrot/v1
+kind: Waivers
+waivers: []
+"""
+
+POLICIES_README = """\
+# Policies
+
+Rules of this organisation, added to gitrot's built-in rule pack. One YAML file per rule
+or group of rules; see `gitrot policy test`.
+"""

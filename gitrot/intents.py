@@ -1,0 +1,153 @@
+"""Writing intent and sealed-value documents: the SOPS side of ``new`` and ``rotate``.
+
+Everything here needs only public keys: the recipients come from the repository's
+``.sops.yaml`` creation rules, exactly as ``sops -e`` would choose them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gitrot.core.models import SECRETS_DIR, intent_path, is_valid_name, sealed_path
+from gitrot.errors import InputError
+from gitrot.sops import document
+from gitrot.sops.tree import Comment, Entry, Map, Seq
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from gitrot.core.secret import SecretValue
+
+SCHEMA = " yaml-language-server: $schema=https://gitrot.dev/schemas/{}.schema.json"
+
+
+def creation_options(root: str, relpath: str) -> document.EncryptOptions:
+    """The encryption settings the repository's ``.sops.yaml`` gives ``relpath``."""
+    from pathlib import Path
+
+    from gitrot.sops import rules
+
+    config = Path(root) / rules.CONFIG_NAME
+    if not config.is_file():
+        raise InputError(
+            "the repository has no .sops.yaml",
+            where=root,
+            hint="run 'gitrot init' to create it with the repository's recipients",
+        )
+    rule_list, _ = rules.load_rules(config)
+    rule = rules.match_rule(rule_list, Path(root) / relpath, Path(root))
+    return document.EncryptOptions(
+        groups=rule.key_groups,
+        threshold=rule.shamir_threshold,
+        selector=rule.selector,
+        mac_only_encrypted=rule.mac_only_encrypted,
+    )
+
+
+def check_name(name: str) -> None:
+    if not is_valid_name(name):
+        raise InputError(
+            f"invalid secret name {name!r}",
+            hint="use lower-case segments of a-z, 0-9, '.', '_' and '-' separated by '/', "
+            f"e.g. payments/db-password; the file lives under {SECRETS_DIR}/",
+        )
+
+
+def new_intent_text(
+    name: str,
+    *,
+    owner: str,
+    rotation_class: str,
+    backend: str,
+    ref: str,
+    environment: str | None,
+    consumers: list[str],
+    length: int,
+    alphabet: str,
+    options: document.EncryptOptions,
+    now: datetime,
+) -> str:
+    """A version-1 intent as a SOPS document; only ``spec.target.ref`` is encrypted."""
+    metadata = [Entry("name", name), Entry("owner", owner)]
+    if environment:
+        metadata.append(Entry("environment", environment))
+    metadata.append(Entry("class", rotation_class))
+    spec = Map(
+        [
+            Entry("version", 1),
+            Entry("reason", "Initial version"),
+            Entry("emergency", False),
+            Entry("target", Map([Entry("backend", backend), Entry("ref", ref)])),
+            Entry(
+                "value",
+                Map(
+                    [Entry("generate", Map([Entry("length", length), Entry("alphabet", alphabet)]))]
+                ),
+            ),
+            Entry("consumers", Seq(list(consumers))),
+        ]
+    )
+    tree = Map(
+        [
+            Comment(SCHEMA.format("intent")),
+            Entry("apiVersion", "gitrot/v1"),
+            Entry("kind", "RotationIntent"),
+            Entry("metadata", Map(list[Entry | Comment](metadata))),
+            Entry("spec", spec),
+        ]
+    )
+    text = document.encrypt([tree], options, now=now, fmt="yaml")
+    if "ref: ENC[" not in text:
+        raise InputError(
+            "the creation rule for secrets/ does not encrypt spec.target.ref",
+            where=".sops.yaml",
+            hint="use encrypted_regex: ^ref$ (as 'gitrot init' writes it)",
+        )
+    return text
+
+
+def sealed_text(
+    name: str, version: int, secret: SecretValue, *, options: document.EncryptOptions, now: datetime
+) -> str:
+    """A value someone else issued, sealed for one version with a fresh data key."""
+    tree = Map(
+        [
+            Comment(SCHEMA.format("sealed")),
+            Entry("apiVersion", "gitrot/v1"),
+            Entry("kind", "SealedValue"),
+            Entry("metadata", Map([Entry("name", name), Entry("version", version)])),
+            Entry("value", secret.reveal()),
+        ]
+    )
+    text = document.encrypt([tree], options, now=now, fmt="yaml")
+    if "value: ENC[" not in text:
+        raise InputError(
+            "the creation rule for sealed values does not encrypt 'value'",
+            where=".sops.yaml",
+            hint="use encrypted_regex: ^value$ for ^secrets/.*\\.sealed\\.yaml$",
+        )
+    return text
+
+
+def create_file(root: str, relpath: str, text: str) -> None:
+    """Write a new file atomically; refuse to replace an existing one."""
+    from gitrot.fsutil import write_atomic
+
+    path = os.path.join(root, relpath)
+    if os.path.lexists(path):
+        raise InputError("already exists; refusing to overwrite it", where=relpath)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, text, mode=0o644)
+
+
+__all__ = [
+    "check_name",
+    "create_file",
+    "creation_options",
+    "intent_path",
+    "new_intent_text",
+    "sealed_path",
+    "sealed_text",
+]

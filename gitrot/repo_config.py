@@ -1,0 +1,237 @@
+"""The rules of ``gitrot.yaml`` (DESIGN.md 1.2): strictly parsed map in, :class:`Config` out.
+
+Every error is a :class:`ConfigError` at ``gitrot.yaml:line:col``. Credentials never appear
+in the config: a key that names one (``token``, ``password``, ``secret``...) must be a
+``*_env`` or ``*_file`` reference, and messages never repeat the literal value.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitrot.core.durations import parse_duration
+from gitrot.core.models import (
+    API_VERSION,
+    BackendConfig,
+    Config,
+    Freeze,
+    RotationClass,
+    TriggerConfig,
+)
+from gitrot.errors import ConfigError
+from gitrot.repo_fields import Fields
+from gitrot.sops.tree import Map, Seq, to_plain
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from gitrot.sops.tree import Value
+
+CONFIG_KIND = "Config"
+BACKEND_TYPES = ("local", "vault", "aws-secrets-manager", "gcp-secret-manager")
+TRIGGER_TYPES = ("webhook", "command", "github")
+_REQUIRED_OPTIONS = {"local": ("path",), "vault": ("url",), "webhook": ("url",)}
+_AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}|age1[a-z0-9]+1[02-9ac-hj-np-z]{20,}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CREDENTIAL_WORDS = (
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "apikey",
+    "api_key",
+    "private_key",
+    "access_key",
+    "credential",
+    "authorization",
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def parse_config_map(root: Map, where: str) -> Config:
+    doc = Fields(root, "", where, ConfigError)
+    doc.header(CONFIG_KIND, API_VERSION)
+    doc.allow(
+        ("apiVersion", "kind", "recipients", "backends", "triggers", "classes", "freezes", "policy")
+    )
+    recipients = doc.mapping("recipients")
+    for name, recipient in recipients.text_map().items():
+        if not _AGE_RECIPIENT.fullmatch(recipient):
+            recipients.fail(
+                name,
+                f"recipients.{name} is not an age recipient (age1...)",
+                "print a recipient with `gitrot keygen` or `age-keygen -y KEYFILE`",
+            )
+    if not recipients.node.entries():
+        doc.fail("recipients", "recipients must name at least one age recipient")
+    policy = doc.opt_mapping("policy")
+    paths: tuple[str, ...] = ("policies/",)
+    waivers: str | None = "waivers.yaml"
+    if policy is not None:
+        policy.allow(("paths", "waivers"))
+        if policy.get("paths", required=False) is not None:
+            paths = policy.text_list("paths", unique=True)
+            for path in paths:
+                _relative(policy, "paths", path)
+        if "waivers" in policy.node:
+            waivers = policy.opt_text("waivers")
+            if waivers is not None:
+                _relative(policy, "waivers", waivers)
+    return Config(
+        recipients=recipients.text_map(),
+        backends={
+            name: BackendConfig(name, kind, options)
+            for name, kind, options in _plugins(doc, "backends", BACKEND_TYPES)
+        },
+        triggers={
+            name: TriggerConfig(name, kind, options)
+            for name, kind, options in _plugins(doc, "triggers", TRIGGER_TYPES)
+        },
+        classes=_classes(doc),
+        freezes=_freezes(doc),
+        policy_paths=paths,
+        waivers_path=waivers,
+    )
+
+
+def _plugins(
+    doc: Fields, section: str, types: tuple[str, ...]
+) -> list[tuple[str, str, dict[str, object]]]:
+    """(name, type, options) of each backend or trigger; options exclude ``type``."""
+    table = doc.opt_mapping(section)
+    if table is None:
+        return []
+    found = []
+    for entry in table.node.entries():
+        item = table.mapping(entry.key)
+        kind = item.text("type")
+        if kind not in types:
+            item.fail(
+                "type",
+                f"{item.full('type')} {kind!r} is not one of: {', '.join(types)}",
+                f"use one of the {section} gitrot knows",
+            )
+        for option in _REQUIRED_OPTIONS.get(kind, ()):
+            item.text(option)
+        if kind == "local":
+            _relative(item, "path", item.text("path"))
+        if kind == "command":
+            argv = item.text_list("argv")
+            if not argv:
+                item.fail("argv", f"{item.full('argv')} must list the command and its arguments")
+        _no_credentials(item)
+        options = {e.key: to_plain(e.value) for e in item.node.entries() if e.key != "type"}
+        found.append((entry.key, kind, options))
+    return found
+
+
+def _no_credentials(item: Fields) -> None:
+    """Refuse literal credentials; check ``*_env``/``*_file`` references (nested maps too)."""
+    for entry in item.node.entries():
+        key = entry.key.lower().replace("-", "_")
+        if isinstance(entry.value, Map):
+            _no_credentials(item.mapping(entry.key))
+        elif key.endswith("_env"):
+            value = item.text(entry.key)
+            if not _ENV_NAME.fullmatch(value):
+                item.fail(entry.key, f"{item.full(entry.key)} is not an environment variable name")
+        elif key.endswith("_file"):
+            item.text(entry.key)
+        elif any(word in key for word in _CREDENTIAL_WORDS) and not _empty(entry.value):
+            stem = entry.key
+            item.fail(
+                entry.key,
+                f"{item.full(entry.key)} is a credential written into gitrot.yaml",
+                f"name an environment variable or a file instead: {stem}_env: NAME or "
+                f"{stem}_file: PATH (and rotate the exposed credential)",
+            )
+
+
+def _empty(value: Value) -> bool:
+    return value is None or value == "" or (isinstance(value, (Map, Seq)) and not value.items)
+
+
+def _relative(item: Fields, key: str, path: str) -> None:
+    """A path relative to the repository root that stays inside it (no ``..`` segment)."""
+    posix = path.replace("\\", "/")
+    if posix.startswith(("/", "~")) or _DRIVE.match(posix) or ".." in posix.split("/"):
+        item.fail(
+            key,
+            f"{item.full(key)} must be a relative path inside the repository, got {path!r}",
+            "paths in gitrot.yaml are relative to the repository root, without '..'",
+        )
+
+
+def _classes(doc: Fields) -> dict[str, RotationClass]:
+    table = doc.opt_mapping("classes")
+    if table is None:
+        return {}
+    classes = {}
+    for entry in table.node.entries():
+        item = table.mapping(entry.key) if entry.value is not None else None
+        if item is None:
+            classes[entry.key] = RotationClass(entry.key)
+            continue
+        item.allow(("max_age", "min_interval", "source"))
+        max_age = _duration(item, "max_age")
+        min_interval = _duration(item, "min_interval")
+        if max_age == 0:
+            item.fail("max_age", f"{item.full('max_age')} must be longer than 0")
+        if max_age is not None and min_interval is not None and min_interval > max_age:
+            item.fail("min_interval", f"{item.full('min_interval')} is longer than max_age")
+        source = item.opt_text("source")
+        classes[entry.key] = RotationClass(entry.key, max_age, min_interval, source)
+    return classes
+
+
+def _duration(item: Fields, key: str) -> int | None:
+    text = item.opt_text(key)
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        item.fail(key, f"{item.full(key)}: {exc}", "write durations like 90d, 12h, 2w or 1d12h")
+
+
+def _freezes(doc: Fields) -> tuple[Freeze, ...]:
+    if doc.get("freezes", required=False) is None:
+        return ()
+    seq = doc.node.get("freezes")
+    if not isinstance(seq, Seq):
+        doc.wrong("freezes", "a list", seq)
+    freezes = []
+    for index, node in enumerate(doc.seq("freezes")):
+        if not isinstance(node, Map):
+            doc.wrong("freezes", "a list of mappings", node)
+        item = Fields(node, f"freezes[{index}]", doc.where, ConfigError)
+        item.allow(("from", "to", "environments", "reason"))
+        start, end = _date(item, "from"), _date(item, "to")
+        if start > end:
+            item.fail("to", f"freezes[{index}] ends ({end}) before it starts ({start})")
+        reason = item.opt_text("reason") or ""
+        freezes.append(Freeze(start, end, item.text_list("environments", unique=True), reason))
+    return tuple(freezes)
+
+
+def _date(item: Fields, key: str) -> str:
+    import datetime
+
+    value = item.get(key)
+    hint = 'write dates as quoted strings: "2026-12-20"'
+    if not isinstance(value, str):
+        item.fail(key, f"{item.full(key)} must be a quoted date string, got {_kind(value)}", hint)
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        item.fail(key, f"{item.full(key)} is not a date (YYYY-MM-DD): {value!r}", hint)
+    return value
+
+
+def _kind(value: object) -> str:
+    from gitrot.repo_fields import kind
+
+    return kind(value)
