@@ -13,87 +13,117 @@ cd "$work"
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config"
 unset SOPS_AGE_KEY SOPS_AGE_KEY_FILE SOPS_AGE_KEY_CMD SOPS_AGE_RECIPIENTS SOPS_CONFIG || true
 
-step "1. A new age identity (written 0600 where sops and gitrot look by default)"
+step "1. A policy repository: gitrot init"
+show gitrot init policy
+cd policy
+ls -A
+sed -n '1,14p' gitrot.yaml
+echo "..."
+cat .sops.yaml
+git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "gitrot init" && echo "(committed)"
+# a trigger so that secrets can name their consumers
+sed -i 's/^triggers: {}$/triggers:\n  payments-api: {type: command, argv: [make, rebuild, SERVICE=payments-api]}/' gitrot.yaml
+
+step "2. Three secrets, version 1; only where each lives is encrypted"
+show gitrot new payments/db-password --backend local --ref payments/db --owner team-payments --class database-password --consumer payments-api
+show gitrot new payments/stripe-key --backend local --ref payments/stripe --owner team-payments --class api-key
+show gitrot new platform/signing-key --backend local --ref platform/signing --owner team-platform --class signing-key
+cat secrets/payments/db-password.yaml | cut -c1-100
+git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "Three secrets" && echo "(committed)"
+
+step "3. A developer rotates one on a branch, holding no private key at all"
+git checkout -qb rotate-db-password
+mv .gitrot/reconciler.key /tmp/gitrot-demo-reconciler.key.$$
+show gitrot rotate payments/db-password --reason "Quarterly rotation CHG-2291"
+show git --no-pager diff --stat
+git --no-pager diff
+mv /tmp/gitrot-demo-reconciler.key.$$ .gitrot/reconciler.key
+git -c user.name=Dev -c user.email=dev@example.com commit -qam "Rotate payments/db-password (CHG-2291)" && echo "(committed on branch rotate-db-password)"
+echo "the reconciler's key still opens it (the MAC covers only encrypted values):"
+SOPS_AGE_KEY_FILE=.gitrot/reconciler.key sops -d secrets/payments/db-password.yaml | sed -n '/^spec:/,/consumers/p'
+
+step "4. A value someone else issued, sealed for the repository's recipients"
+printf 'api-key-from-the-vendor\n' | gitrot rotate payments/stripe-key --reason "Vendor reissued key TKT-9" --value-stdin
+git --no-pager diff -- secrets/payments/stripe-key.yaml | grep '^[-+] '
+sed -n '1,12p' secrets/payments/stripe-key.v2.sealed.yaml | cut -c1-100
+git add -A && git -c user.name=Dev -c user.email=dev@example.com commit -qm "Rotate payments/stripe-key with a sealed value (TKT-9)"
+git checkout -q main
+
+step "5. What is due (from git history: the last commit that changed each version)"
+show gitrot due --within 400d
+cd ..
+
+step "6. SOPS codec: a new age identity (written 0600 where sops and gitrot look by default)"
 recipient=$(gitrot keygen)
 echo "recipient: $recipient"
 ls -l "$XDG_CONFIG_HOME/sops/age/keys.txt" | awk '{print $1, $NF}'
 
-step "2. .sops.yaml: encrypt only where the secret lives; anyone may bump the version"
+step "7. Any SOPS file: .sops.yaml chooses recipients and what is encrypted"
 cat > .sops.yaml <<YAML
 creation_rules:
-  - path_regex: ^secrets/.*\.yaml$
-    encrypted_regex: ^(ref|value)$
-    mac_only_encrypted: true
+  - path_regex: ^config/.*\.yaml$
+    encrypted_regex: ^(password|token)$
     age: $recipient
 YAML
 cat .sops.yaml
 
-step "3. A rotation intent, encrypted in place"
-mkdir -p secrets/payments
-cat > secrets/payments/db-password.yaml <<'YAML'
-apiVersion: gitrot/v1
-kind: RotationIntent
-metadata:
-  name: payments/db-password
-  owner: team-payments
-  class: database-password
-spec:
-  version: 7
-  reason: "Quarterly rotation CHG-2291"
-  # where the secret lives stays encrypted
-  target:
-    backend: local
-    ref: payments/db-password
-  value:
-    generate: {length: 32, alphabet: "A-Za-z0-9-_!#%"}
-  consumers: [payments-api, ledger-worker]
+step "8. A file encrypted in place"
+mkdir -p config
+cat > config/payments-db.yaml <<'YAML'
+# connection settings for the payments database
+database:
+  host: db.payments.internal
+  port: 5432
+  user: payments_app
+  password: "correct horse battery staple"   # rotated by gitrot
+replicas: [db-r1, db-r2]
 YAML
-show gitrot encrypt -i secrets/payments/db-password.yaml
-cat secrets/payments/db-password.yaml
+show gitrot encrypt -i config/payments-db.yaml
+cat config/payments-db.yaml | cut -c1-110
 
-step "4. Decrypted by gitrot ..."
-show gitrot decrypt secrets/payments/db-password.yaml
-show gitrot decrypt secrets/payments/db-password.yaml --extract '["spec"]["target"]["ref"]'; echo
+step "9. Decrypted by gitrot ..."
+show gitrot decrypt config/payments-db.yaml
+show gitrot decrypt config/payments-db.yaml --extract '["database"]["password"]'; echo
 
 step "... and by the real sops, from the same file"
-show sops -d secrets/payments/db-password.yaml
+show sops -d config/payments-db.yaml
 
-step "5. Re-encrypting unchanged values changes nothing: minimal PR diffs"
-gitrot decrypt secrets/payments/db-password.yaml -o plain.yaml
-cp secrets/payments/db-password.yaml before.yaml
-show gitrot encrypt plain.yaml -o secrets/payments/db-password.yaml --filename-override secrets/payments/db-password.yaml
-diff before.yaml secrets/payments/db-password.yaml && echo "identical: no diff"
-sed -i 's/ledger-worker/ledger-api/' plain.yaml
-gitrot encrypt plain.yaml -o secrets/payments/db-password.yaml --filename-override secrets/payments/db-password.yaml
-echo "after renaming one consumer, the diff is:"
-diff before.yaml secrets/payments/db-password.yaml | grep '^[<>]' | cut -c1-90 || true
+step "10. Re-encrypting unchanged values changes nothing: minimal PR diffs"
+gitrot decrypt config/payments-db.yaml -o plain.yaml
+cp config/payments-db.yaml before.yaml
+show gitrot encrypt plain.yaml -o config/payments-db.yaml --filename-override config/payments-db.yaml
+diff before.yaml config/payments-db.yaml && echo "identical: no diff"
+sed -i 's/db-r2/db-r3/' plain.yaml
+gitrot encrypt plain.yaml -o config/payments-db.yaml --filename-override config/payments-db.yaml
+echo "after renaming one replica, the diff is:"
+diff before.yaml config/payments-db.yaml | grep '^[<>]' | cut -c1-90 || true
 rm -f plain.yaml
 
-step "6. Tampering is refused (exit 1), and so is a file that is not SOPS (exit 2)"
-sed 's/ref: ENC\[AES256_GCM,data:./ref: ENC[AES256_GCM,data:X/' secrets/payments/db-password.yaml > tampered.yaml
+step "11. Tampering is refused (exit 1), and so is a file that is not SOPS (exit 2)"
+sed 's/password: ENC\[AES256_GCM,data:./password: ENC[AES256_GCM,data:X/' config/payments-db.yaml > tampered.yaml
 set +e
 show gitrot decrypt tampered.yaml; echo "exit code: $?"
 printf 'a: 1\n' > plain.yaml
 show gitrot decrypt plain.yaml; echo "exit code: $?"
 set -e
 
-step "7. Many files in one process (a CI job rendering a folder)"
+step "12. Many files in one process (a CI job rendering a folder)"
 for n in 1 2 3; do
-  printf 'spec:\n  target:\n    ref: path/%s\n' "$n" > "secrets/payments/svc-$n.yaml"
-  gitrot encrypt -i "secrets/payments/svc-$n.yaml"
+  printf 'service: svc-%s\ntoken: t0k3n-%s\n' "$n" "$n" > "config/svc-$n.yaml"
+  gitrot encrypt -i "config/svc-$n.yaml"
 done
-show gitrot decrypt secrets/payments/svc-*.yaml --output-dir rendered
+show gitrot decrypt config/svc-*.yaml --output-dir rendered
 find rendered -type f | sort
 
-step "8. Keys: add a recipient (updatekeys), then a fresh data key (rekey)"
+step "13. Keys: add a recipient (updatekeys), then a fresh data key (rekey)"
 second=$(gitrot keygen -o second.txt 2>/dev/null)
 sed -i "s|age: $recipient|age: $recipient, $second|" .sops.yaml
-show gitrot updatekeys secrets/payments/db-password.yaml
-SOPS_AGE_KEY_FILE=second.txt gitrot decrypt secrets/payments/db-password.yaml --extract '["spec"]["target"]["ref"]'; echo "  <- read with the second identity"
-show gitrot rekey secrets/payments/db-password.yaml
-SOPS_AGE_KEY_FILE=second.txt sops -d secrets/payments/db-password.yaml | grep -A2 target
+show gitrot updatekeys config/payments-db.yaml
+SOPS_AGE_KEY_FILE=second.txt gitrot decrypt config/payments-db.yaml --extract '["database"]["password"]'; echo "  <- read with the second identity"
+show gitrot rekey config/payments-db.yaml
+SOPS_AGE_KEY_FILE=second.txt sops -d config/payments-db.yaml | grep -B1 -A1 password
 
-step "9. JSON and dotenv files too, readable by sops"
+step "14. JSON and dotenv files too, readable by sops"
 printf 'DB_USER=app\n# rotated quarterly\nDB_PASSWORD=s3cr3t\n' > app.env
 show gitrot encrypt app.env --age "$recipient" -o app.enc.env
 cut -c1-80 app.enc.env | head -3
