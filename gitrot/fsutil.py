@@ -19,20 +19,37 @@ def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024) -> str:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise InputError("no such file", where=where) from None
+        raise InputError("no such file", where=where, hint="check the path") from None
     except IsADirectoryError:
-        raise InputError("is a directory, not a file", where=where) from None
+        raise InputError("is a directory, not a file", where=where, hint="name a file") from None
     except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", where=where) from None
+        raise InputError(
+            f"cannot read the file: {exc.strerror}", where=where, hint="check its permissions"
+        ) from None
+    return decode_text(data, where=where, limit=limit)
+
+
+def decode_text(data: bytes, *, where: str, limit: int) -> str:
+    """The text of a file's bytes (read from disk or from a git blob), or one clear error."""
     if len(data) > limit:
-        raise InputError(f"the file is larger than {limit // (1024 * 1024)} MiB", where=where)
+        raise InputError(
+            f"the file is larger than {limit // (1024 * 1024)} MiB",
+            where=where,
+            hint="gitrot refuses files this large; is this the file you meant?",
+        )
     if b"\0" in data:
-        raise InputError("the file is binary (it contains NUL bytes)", where=where)
+        raise InputError(
+            "the file is binary (it contains NUL bytes)",
+            where=where,
+            hint="gitrot reads UTF-8 text; is this the file you meant?",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError("the file is not valid UTF-8", where=where, line=line) from None
+        raise InputError(
+            "the file is not valid UTF-8", where=where, line=line, hint="save it as UTF-8"
+        ) from None
 
 
 def write_atomic(

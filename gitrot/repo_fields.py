@@ -37,18 +37,15 @@ def fail(
 
 def decode(data: str | bytes, where: str, limit: int, error: type[InputError]) -> str:
     """The text of a file read elsewhere (e.g. a git blob), with fsutil.read_text's checks."""
-    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise error(f"the file is larger than {limit // (1024 * 1024)} MiB", where=where)
-    if (b"\0" if isinstance(data, bytes) else "\0") in data:  # type: ignore[operator]
-        raise error("the file is binary (it contains NUL bytes)", where=where)
-    if isinstance(data, str):
-        return data
+    from gitrot.fsutil import decode_text
+
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise error("the file is not valid UTF-8", where=where, line=line) from None
+        return decode_text(raw, where=where, limit=limit)
+    except InputError as exc:
+        if error is InputError:
+            raise
+        raise error(exc.message, where=exc.where, line=exc.line, hint=exc.hint) from None
 
 
 def parse_root(text: str, where: str, error: type[InputError]) -> Map:
@@ -66,6 +63,7 @@ def parse_root(text: str, where: str, error: type[InputError]) -> Map:
     if len(docs) != 1:
         raise error(
             f"the file holds {len(docs)} YAML documents; a gitrot file holds one",
+            hint="remove the extra '---' document; one file per secret",
             where=where,
             line=docs[1].line,
         )

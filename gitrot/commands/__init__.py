@@ -5,6 +5,7 @@ COMMANDS = (
     "new",
     "rotate",
     "due",
+    "validate",
     "keygen",
     "encrypt",
     "decrypt",

@@ -65,9 +65,13 @@ def parse(text: str, *, filename: str = "", strict: bool = False) -> list[Map]:
     except InputError as exc:
         if filename:
             exc.at(filename)
+        if not exc.hint:
+            exc.hint = "fix the YAML at that line; gitrot reads YAML 1.2 as go-yaml (and sops) do"
         raise
     except RecursionError:
-        raise InputError("YAML nesting is too deep", where=filename) from None
+        raise InputError(
+            "YAML nesting is too deep", where=filename, hint="flatten the document"
+        ) from None
 
 
 def _is_marker(line: str) -> bool:

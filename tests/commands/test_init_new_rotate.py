@@ -300,3 +300,41 @@ def test_read_secret_refuses_empty_and_binary_input() -> None:
     with pytest.raises(Exception, match="not UTF-8"):
         rotate_command.read_secret(io.BytesIO(b"\xff\xfe"))
     assert repr(rotate_command.read_secret(io.BytesIO(b"abc\n"))).startswith("SecretValue(sha256:")
+
+
+def test_rotate_due_bumps_what_history_says_is_due_and_prints_a_pr_body(
+    gitrot, policy_repo: Path
+) -> None:
+    import time
+
+    from tests.gitrepo import commit_files
+
+    repo = pygit2.Repository(str(policy_repo))
+    repo.config["user.name"], repo.config["user.email"] = ("Alice Example", "alice@example.com")
+    old_db = _new(gitrot, "payments/db-password")
+    fresh = _new(gitrot, "payments/stripe-key")
+    files = {
+        str(p.relative_to(policy_repo)): p.read_text()
+        for p in policy_repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
+    now = int(time.time())
+    commit_files(
+        repo,
+        {k: v for k, v in files.items() if k != str(fresh)},
+        message="db password",
+        author_time=now - 200 * 86400,
+    )
+    commit_files(
+        repo, {str(fresh): files[str(fresh)]}, message="stripe key", author_time=now - 86400
+    )
+    before = fresh.read_text()
+    result = gitrot("rotate", "--due", "--reason", "Scheduled rotation (weekly job)")
+    assert result.code == 0, result.err
+    assert "version: 2" in old_db.read_text()
+    assert fresh.read_text() == before  # 1 day old, 90 days allowed: not due
+    assert result.out.startswith("## Scheduled credential rotation: 1 secret")
+    assert "| `payments/db-password` | 1 → 2 |" in result.out
+    assert "overdue by 110d" in result.out
+    due = gitrot("due", "--format", "json")
+    assert due.code == 0
