@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
@@ -423,12 +422,22 @@ def test_timestamp_values() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab: -#'\"\n\t[]{},|>&*!?%@`\\.01~")), max_size=80))
 def test_fuzz_only_input_errors(text: str) -> None:
-    with contextlib.suppress(InputError):
-        parse(text)
+    """Any input gives documents or one InputError, never another exception."""
+    try:
+        docs = parse(text)
+    except InputError as exc:
+        assert exc.render().startswith("gitrot: error: ")
+    else:
+        assert all(isinstance(doc, Map) for doc in docs)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_fuzz_unicode_only_input_errors(text: str) -> None:
-    with contextlib.suppress(InputError):
-        parse(text)
+    """Any input gives documents or one InputError, never another exception."""
+    try:
+        docs = parse(text)
+    except InputError as exc:
+        assert exc.render().startswith("gitrot: error: ")
+    else:
+        assert all(isinstance(doc, Map) for doc in docs)
