@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pygit2
@@ -21,6 +22,22 @@ API = "secrets/api-key.yaml"
 @pytest.fixture
 def repo(tmp_path: Path) -> pygit2.Repository:
     return make_repo(tmp_path / "policy")
+
+
+@pytest.fixture(params=["git-log", "pygit2"])
+def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the history tests on both walks: ``git log --raw``, and pygit2 when git is missing."""
+
+    def unused(*args: object) -> None:
+        raise AssertionError("the other implementation ran")
+
+    if request.param == "pygit2":
+        monkeypatch.setattr(git, "_git_executable", lambda: None)
+        monkeypatch.setattr(git._History, "start_log", unused)
+    else:
+        assert git._git_executable() is not None
+        monkeypatch.setattr(git._History, "run", unused)
+    return str(request.param)
 
 
 def _at(day: int) -> int:
@@ -48,7 +65,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert str(tmp_path) in caught.value.hint
 
 
-def test_head_resolve_read_blob_and_times(repo: pygit2.Repository) -> None:
+def test_head_resolve_read_blob_and_times(repo: pygit2.Repository, history: str) -> None:
     with pytest.raises(GitError, match="no commits yet"):
         git.head_commit(repo)
     assert git.main_branch(repo) == "refs/heads/main"
@@ -79,7 +96,9 @@ def test_unknown_revision(repo: pygit2.Repository, rev: str) -> None:
     assert repr(rev) in caught.value.message
 
 
-def test_version_bump_sets_the_clock_and_reason_edits_do_not(repo: pygit2.Repository) -> None:
+def test_version_bump_sets_the_clock_and_reason_edits_do_not(
+    repo: pygit2.Repository, history: str
+) -> None:
     commit_files(repo, {DB: intent_text("payments/db", 1)}, message="add", author_time=_at(0))
     bump = commit_files(
         repo, {DB: intent_text("payments/db", 2)}, message="rotate", author_time=_at(10)
@@ -97,7 +116,7 @@ def test_version_bump_sets_the_clock_and_reason_edits_do_not(repo: pygit2.Reposi
     }
 
 
-def test_merge_counts_at_the_merge_commit(repo: pygit2.Repository) -> None:
+def test_merge_counts_at_the_merge_commit(repo: pygit2.Repository, history: str) -> None:
     commit_files(repo, {DB: intent_text("payments/db", 1)}, message="add", author_time=_at(0))
     create_branch(repo, "rotate-db")
     commit_files(repo, {DB: intent_text("payments/db", 2)}, message="bump", author_time=_at(5))
@@ -110,7 +129,7 @@ def test_merge_counts_at_the_merge_commit(repo: pygit2.Repository) -> None:
     assert git.last_version_changes(repo, rev="rotate-db")[DB].time == _at(5)
 
 
-def test_added_in_the_last_commit_and_deleted_files(repo: pygit2.Repository) -> None:
+def test_added_in_the_last_commit_and_deleted_files(repo: pygit2.Repository, history: str) -> None:
     commit_files(
         repo,
         {DB: intent_text("payments/db", 3), API: intent_text("api-key", 1)},
@@ -137,7 +156,9 @@ def test_added_in_the_last_commit_and_deleted_files(repo: pygit2.Repository) -> 
     assert git.last_version_changes(repo)[API].commit_id == str(readd)
 
 
-def test_rename_keeps_the_clock_unless_the_version_changes(repo: pygit2.Repository) -> None:
+def test_rename_keeps_the_clock_unless_the_version_changes(
+    repo: pygit2.Repository, history: str
+) -> None:
     old = "secrets/payments/old.yaml"
     commit_files(repo, {old: intent_text("payments/old", 4)}, message="add", author_time=_at(0))
     commit_files(
@@ -158,13 +179,135 @@ def test_rename_keeps_the_clock_unless_the_version_changes(repo: pygit2.Reposito
     assert (change.path, change.commit_id) == (API, str(bumped))
 
 
-def test_other_prefix_and_revisions(repo: pygit2.Repository) -> None:
+def test_other_prefix_and_revisions(repo: pygit2.Repository, history: str) -> None:
     first = commit_files(repo, {DB: intent_text("payments/db", 1)}, message="a", author_time=_at(0))
     commit_files(repo, {DB: intent_text("payments/db", 2)}, message="b", author_time=_at(1))
     assert git.last_version_changes(repo, rev=str(first))[DB].version == 1
     assert git.last_version_changes(repo, prefix="elsewhere/") == {}
     everything = git.last_version_changes(repo, prefix="")
     assert everything[DB].time == _at(1)
+
+
+def test_unusual_paths_and_a_hook_environment(
+    repo: pygit2.Repository, history: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd = "secrets/t\u00e9am one/:colon\tand tab.yaml"
+    commit_files(repo, {odd: intent_text("x", 1)}, message="add", author_time=_at(0))
+    bump = commit_files(
+        repo, {odd: intent_text("x", 2)}, message="bump", author_time=_at(1),
+        author=("Ren\u00e9 \u00e0 x", "r@example.com"),
+    )  # fmt: skip
+    other = make_repo(tmp_path / "other")
+    commit_files(other, {"secrets/x.yaml": intent_text("x", 1)}, message="x", author_time=_at(2))
+    monkeypatch.setenv("GIT_DIR", other.path)
+    monkeypatch.setenv("GIT_WORK_TREE", other.workdir)
+    repo.config["core.worktree"] = repo.workdir  # as in a submodule: cwd sets the prefix
+    repo.config["diff.relative"] = True
+    monkeypatch.chdir(Path(repo.workdir) / "secrets")
+    change = git.VersionChange(odd, 2, str(bump), _at(1), "Ren\u00e9 \u00e0 x <r@example.com>")
+    assert git.last_version_changes(repo) == {odd: change}
+    top = commit_files(repo, {":x.yaml": intent_text("x", 1)}, message="x", author_time=_at(3))
+    assert git.last_version_changes(repo, prefix="") == {
+        odd: change,
+        ":x.yaml": git.VersionChange(
+            ":x.yaml", 1, str(top), _at(3), "Alice Example <alice@example.com>"
+        ),
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_both_walks_agree_on_random_histories(
+    repo: pygit2.Repository, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bumps, reason edits, deletes, re-adds, renames (with and without a bump), merges."""
+    rng = random.Random(seed)
+    names = [f"team-{n % 3}/s{n}" for n in range(8)]
+    versions: dict[str, int] = {}
+    day = 0
+
+    def path(name: str) -> str:
+        return f"secrets/{name}.yaml"
+
+    def step() -> dict[str, str | None]:
+        present = sorted(versions)
+        absent = [name for name in names if name not in versions]
+        roll = rng.random()
+        if not present or (absent and roll < 0.15):
+            name = rng.choice(absent)
+            versions[name] = rng.randint(1, 3)
+            return {path(name): intent_text(name, versions[name])}
+        name = rng.choice(present)
+        if roll < 0.5:
+            versions[name] += 1
+            return {path(name): intent_text(name, versions[name])}
+        if roll < 0.7:
+            reason = f"reworded {rng.random()}"
+            return {path(name): intent_text(name, versions[name], reason=reason)}
+        if roll < 0.8 or not absent:
+            del versions[name]
+            return {path(name): None}
+        new = rng.choice(absent)
+        versions[new] = versions.pop(name) + (rng.random() < 0.5)
+        return {path(name): None, path(new): intent_text(new, versions[new])}
+
+    for _ in range(30):
+        day += 1
+        if rng.random() < 0.2 and not repo.head_is_unborn:
+            create_branch(repo, "side")
+            saved = dict(versions)
+            for _ in range(rng.randint(1, 3)):
+                day += 1
+                commit_files(repo, step(), message="side", author_time=_at(day))
+            side_versions, versions = versions, saved
+            checkout(repo, "main")
+            if rng.random() < 0.5:
+                commit_files(repo, {"README.md": f"{day}\n"}, message="doc", author_time=_at(day))
+            versions = side_versions  # the merge takes the side branch's secrets/ wholesale
+            tree = repo.revparse_single("side").peel(pygit2.Commit).tree
+            repo.checkout_tree(tree, strategy=pygit2.enums.CheckoutStrategy.FORCE)
+            repo.index.read_tree(tree)
+            repo.index.write()
+            merged_tree = repo.index.write_tree()
+            signature = pygit2.Signature("M", "m@example.com", _at(day), 0)
+            other = repo.branches.local["side"].target
+            repo.create_commit(
+                "HEAD", signature, signature, "merge", merged_tree, [repo.head.target, other]
+            )
+            repo.branches.local.delete("side")
+        else:
+            commit_files(repo, step(), message="main", author_time=_at(day))
+    with_git = git.last_version_changes(repo)
+    monkeypatch.setattr(git, "_git_executable", lambda: None)
+    with_pygit2 = git.last_version_changes(repo)
+    assert with_git == with_pygit2
+    assert sorted(with_git) == sorted(path(name) for name in versions)
+    assert all(change.version == versions[key[8:-5]] for key, change in with_git.items())
+
+
+def test_a_failing_git_is_a_git_error(repo: pygit2.Repository) -> None:
+    commit_files(repo, {DB: intent_text("payments/db", 1)}, message="a", author_time=_at(0))
+    executable = git._git_executable()
+    assert executable is not None
+    with (
+        pytest.raises(GitError) as caught,
+        git._Git(executable, repo, ["log", "--no-such-option"]) as process,
+    ):
+        assert b"".join(process.chunks()) == b""
+    assert caught.value.exit_code == 3
+    assert caught.value.message.startswith("git log --no-such-option failed with exit code 128: ")
+    assert "--no-such-option" in caught.value.message.split(": ", 1)[1]
+    # leaving early kills git, and is no error
+    with git._Git(executable, repo, ["log", "--format=%H", "--", "."]) as process:
+        next(process.chunks())
+    assert process.process.returncode is not None
+    assert not process.thread.is_alive()
+    with pytest.raises(GitError, match="cannot run git log"):
+        git._Git(str(Path(repo.workdir) / "no-git"), repo, ["log"])
+
+
+def test_tokens_across_chunks() -> None:
+    pieces = [b"a\0b", b"c\0", b"\0d", b"\0e"]
+    assert list(git._tokens(iter(pieces))) == [b"a", b"bc", b"", b"d", b"e"]
 
 
 @pytest.mark.parametrize(

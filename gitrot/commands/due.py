@@ -94,15 +94,32 @@ def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[D
     from gitrot import git, repo
     from gitrot.core.due import due
     from gitrot.core.models import SECRETS_DIR
+    from gitrot.errors import GitrotError
 
     config = repo.load_config(root)
-    intents = _load_intents(root)
     limited = {name for name, item in config.classes.items() if item.max_age is not None}
-    if not any(intent.rotation_class in limited for intent in intents):
+    if not limited:
         return []
-    repository = git.open_repo(root)
-    base = _base(repository.workdir, root)
-    changes = git.last_version_changes(repository, rev=rev, prefix=f"{base}{SECRETS_DIR}/")
+    # git walks the history while the intents load; a git failure (not a repository, an
+    # unknown revision) counts only when some intent needs the history
+    history: git.VersionChanges | GitrotError
+    base = ""
+    try:
+        repository = git.open_repo(root)
+        base = _base(repository.workdir, root)
+        history = git.VersionChanges(repository, rev=rev, prefix=f"{base}{SECRETS_DIR}/")
+    except GitrotError as exc:
+        history = exc
+    try:
+        intents = _load_intents(root)
+        if not any(intent.rotation_class in limited for intent in intents):
+            return []
+        if isinstance(history, GitrotError):
+            raise history
+        changes = history.result()
+    finally:
+        if not isinstance(history, GitrotError):
+            history.close()
     if base:
         changes = {path.removeprefix(base): change for path, change in changes.items()}
     return due(intents, config.classes, changes, now=now, within=within)

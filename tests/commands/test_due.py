@@ -9,6 +9,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from gitrot import git
 from gitrot.commands.due import due_items
 from tests.conftest import Result
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
@@ -18,6 +19,14 @@ DAY = 86400
 NOW = int(time.time())
 DB = "secrets/payments/db.yaml"
 API = "secrets/api.yaml"
+
+
+@pytest.fixture(autouse=True, params=["git-log", "pygit2"])
+def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test on both history walks: ``git log --raw``, and pygit2 when git is missing."""
+    if request.param == "pygit2":
+        monkeypatch.setattr(git, "_git_executable", lambda: None)
+    return str(request.param)
 
 
 def _ago(days: int) -> int:
@@ -147,6 +156,11 @@ def test_no_limited_class_needs_no_git(tmp_path: Path, gitrot, monkeypatch) -> N
     (tmp_path / "gitrot.yaml").write_text(config_text(classes={"database-password": None}))
     monkeypatch.chdir(tmp_path)
     assert gitrot("due", "--exit-code").code == 0
+    config = config_text(classes={"database-password": None, "api-key": "30d"})
+    (tmp_path / "gitrot.yaml").write_text(config)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "db.yaml").write_text(intent_text("db", 1))
+    assert gitrot("due", "--exit-code").code == 0  # a limited class no intent uses
 
 
 @pytest.mark.parametrize(
