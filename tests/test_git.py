@@ -10,6 +10,8 @@ import pytest
 
 from gitrot import git
 from gitrot.errors import GitError, UnknownRevisionError
+from gitrot.git import history as git_history
+from gitrot.git import walk as git_walk
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
 from tests.intents import intent_text
 
@@ -32,11 +34,11 @@ def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         raise AssertionError("the other implementation ran")
 
     if request.param == "pygit2":
-        monkeypatch.setattr(git, "_git_executable", lambda: None)
-        monkeypatch.setattr(git._History, "start_log", unused)
+        monkeypatch.setattr(git_history, "_git_executable", lambda: None)
+        monkeypatch.setattr(git_history._LogHistory, "start_log", unused)
     else:
         assert git._git_executable() is not None
-        monkeypatch.setattr(git._History, "run", unused)
+        monkeypatch.setattr(git_walk._History, "run", unused)
     return str(request.param)
 
 
@@ -277,7 +279,7 @@ def test_both_walks_agree_on_random_histories(
         else:
             commit_files(repo, step(), message="main", author_time=_at(day))
     with_git = git.last_version_changes(repo)
-    monkeypatch.setattr(git, "_git_executable", lambda: None)
+    monkeypatch.setattr(git_history, "_git_executable", lambda: None)
     with_pygit2 = git.last_version_changes(repo)
     assert with_git == with_pygit2
     assert sorted(with_git) == sorted(path(name) for name in versions)

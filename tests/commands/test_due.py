@@ -9,8 +9,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitrot import git
 from gitrot.commands.due import due_items
+from gitrot.git import history as git_history
 from tests.conftest import Result
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
 from tests.intents import config_text, intent_text
@@ -25,7 +25,7 @@ API = "secrets/api.yaml"
 def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test on both history walks: ``git log --raw``, and pygit2 when git is missing."""
     if request.param == "pygit2":
-        monkeypatch.setattr(git, "_git_executable", lambda: None)
+        monkeypatch.setattr(git_history, "_git_executable", lambda: None)
     return str(request.param)
 
 
