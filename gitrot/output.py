@@ -20,3 +20,15 @@ def error(line: str, hint: str) -> None:
     sys.stderr.write(line + "\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
+
+
+def stdout_wants_color() -> bool:
+    """Colours on stdout: only on a terminal, and never with ``NO_COLOR`` or ``TERM=dumb``."""
+    import os
+
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False

@@ -2,7 +2,8 @@
 
 Today it checks what the loader checks (the formats of intents, gitrot.yaml and sealed
 values: schema, names, paths, encryption); the policy rules of issue "Step 3" plug in here.
-Every problem is reported, one ``path:line:col: message`` line each; exit 1 when any.
+Every problem is a finding (:mod:`gitrot.core.findings`; loader errors have the rule id
+``schema``), reported in any ``--format`` of :mod:`gitrot.report`; exit 1 when any is an error.
 """
 
 from __future__ import annotations
@@ -19,48 +20,71 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gitrot.report import FORMATS
+
     parser = subparsers.add_parser(
         "validate",
         help="check intents and gitrot.yaml (pre-commit hook)",
         description="Check FILEs (default: gitrot.yaml and every intent) and report every "
-        "problem as path:line:col: message. Exit 1 when anything is wrong.",
+        "problem as path:line:col: severity: [rule] message. Exit 1 when anything is wrong.",
     )
     parser.add_argument("files", nargs="*", metavar="FILE")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(run=lambda args: validate(args.files, fmt=args.format))
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default), json, sarif (code scanning), github (Actions annotations), "
+        "junit (CI test reports) or markdown (a PR comment)",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE (atomically, once it is complete) instead of stdout",
+    )
+    parser.set_defaults(
+        run=lambda args: validate(args.files, fmt=args.format, output_file=args.output)
+    )
 
 
-def validate(files: list[str], *, fmt: str = "text", root: str | None = None) -> int:
+def validate(
+    files: list[str],
+    *,
+    fmt: str = "text",
+    root: str | None = None,
+    output_file: str | None = None,
+) -> int:
     from gitrot import repo, workspace
+    from gitrot.core.findings import Finding, has_errors
+    from gitrot.report import render
 
     root = root or workspace.find_root()
     targets = [_relative(root, f) for f in files] or [repo.CONFIG_FILE, *repo.intent_files(root)]
-    problems: list[GitrotError] = []
+    findings: list[Finding] = []
     for relpath in targets:
         try:
             check_file(root, relpath)
         except GitrotError as exc:
-            problems.append(exc.at(relpath))
-    if fmt == "json":
-        import json
+            findings.append(Finding.from_error(exc.at(relpath)))
+    color = fmt == "text" and output_file is None and output.stdout_wants_color()
+    report = render(findings, fmt, checked_files=targets, color=color, command="validate")
+    if output_file is not None:
+        from gitrot.fsutil import write_atomic
 
-        rows = [
-            {
-                "file": p.where,
-                "line": p.line,
-                "column": p.column,
-                "message": p.message,
-                "hint": p.hint,
-            }
-            for p in problems
-        ]
-        output.data(json.dumps(rows, indent=2) + "\n")
-    else:
-        for problem in problems:
-            output.data(f"{problem.location() or problem.where}: error: {problem.message}\n")
-        if problems:
-            output.info(f"gitrot: {len(problems)} problem(s) in {len(targets)} file(s)")
-    return EXIT_FINDINGS if problems else EXIT_OK
+        try:
+            write_atomic(output_file, report, durable=False)
+        except OSError as exc:
+            raise InputError(
+                f"cannot write the report: {exc.strerror}",
+                where=output_file,
+                hint="give --output a file path in a writable directory",
+            ) from None
+    elif report:
+        output.data(report)
+    if fmt == "text" and findings:
+        from gitrot.report.text import summary_line
+
+        output.info(summary_line(findings, len(targets)))
+    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
 
 
 def check_file(root: str, relpath: str) -> None:

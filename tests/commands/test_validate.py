@@ -46,12 +46,14 @@ def test_validate_reports_every_problem_with_its_location(gitrot, repo_with_secr
     config.write_text(config.read_text().replace("max_age: 90d", "max_age: 90x", 1))
     result = gitrot("validate")
     assert result.code == 1
-    lines = result.out.strip().splitlines()
+    # one line per finding; hints, when a finding has one, are indented below it
+    lines = [line for line in result.out.splitlines() if not line.startswith(" ")]
     assert len(lines) == 2, result.out
     assert lines[0].startswith("gitrot.yaml:") and "90x" in lines[0]
     assert lines[1].startswith(
-        "secrets/payments/db-password.yaml:9:5: error: spec.version must be >= 1"
+        "secrets/payments/db-password.yaml:9:5: error: [schema] spec.version must be >= 1"
     )
+    assert result.err.strip().splitlines()[-1] == "gitrot: 2 errors in 2 files"
     json_out = gitrot("validate", "--format", "json", "secrets/payments/db-password.yaml")
     assert json_out.code == 1 and '"line": 9' in json_out.out
 
@@ -74,6 +76,6 @@ def test_the_real_pre_commit_runs_gitrot_validate(repo_with_secret: Path) -> Non
     )
     assert bad.returncode == 1
     assert (
-        "secrets/payments/db-password.yaml:7:5: error: duplicate key 'owner' (first at line 6)"
-        in bad.stdout
+        "secrets/payments/db-password.yaml:7:5: error: [schema] duplicate key 'owner' "
+        "(first at line 6)\n    hint: " in bad.stdout
     )

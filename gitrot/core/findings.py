@@ -1,0 +1,183 @@
+"""Findings are data (DESIGN.md section 3): what the validator, the PR check and the scanner
+report, before any format turns them into text, JSON, SARIF, annotations, JUnit or Markdown.
+
+Pure: no I/O. Plain classes with ``__slots__`` and string constants: this module is on the
+pre-commit hook's start-up path.
+
+A finding never holds a secret value. Its message names *where* and *what kind* of thing was
+found (a key, a rule, a line), never the value; code that finds secret-looking strings passes
+a ``fingerprint`` (a keyed or truncated hash that lets CI match a finding across runs), not
+the string itself. Every format prints messages and hints verbatim, so this is the one place
+the rule is enforced: by whoever builds the finding.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from gitrot.errors import GitrotError
+
+
+class Severity:
+    """The three severities, as plain strings (they are what every format prints)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    ALL = (ERROR, WARNING, INFO)
+    #: sort order: errors first
+    RANK = {ERROR: 0, WARNING: 1, INFO: 2}  # noqa: RUF012 - a constant table
+
+
+#: Short description and help of rules gitrot itself reports; SARIF and the reports use it.
+#: Rules not listed here are described by their id (callers may pass their own table).
+RULES: dict[str, tuple[str, str]] = {
+    "schema": (
+        "The file does not follow its format",
+        "gitrot.yaml, intents (secrets/**/*.yaml) and sealed values (secrets/**/*.sealed.yaml) "
+        "must follow the schemas shipped in gitrot/schemas/ (DESIGN.md section 1).",
+    ),
+}
+
+
+class Finding:
+    """One problem at one place. ``line``/``column`` are 1-based; 0 means unknown.
+
+    ``path`` is relative to the repository root with ``/`` separators (empty when the
+    finding is about no file). ``fingerprint`` is optional and never a secret value.
+    """
+
+    __slots__ = ("column", "fingerprint", "hint", "line", "message", "path", "rule_id", "severity")
+
+    def __init__(  # noqa: PLR0917 - the fields of a compiler diagnostic, in their usual order
+        self,
+        rule_id: str,
+        severity: str,
+        path: str,
+        line: int,
+        column: int,
+        message: str,
+        hint: str = "",
+        fingerprint: str = "",
+    ) -> None:
+        if severity not in Severity.RANK:
+            raise ValueError(f"unknown severity {severity!r}; expected one of {Severity.ALL}")
+        if not rule_id:
+            raise ValueError("a finding needs a rule id")
+        if line < 0 or column < 0:
+            raise ValueError("line and column are 1-based, or 0 for unknown")
+        self.rule_id = rule_id
+        self.severity = severity
+        self.path = path
+        self.line = line
+        self.column = column if line else 0
+        self.message = message
+        self.hint = hint
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def from_error(cls, exc: GitrotError, *, rule_id: str = "schema") -> Finding:
+        """The finding of a loader error (an error-severity finding at the error's place)."""
+        return cls(
+            rule_id,
+            Severity.ERROR,
+            exc.where,
+            exc.line,
+            exc.column,
+            exc.message,
+            hint=exc.hint,
+        )
+
+    def _fields(self) -> tuple[str, str, str, int, int, str, str, str]:
+        return (
+            self.rule_id,
+            self.severity,
+            self.path,
+            self.line,
+            self.column,
+            self.message,
+            self.hint,
+            self.fingerprint,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(repr(value) for value in self._fields()[:6])
+        if self.hint:
+            args += f", hint={self.hint!r}"
+        if self.fingerprint:
+            args += f", fingerprint={self.fingerprint!r}"
+        return f"Finding({args})"
+
+    def sort_key(self) -> tuple[str, int, int, int, str, str]:
+        """File, then position, then severity (errors first), rule and message."""
+        return (
+            self.path,
+            self.line,
+            self.column,
+            Severity.RANK[self.severity],
+            self.rule_id,
+            self.message,
+        )
+
+    def location(self) -> str:
+        """``path``, ``path:line`` or ``path:line:col``: the prefix of the text format."""
+        if self.path and self.line:
+            if self.column:
+                return f"{self.path}:{self.line}:{self.column}"
+            return f"{self.path}:{self.line}"
+        return self.path
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The JSON object of a finding (keys are part of the ``--format json`` contract)."""
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "file": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "hint": self.hint,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in report order, duplicates (same fields) dropped."""
+    return sorted(set(findings), key=Finding.sort_key)
+
+
+def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    """``{"error": n, "warning": n, "info": n}`` (every severity present, possibly 0)."""
+    counts = dict.fromkeys(Severity.ALL, 0)
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """Whether any finding fails the run (exit 1): errors do, warnings and infos do not."""
+    return any(finding.severity == Severity.ERROR for finding in findings)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``: the counts of summaries."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def summary(findings: Iterable[Finding], checked_files: int) -> str:
+    """``2 errors, 1 warning in 5 files`` (``no findings in 5 files`` when clean)."""
+    counts = count_by_severity(findings)
+    parts = [plural(counts[s], s) for s in Severity.ALL if counts[s]]
+    what = ", ".join(parts) if parts else "no findings"
+    return f"{what} in {plural(checked_files, 'file')}"

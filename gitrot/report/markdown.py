@@ -1,0 +1,87 @@
+"""``--format markdown``: a pull-request comment (GitHub-flavoured Markdown table).
+
+A heading with the counts, then one row per finding. Everything from a finding is escaped:
+``|`` (which would end a table cell), newlines (``<br>``), and the Markdown and HTML
+punctuation that would otherwise format or inject markup. Paths and rule ids are code spans.
+The comment stays under GitHub's 65,536-character limit: rows that do not fit are counted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitrot.core.findings import Severity, summary
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gitrot.core.findings import Finding
+    from gitrot.report import Meta
+
+MAX_CHARS = 60_000
+_ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}  # noqa: RUF001
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~&@$])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def render(findings: Sequence[Finding], meta: Meta) -> str:
+    counts = summary(findings, len(meta.checked_files))
+    if not findings:
+        return f"### ✅ gitrot {meta.command}: {counts}\n"
+    icon = _ICONS[
+        Severity.ERROR
+        if any(f.severity == Severity.ERROR for f in findings)
+        else findings[0].severity
+    ]
+    head = [
+        f"### {icon} gitrot {meta.command}: {counts}",
+        "",
+        "| Severity | Rule | File | Line | Message |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    size = sum(len(line) + 1 for line in head)
+    rows: list[str] = []
+    for finding in findings:
+        row = _row(finding)
+        if size + len(row) + 1 > MAX_CHARS:
+            break
+        rows.append(row)
+        size += len(row) + 1
+    lines = head + rows
+    if len(rows) < len(findings):
+        lines += ["", f"… and {len(findings) - len(rows)} more (see the full report)."]
+    return "\n".join(lines) + "\n"
+
+
+def _row(finding: Finding) -> str:
+    where = ""
+    if finding.line:
+        where = f"{finding.line}:{finding.column}" if finding.column else str(finding.line)
+    message = escape(finding.message)
+    if finding.hint:
+        message += f"<br>_hint:_ {escape(finding.hint)}"
+    cells = [
+        f"{_ICONS[finding.severity]} {finding.severity}",
+        code(finding.rule_id),
+        code(finding.path) if finding.path else "",
+        where,
+        message,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def escape(text: str) -> str:
+    """Text for a table cell: literal, on one line, with no markup of its own."""
+    text = _PUNCTUATION.sub(r"\\\1", text)
+    return text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+
+
+def code(text: str) -> str:
+    """A code span for a table cell: literal backticks fenced, ``|`` escaped (GFM tables)."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
