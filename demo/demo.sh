@@ -49,6 +49,15 @@ sed -n '1,12p' secrets/payments/stripe-key.v2.sealed.yaml | cut -c1-100
 git add -A && git -c user.name=Dev -c user.email=dev@example.com commit -qm "Rotate payments/stripe-key with a sealed value (TKT-9)"
 git checkout -q main
 
+step "4b. The pre-commit hook refuses a bad hand edit, and accepts the good rotation"
+cp secrets/payments/db-password.yaml /tmp/gitrot-demo-intent.$$
+sed -i 's/^        ref: ENC\[.*$/        ref: payments\/db/; s/^    version: 2$/    version: 0/' secrets/payments/db-password.yaml
+set +e
+show gitrot validate secrets/payments/db-password.yaml; echo "exit code: $?"
+set -e
+cp /tmp/gitrot-demo-intent.$$ secrets/payments/db-password.yaml; rm -f /tmp/gitrot-demo-intent.$$
+show gitrot validate && echo "valid (exit 0)"
+
 step "5. What is due (from git history: the last commit that changed each version)"
 show gitrot due --within 400d
 cd ..
