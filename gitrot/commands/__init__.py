@@ -6,6 +6,7 @@ COMMANDS = (
     "rotate",
     "due",
     "validate",
+    "scan",
     "keygen",
     "encrypt",
     "decrypt",

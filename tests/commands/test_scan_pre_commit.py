@@ -1,0 +1,121 @@
+"""The real pre-commit installs gitrot's hooks from a git repository holding this checkout.
+
+A repository cannot point pre-commit at an uncommitted work tree, so the session builds a
+throwaway git repository with what ``pip install`` needs (pyproject.toml, README.md,
+gitrot/ with its symlinks resolved) and ``.pre-commit-hooks.yaml``, commits it, and names it
+with ``repo:`` + ``rev:``. pre-commit then builds its own virtualenv for gitrot from PyPI
+dependencies, once per session (PRE_COMMIT_HOME is shared).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+GIT = ["git", "-c", "user.name=gitrot tests", "-c", "user.email=tests@example.invalid"]
+GIT += ["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    env["PRE_COMMIT_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit cache per session: the hook's virtualenv is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A committed copy of this checkout's installable files; (path, commit sha)."""
+    repo = tmp_path_factory.mktemp("gitrot-hooks")
+    for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "gitrot", repo / "gitrot", symlinks=False, ignore=ignore)
+    for link in ("schemas", "policies"):  # symlinks at the root: copy what they point to
+        shutil.copytree((ROOT / link).resolve(), repo / link, ignore=ignore)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "gitrot hooks"]):
+        subprocess.run([*GIT, *args], cwd=repo, check=True, env=env, timeout=60)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, env=env, capture_output=True, text=True
+    ).stdout.strip()
+    return repo, sha
+
+
+def _commit(repo: Path, env: dict[str, str], message: str) -> subprocess.CompletedProcess[str]:
+    subprocess.run([*GIT, "add", "-A"], cwd=repo, check=True, env=env, timeout=60)
+    return subprocess.run(
+        [*GIT, "commit", "-m", message],
+        cwd=repo,
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_pre_commit_refuses_a_commit_with_a_secret(
+    hook_repo: tuple[Path, str], pre_commit_home: Path, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    hooks, sha = hook_repo
+    env = _env(pre_commit_home)
+    repo = tmp_path / "app"
+    repo.mkdir()
+    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True, env=env, timeout=60)
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks}\n    rev: {sha}\n    hooks:\n"
+        "      - id: gitrot-scan\n      - id: gitrot-validate\n"
+    )
+    subprocess.run([str(BIN / "pre-commit"), "install"], cwd=repo, check=True, env=env, timeout=60)
+
+    (repo / "app.py").write_text('print("hello")\n')
+    clean = _commit(repo, env, "clean")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    hook_output = clean.stdout + clean.stderr  # git shows the hook's output on stderr
+    assert "gitrot scan" in hook_output and "Passed" in hook_output
+
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    (repo / "deploy_key").write_bytes(key)
+    refused = _commit(repo, env, "add a key")
+    assert refused.returncode != 0
+    hook_output = refused.stdout + refused.stderr
+    finding = "deploy_key:1:1: error: [private-key] OPENSSH private key block (sha256:"
+    assert finding in hook_output, hook_output
+    assert key.decode().splitlines()[1] not in hook_output
+
+    (repo / "deploy_key").unlink()
+    (repo / "config.yaml").write_text("db:\n  user: app\n  password: hunter2\n")
+    refused = _commit(repo, env, "add a config")
+    assert refused.returncode != 0
+    hook_output = refused.stdout + refused.stderr
+    assert "config.yaml:3:13: error: [plaintext-password]" in hook_output, hook_output
+    assert "hunter2" not in hook_output
+
+    (repo / "config.yaml").write_text(
+        "db:\n  user: app\n  password: ${DB_PASSWORD}\n"
+        "  # gitrot: allow generated in CI, never reused\n"
+    )
+    ok = _commit(repo, env, "config from the environment")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
