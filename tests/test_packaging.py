@@ -31,6 +31,9 @@ def test_wheel_ships_schemas_and_policies(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "gitrot/schemas/sarif-schema-2.1.0.json" in names
     assert "gitrot/policies/README.md" in names
+    assert "gitrot/policies/builtin.yaml" in names
+    assert "gitrot/policies/tests/reason-required/fail-short.yaml" in names
+    assert "gitrot/schemas/policy-input.schema.json" in names
     assert any(n.endswith("entry_points.txt") for n in names)
     # read through importlib.resources from the wheel itself, not from this checkout
     probe = (

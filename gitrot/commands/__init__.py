@@ -6,6 +6,7 @@ COMMANDS = (
     "rotate",
     "due",
     "validate",
+    "policy",
     "scan",
     "keygen",
     "encrypt",

@@ -1,9 +1,11 @@
 """``gitrot validate [FILE...]``: the pre-commit entry point.
 
-Today it checks what the loader checks (the formats of intents, gitrot.yaml and sealed
-values: schema, names, paths, encryption); the policy rules of issue "Step 3" plug in here.
-Every problem is a finding (:mod:`gitrot.core.findings`; loader errors have the rule id
-``schema``), reported in any ``--format`` of :mod:`gitrot.report`; exit 1 when any is an error.
+It checks what the loader checks (the formats of intents, gitrot.yaml and sealed values:
+schema, names, paths, encryption), then runs the policy rules (:mod:`gitrot.policy`: the
+built-in pack and the repository's ``policy.paths``) over every intent that loaded. Every
+problem is a finding (:mod:`gitrot.core.findings`; loader errors have the rule id
+``schema``), reported in any ``--format`` of :mod:`gitrot.report`; exit 1 when any is an
+error. A bad rule file, or a rule whose expression fails, is an input error (exit 2).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 
 if TYPE_CHECKING:
     import argparse
+
+    from gitrot.core.models import Config, RotationIntent
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,18 +59,43 @@ def validate(
 ) -> int:
     from gitrot import repo, workspace
     from gitrot.core.findings import Finding, has_errors
+    from gitrot.core.models import Config, RotationIntent
     from gitrot.report import render
 
     root = root or workspace.find_root()
     targets = [_relative(root, f) for f in files] or [repo.CONFIG_FILE, *repo.intent_files(root)]
     findings: list[Finding] = []
+    intents: list[RotationIntent] = []
+    config: Config | None = None
     for relpath in targets:
         try:
-            check_file(root, relpath)
+            model = check_file(root, relpath)
         except GitrotError as exc:
             findings.append(Finding.from_error(exc.at(relpath)))
+            continue
+        if isinstance(model, RotationIntent):
+            intents.append(model)
+        elif isinstance(model, Config):
+            config = model
+    rules_meta: dict[str, tuple[str, str]] = {}
+    if intents or _names_policy_file(targets):
+        if config is None and repo.CONFIG_FILE not in targets:
+            try:
+                config = repo.load_config(root)
+            except GitrotError as exc:
+                findings.append(Finding.from_error(exc.at(repo.CONFIG_FILE)))
+        if config is not None:
+            from datetime import UTC, datetime
+
+            from gitrot.policy import engine, rules
+
+            loaded = rules.load_rules(root, config)
+            rules_meta = rules.describe(loaded)
+            findings.extend(engine.evaluate(loaded, intents, config, now=datetime.now(UTC)))
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
-    report = render(findings, fmt, checked_files=targets, color=color, command="validate")
+    report = render(
+        findings, fmt, checked_files=targets, color=color, command="validate", rules=rules_meta
+    )
     if output_file is not None:
         from gitrot.fsutil import write_atomic
 
@@ -87,19 +116,27 @@ def validate(
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
 
 
-def check_file(root: str, relpath: str) -> None:
-    """Raise the first problem of one file; files gitrot does not own are skipped."""
+def check_file(root: str, relpath: str) -> Config | RotationIntent | None:
+    """The model of one file, or its first problem raised; files gitrot does not own (and
+    sealed values, which have no model here) give None."""
     from pathlib import Path
 
     from gitrot import repo
     from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
 
     if relpath == repo.CONFIG_FILE:
-        repo.load_config(Path(root))
-    elif relpath.startswith(SECRETS_DIR + "/") and relpath.endswith(SEALED_SUFFIX):
+        return repo.load_config(Path(root))
+    if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith(SEALED_SUFFIX):
         _check_sealed(root, relpath)
-    elif relpath.startswith(SECRETS_DIR + "/") and relpath.endswith((".yaml", ".yml")):
-        repo.load_intent(Path(root), relpath)
+        return None
+    if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith((".yaml", ".yml")):
+        return repo.load_intent(Path(root), relpath)
+    return None
+
+
+def _names_policy_file(targets: list[str]) -> bool:
+    """Whether a changed file may be a rule file (then the rules load, to check it)."""
+    return any(t.endswith(".yaml") and not t.startswith("secrets/") for t in targets)
 
 
 def _check_sealed(root: str, relpath: str) -> None:

@@ -1,0 +1,396 @@
+"""The rule format: ``policies/*.yaml`` files of ``kind: PolicyRules`` (DESIGN.md section 3).
+
+::
+
+    apiVersion: gitrot/v1
+    kind: PolicyRules
+    rules:
+      - id: reason-required            # stable: reports, waivers and fixtures name it
+        severity: error                # error, warning or info
+        description: why the rule exists (cite the requirement when there is one)
+        select:                        # optional; every given key must match
+          environment: [prod]          # a string or a list
+          class: database-password     # a string or a list
+          labels: {tier: critical}     # every label must be equal
+          name: payments/*             # a glob (fnmatch) or a list of globs
+        field: spec.reason             # optional: where findings point in the intent
+        expr: size(intent.spec.reason) >= 10   # CEL; true when the intent COMPLIES
+        message: the reason is too short
+        hint: say why in a sentence
+
+Files are read strictly (no anchors, aliases or tags; unknown keys are errors) and every
+expression is compiled when the file is loaded, so a bad rule is an InputError (exit 2) at
+its ``file:line:col`` before any intent is judged. Rule ids are unique across the built-in
+pack and the repository's files; an empty rule set is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitrot.core.findings import Severity
+from gitrot.core.models import API_VERSION
+from gitrot.errors import InputError
+from gitrot.repo_fields import Fields
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import NoReturn
+
+    from cel.cel import Program
+
+    from gitrot.core.models import Config
+
+RULES_KIND = "PolicyRules"
+BUILTIN_DIR = "gitrot/policies"
+RESERVED_IDS = frozenset({"schema"})
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+_RULE_KEYS = ("id", "severity", "description", "select", "field", "expr", "message", "hint")
+_SELECT_KEYS = ("environment", "class", "labels", "name")
+_FORMAT_HINT = "the rule format is described in gitrot/policies/README.md"
+#: the intent fields a rule may point its findings at (``metadata.labels.<key>`` too)
+FIELDS = frozenset(
+    {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "metadata.name",
+        "metadata.owner",
+        "metadata.environment",
+        "metadata.class",
+        "metadata.labels",
+        "spec",
+        "spec.version",
+        "spec.reason",
+        "spec.emergency",
+        "spec.target",
+        "spec.target.backend",
+        "spec.target.ref",
+        "spec.value",
+        "spec.value.generate",
+        "spec.value.generate.length",
+        "spec.value.generate.alphabet",
+        "spec.value.sealed",
+        "spec.consumers",
+    }
+)
+
+
+class _Fields(Fields):
+    """Fields whose errors point at the rule format, not at the intent schema."""
+
+    __slots__ = ()
+
+    def fail(self, key: str, message: str, hint: str | None = None) -> NoReturn:
+        super().fail(key, message, _FORMAT_HINT if hint is None else hint)
+
+    def mapping(self, key: str) -> Fields:
+        inner = super().mapping(key)
+        return _Fields(inner.node, inner.path, inner.where, inner.error, inner.at)
+
+
+class Selector:
+    """Which intents a rule applies to; an empty selector takes every intent."""
+
+    __slots__ = ("classes", "environments", "labels", "names")
+
+    def __init__(
+        self,
+        *,
+        environments: tuple[str, ...] = (),
+        classes: tuple[str, ...] = (),
+        labels: Mapping[str, str] | None = None,
+        names: tuple[str, ...] = (),
+    ) -> None:
+        self.environments = environments
+        self.classes = classes
+        self.labels: dict[str, str] = dict(labels or {})
+        self.names = names
+
+    def matches(self, intent: Mapping[str, object]) -> bool:
+        """Whether the intent document (``input["intent"]``) is selected."""
+        meta = intent.get("metadata")
+        if not isinstance(meta, dict):
+            return False
+        if self.environments and meta.get("environment") not in self.environments:
+            return False
+        if self.classes and meta.get("class") not in self.classes:
+            return False
+        if self.labels:
+            labels = meta.get("labels")
+            if not isinstance(labels, dict) or any(
+                labels.get(key) != value for key, value in self.labels.items()
+            ):
+                return False
+        if self.names:
+            from fnmatch import fnmatchcase
+
+            name = meta.get("name")
+            if not isinstance(name, str) or not any(fnmatchcase(name, g) for g in self.names):
+                return False
+        return True
+
+
+class Rule:
+    """One rule, compiled. ``where``/``line`` locate it (its ``- id:`` item) for errors."""
+
+    __slots__ = (
+        "description",
+        "expr",
+        "field",
+        "hint",
+        "id",
+        "line",
+        "message",
+        "program",
+        "select",
+        "severity",
+        "where",
+    )
+
+    def __init__(  # noqa: PLR0917 - the fields of the file format, in its order
+        self,
+        id: str,
+        severity: str,
+        description: str,
+        select: Selector,
+        expr: str,
+        message: str,
+        hint: str = "",
+        field: str = "",
+        *,
+        where: str = "",
+        line: int = 0,
+        program: Program | None = None,
+    ) -> None:
+        self.id = id
+        self.severity = severity
+        self.description = description
+        self.select = select
+        self.expr = expr
+        self.message = message
+        self.hint = hint
+        self.field = field
+        self.where = where
+        self.line = line
+        if program is None:
+            from gitrot.policy import cel
+
+            program = cel.compile(expr)
+        self.program = program
+
+    def location(self) -> str:
+        return f"{self.where}:{self.line}" if self.line else self.where
+
+    def __repr__(self) -> str:
+        return f"Rule({self.id!r}, {self.location()!r})"
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def parse_rules(text: str, where: str) -> list[Rule]:
+    """The rules of one file's text; InputError at ``where:line:col`` for any problem."""
+    from gitrot.repo_fields import parse_root
+    from gitrot.sops.tree import Map
+
+    root = parse_root(text, where, InputError)
+    doc = _Fields(root, "", where, InputError)
+    doc.header(RULES_KIND, API_VERSION)
+    doc.allow(("apiVersion", "kind", "rules"))
+    items = doc.seq("rules")
+    if not items:
+        doc.fail("rules", "the file defines no rules", "add rules, or delete the file")
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, Map):
+            doc.fail("rules", f"rules[{index}] must be a mapping (a rule)", _FORMAT_HINT)
+        fields = _Fields(item, f"rules[{index}]", where, InputError)
+        rule = _rule(fields)
+        if rule.id in seen:
+            fields.fail(
+                "id",
+                f"duplicate rule id {rule.id!r} (first at line {seen[rule.id]})",
+                "rule ids are unique; rename one of the rules",
+            )
+        seen[rule.id] = rule.line
+        rules.append(rule)
+    return rules
+
+
+def _rule(fields: Fields) -> Rule:
+    from gitrot.policy.cel import CelError
+
+    fields.allow(_RULE_KEYS)
+    rule_id = fields.text("id")
+    if not _ID.fullmatch(rule_id):
+        fields.fail(
+            "id",
+            f"rule id {rule_id!r} is not lowercase letters, digits, '.', '_' and '-'",
+            "ids are stable names like reason-required",
+        )
+    if rule_id in RESERVED_IDS:
+        fields.fail("id", f"rule id {rule_id!r} is reserved for gitrot's own checks")
+    severity = fields.text("severity")
+    if severity not in Severity.ALL:
+        fields.fail(
+            "severity",
+            f"{fields.full('severity')} must be one of {', '.join(Severity.ALL)}, got {severity!r}",
+        )
+    field = fields.opt_text("field") or ""
+    if field and field not in FIELDS and not field.startswith("metadata.labels."):
+        fields.fail(
+            "field",
+            f"{fields.full('field')} {field!r} is not a field of an intent",
+            "give a dotted path like spec.reason or spec.target.backend",
+        )
+    select = _selector(fields)
+    expr = fields.text("expr")
+    line, column = fields.pos("expr")
+    try:
+        from gitrot.policy import cel
+
+        program = cel.compile(expr)
+    except CelError as exc:
+        raise InputError(
+            f"rule {rule_id!r}: {exc.message}",
+            where=fields.where,
+            line=line,
+            column=column,
+            hint="expressions are CEL (https://cel.dev) over the input document "
+            "(gitrot/schemas/policy-input.schema.json)",
+        ) from None
+    return Rule(
+        rule_id,
+        severity,
+        fields.text("description"),
+        select,
+        expr,
+        fields.text("message"),
+        fields.opt_text("hint") or "",
+        field,
+        where=fields.where,
+        line=fields.at[0],
+        program=program,
+    )
+
+
+def _selector(fields: Fields) -> Selector:
+    select = fields.opt_mapping("select")
+    if select is None:
+        return Selector()
+    select.allow(_SELECT_KEYS)
+    labels = select.opt_mapping("labels")
+    return Selector(
+        environments=_strings(select, "environment"),
+        classes=_strings(select, "class"),
+        labels=labels.text_map() if labels is not None else None,
+        names=_strings(select, "name"),
+    )
+
+
+def _strings(fields: Fields, key: str) -> tuple[str, ...]:
+    value = fields.get(key, required=False)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (fields.text(key),)
+    items = fields.text_list(key)
+    if not items:
+        fields.fail(key, f"{fields.full(key)} is an empty list; omit it to select every intent")
+    return items
+
+
+def check_unique(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules as a list; InputError at the second place an id is defined."""
+    found: dict[str, Rule] = {}
+    result: list[Rule] = []
+    for rule in rules:
+        first = found.get(rule.id)
+        if first is not None:
+            raise InputError(
+                f"duplicate rule id {rule.id!r} (first defined at {first.location()})",
+                where=rule.where,
+                line=rule.line,
+                hint="rule ids are unique across the built-in pack and the repository's "
+                "policies; rename the repository's rule",
+            )
+        found[rule.id] = rule
+        result.append(rule)
+    if not result:
+        raise InputError(
+            "no policy rules: an empty rule set checks nothing",
+            hint="reinstall gitrot (its built-in pack is missing) or add rules to policies/",
+        )
+    return result
+
+
+def builtin_rules() -> list[Rule]:
+    """The rules of the built-in pack shipped in ``gitrot/policies/*.yaml``."""
+    rules: list[Rule] = []
+    for name, text in _builtin_files():
+        rules.extend(parse_rules(text, f"{BUILTIN_DIR}/{name}"))
+    return rules
+
+
+def _builtin_files() -> list[tuple[str, str]]:
+    """(name, text) of each built-in rule file. Read from the package folder when it is one
+    (importlib.resources costs ~20 ms of the hook's start-up), else through it (a zip)."""
+    import os
+
+    import gitrot
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(gitrot.__file__)), "policies")
+    if os.path.isdir(folder):
+        from gitrot.fsutil import read_text
+
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml"))
+        paths = [os.path.join(folder, n) for n in names]
+        return [(n, read_text(p)) for n, p in zip(names, paths, strict=True) if os.path.isfile(p)]
+    from importlib import resources
+
+    entries = resources.files("gitrot").joinpath("policies").iterdir()
+    return [
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in sorted(entries, key=lambda e: e.name)
+        if entry.is_file() and entry.name.endswith(".yaml")
+    ]
+
+
+def repo_rule_files(root: str, config: Config) -> list[str]:
+    """Repo-relative ``*.yaml`` files named by ``policy.paths`` (a folder: its own files,
+    not its subfolders, where fixtures live); missing folders are skipped."""
+    import os
+
+    found: list[str] = []
+    for entry in config.policy_paths:
+        rel = entry.rstrip("/")
+        full = os.path.join(root, *rel.split("/"))
+        if os.path.isdir(full):
+            found.extend(
+                f"{rel}/{name}"
+                for name in sorted(os.listdir(full))
+                if name.endswith(".yaml") and os.path.isfile(os.path.join(full, name))
+            )
+        elif os.path.isfile(full) and rel.endswith(".yaml"):
+            found.append(rel)
+    return list(dict.fromkeys(found))
+
+
+def load_rules(root: str, config: Config) -> list[Rule]:
+    """Built-in rules, then the repository's; InputError for the first bad file or rule."""
+    from gitrot.repo import _read
+
+    rules = builtin_rules()
+    for rel in repo_rule_files(root, config):
+        text = _read(root, rel, InputError)
+        rules.extend(parse_rules(text, rel))
+    return check_unique(rules)
+
+
+def describe(rules: Iterable[Rule]) -> dict[str, tuple[str, str]]:
+    """``{id: (description, hint)}`` for the report formats (SARIF rule metadata)."""
+    return {rule.id: (rule.description, rule.hint) for rule in rules}
