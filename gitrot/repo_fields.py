@@ -9,7 +9,7 @@ Messages name fields and types, never values of fields that may be secret.
 from __future__ import annotations
 
 from gitrot.errors import ConfigError, InputError
-from gitrot.sops.tree import Comment, Map, Seq, Timestamp
+from gitrot.sops.tree import Comment, Map, Seq, kind_of
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -72,25 +72,7 @@ def parse_root(text: str, where: str, error: type[InputError]) -> Map:
     return docs[0]
 
 
-def kind(value: object) -> str:
-    """A value's YAML type for messages: 'a string', 'an integer', ..."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Timestamp):
-        return "a timestamp"
-    if isinstance(value, Map):
-        return "a mapping"
-    if isinstance(value, Seq):
-        return "a list"
-    return "binary data"
+kind = kind_of  # the one place that names YAML types for messages: gitrot.sops.tree
 
 
 class Fields:

@@ -142,6 +142,27 @@ Scalar: TypeAlias = "str | int | float | bool | Timestamp | bytes | None"
 Value: TypeAlias = "Scalar | Map | Seq"
 
 
+def kind_of(value: object) -> str:
+    """A value's YAML type for messages: 'a string', 'an integer', ... (never the value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Timestamp):
+        return "a timestamp"
+    if isinstance(value, Map):
+        return "a mapping"
+    if isinstance(value, Seq):
+        return "a list"
+    return "binary data"
+
+
 def to_plain(value: Value | Comment) -> object:
     """The value as plain Python data (dicts, lists), comments dropped; for tests and JSON."""
     if isinstance(value, Map):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from gitrot.errors import InputError
 from gitrot.sops.gotypes import has_control_chars, resolve_plain
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
+from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, kind_of
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -456,7 +456,7 @@ class _Parser:
         if not isinstance(key, str):
             raise self.error(
                 f"mapping key {text!r} is not a string (YAML reads it as "
-                f"{_kind(key)}); sops requires string keys",
+                f"{kind_of(key)}); sops requires string keys",
                 li,
                 hint=f"quote the key: '{text}'",
             )
@@ -1076,20 +1076,6 @@ def _flow_plain_end(text: str, pos: int) -> int:
 
 def _is_hex(digits: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in digits)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, Timestamp):
-        return "a timestamp"
-    return type(value).__name__
 
 
 def _binary(text: str, parser: _Parser, li: int) -> str | bytes:
