@@ -80,6 +80,20 @@ def run_sops(
     )
 
 
+def sops_decrypt(path: Path, key: Key, *extra: str) -> str:
+    """``sops -d`` with only ``key`` visible; fails the test if sops fails."""
+    result = run_sops(["-d", *extra, str(path)], key=key)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def sops_encrypt(path: Path, key: Key, *extra: str, cwd: Path | None = None) -> str:
+    """``sops -e`` with only ``key`` visible; fails the test if sops fails."""
+    result = run_sops(["-e", *extra, str(path)], key=key, cwd=cwd)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
 class Result(NamedTuple):
     code: int
     out: str

@@ -12,7 +12,7 @@ from gitrot.sops import dotenv_store
 from gitrot.sops.document import detect_format
 from gitrot.sops.metadata import from_map
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
-from tests.conftest import Key, make_key, run_sops
+from tests.conftest import Key, make_key, run_sops, sops_decrypt, sops_encrypt
 
 # sops' canonical form: what `sops -d` prints for it is exactly this text
 CANONICAL = (
@@ -39,18 +39,6 @@ LOOSE = "\n\n# header\nA=1\n\n\nB=two words\n# trailer\n"
 def _write(path: Path, text: str) -> Path:
     path.write_bytes(text.encode())
     return path
-
-
-def _sops_decrypt(path: Path, key: Key, *extra: str) -> str:
-    result = run_sops(["-d", *extra, str(path)], key=key)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
-
-
-def _sops_encrypt(path: Path, key: Key, *extra: str, cwd: Path | None = None) -> str:
-    result = run_sops(["-e", *extra, str(path)], key=key, cwd=cwd)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
 
 
 def _layout(text: str) -> list[str]:
@@ -87,7 +75,7 @@ def test_gitrot_encrypts_sops_decrypts_exactly(gitrot, key: Key, tmp_path: Path)
     assert re.search(r"^#ENC\[AES256_GCM,.*,type:comment\]$", text, re.M)
     assert "\n#\n" in text  # an empty comment stays as it is
     assert "\nEMPTY=\n" in text
-    assert _sops_decrypt(out, key) == CANONICAL
+    assert sops_decrypt(out, key) == CANONICAL
 
 
 @pytest.mark.parametrize("text", [CANONICAL, LOOSE], ids=["canonical", "loose"])
@@ -95,11 +83,11 @@ def test_sops_encrypts_gitrot_decrypts_byte_for_byte(
     gitrot, key: Key, tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain = _write(tmp_path / "plain.env", text)
-    enc = _write(tmp_path / "enc.env", _sops_encrypt(plain, key, "--age", key.recipient))
+    enc = _write(tmp_path / "enc.env", sops_encrypt(plain, key, "--age", key.recipient))
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     result = gitrot("decrypt", str(enc))
     assert result.code == 0, result.err
-    assert result.out == _sops_decrypt(enc, key)
+    assert result.out == sops_decrypt(enc, key)
     if text == CANONICAL:
         assert result.out == CANONICAL
     else:
@@ -115,8 +103,8 @@ def test_comments_both_ways(
     ours = tmp_path / "ours.env"
     assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
     assert ours.read_text().count(",type:comment]\n") == 3
-    assert _sops_decrypt(ours, key) == text
-    theirs = _write(tmp_path / "theirs.env", _sops_encrypt(plain, key, "--age", key.recipient))
+    assert sops_decrypt(ours, key) == text
+    theirs = _write(tmp_path / "theirs.env", sops_encrypt(plain, key, "--age", key.recipient))
     assert _layout(theirs.read_text()) == _layout(ours.read_text())
     assert gitrot("decrypt", str(theirs)).out == text
 
@@ -129,8 +117,8 @@ def test_two_recipients_both_ways(
     ours = tmp_path / "ours.env"
     assert gitrot("encrypt", str(plain), "--age", recipients, "-o", str(ours)).code == 0
     for k in (key, key2):
-        assert _sops_decrypt(ours, k) == CANONICAL
-    theirs = _write(tmp_path / "theirs.env", _sops_encrypt(plain, key, "--age", recipients))
+        assert sops_decrypt(ours, k) == CANONICAL
+    theirs = _write(tmp_path / "theirs.env", sops_encrypt(plain, key, "--age", recipients))
     assert _layout(ours.read_text()) == _layout(theirs.read_text())
     assert "sops_age__list_1__map_recipient=" + key2.recipient in theirs.read_text()
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key2.path))
@@ -143,7 +131,7 @@ def test_encrypted_layout_equals_sops(gitrot, key: Key, tmp_path: Path) -> None:
     plain = _write(tmp_path / "plain.env", CANONICAL)
     ours = tmp_path / "ours.env"
     assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
-    theirs = _sops_encrypt(plain, key, "--age", key.recipient)
+    theirs = sops_encrypt(plain, key, "--age", key.recipient)
     assert _layout(ours.read_text()) == _layout(theirs)
     sops_keys = [line.split("=", 1)[0] for line in theirs.splitlines() if line.startswith("sops_")]
     assert sops_keys == [
@@ -175,9 +163,9 @@ def test_selectors_and_mac_only_both_ways(
     ours = tmp_path / "ours.env"
     result = gitrot("encrypt", str(plain), "--age", key.recipient, *flags, "-o", str(ours))
     assert result.code == 0, result.err
-    assert _sops_decrypt(ours, key) == CANONICAL
+    assert sops_decrypt(ours, key) == CANONICAL
     theirs = _write(
-        tmp_path / "theirs.env", _sops_encrypt(plain, key, "--age", key.recipient, *flags)
+        tmp_path / "theirs.env", sops_encrypt(plain, key, "--age", key.recipient, *flags)
     )
     assert _layout(ours.read_text()) == _layout(theirs.read_text())
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
@@ -200,7 +188,7 @@ def test_key_groups_shamir_from_sops(
     plain = _write(tmp_path / "plain.env", CANONICAL)
     pair = tmp_path / "pair.txt"
     pair.write_text(keys[0].path.read_text() + keys[2].path.read_text())
-    theirs = _write(tmp_path / "theirs.env", _sops_encrypt(plain, Key("", "", pair), cwd=tmp_path))
+    theirs = _write(tmp_path / "theirs.env", sops_encrypt(plain, Key("", "", pair), cwd=tmp_path))
     text = theirs.read_text()
     assert "\nsops_shamir_threshold=2\n" in text
     assert "\nsops_mac_only_encrypted=true\n" in text
@@ -220,7 +208,7 @@ def test_key_groups_shamir_from_sops(
     ours = tmp_path / "ours.env"
     assert gitrot("encrypt", str(plain), "-o", str(ours)).code == 0
     assert _layout(ours.read_text()) == _layout(text)
-    assert _sops_decrypt(ours, Key("", "", pair)) == CANONICAL
+    assert sops_decrypt(ours, Key("", "", pair)) == CANONICAL
 
 
 def test_tampered_value_fails_with_exit_1(
@@ -228,7 +216,7 @@ def test_tampered_value_fails_with_exit_1(
 ) -> None:
     plain = _write(tmp_path / "plain.env", "A=first\nB=second\n")
     enc = tmp_path / "enc.env"
-    enc.write_text(_sops_encrypt(plain, key, "--age", key.recipient))
+    enc.write_text(sops_encrypt(plain, key, "--age", key.recipient))
     lines = enc.read_text().split("\n")
     a, b = lines[0].split("=", 1)[1], lines[1].split("=", 1)[1]
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
@@ -258,7 +246,7 @@ def test_malformed_line_is_exit_2_with_line_number(
     assert result.code == 2 and "plain.env:2" in result.err and "TOPSECRET" not in result.err
     enc = tmp_path / "enc.env"
     plain.write_text("A=1\n")
-    enc.write_text(_sops_encrypt(plain, key, "--age", key.recipient) + "broken\n")
+    enc.write_text(sops_encrypt(plain, key, "--age", key.recipient) + "broken\n")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     result = gitrot("decrypt", str(enc))
     assert result.code == 2 and re.search(r"enc\.env:\d+", result.err)
@@ -280,13 +268,13 @@ def test_rekey_and_updatekeys_keep_the_dotenv_format(
     path = _write(tmp_path / "s.env", CANONICAL)
     assert gitrot("encrypt", "-i", "s.env").code == 0
     assert gitrot("rekey", "s.env").code == 0
-    assert _sops_decrypt(path, key) == CANONICAL
+    assert sops_decrypt(path, key) == CANONICAL
     (tmp_path / ".sops.yaml").write_text(
         f"creation_rules:\n  - age: [{key.recipient}, {key2.recipient}]\n"
     )
     result = gitrot("updatekeys", "s.env")
     assert result.code == 0, result.err
-    assert _sops_decrypt(path, key2) == CANONICAL
+    assert sops_decrypt(path, key2) == CANONICAL
 
 
 def test_output_type_dotenv_formats_scalars_like_sops(
@@ -298,11 +286,11 @@ def test_output_type_dotenv_formats_scalars_like_sops(
         "d: 2024-01-02\nbin: !!binary aGVsbG8=\ns: 'a\\nb'\nm: \"x\\ny\"\n"
     )
     plain = _write(tmp_path / "plain.yaml", text)
-    enc = _write(tmp_path / "enc.yaml", _sops_encrypt(plain, key, "--age", key.recipient))
+    enc = _write(tmp_path / "enc.yaml", sops_encrypt(plain, key, "--age", key.recipient))
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     result = gitrot("decrypt", "--output-type", "dotenv", str(enc))
     assert result.code == 0, result.err
-    assert result.out == _sops_decrypt(enc, key, "--output-type", "dotenv")
+    assert result.out == sops_decrypt(enc, key, "--output-type", "dotenv")
 
 
 # --- the store on its own -------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from gitrot.sops import yaml_parse
 from gitrot.sops.tree import Map
-from tests.conftest import AGE, Key, make_key, run_sops
+from tests.conftest import AGE, Key, make_key, run_sops, sops_decrypt, sops_encrypt
 
 INTENT = """\
 # rotation intent for the payments database
@@ -75,18 +75,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _sops_decrypt(path: Path, key: Key, *extra: str) -> str:
-    result = run_sops(["-d", *extra, str(path)], key=key)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
-
-
-def _sops_encrypt(path: Path, key: Key, *extra: str, cwd: Path | None = None) -> str:
-    result = run_sops(["-e", *extra, str(path)], key=key, cwd=cwd)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
-
-
 def _docs(text: str) -> list[Map]:
     return yaml_parse.parse(text)
 
@@ -110,7 +98,7 @@ def test_gitrot_encrypts_sops_decrypts(
     out = tmp_path / "enc.yaml"
     result = gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(out), *flags)
     assert result.code == 0, result.err
-    assert _docs(_sops_decrypt(out, key)) == _docs(text)
+    assert _docs(sops_decrypt(out, key)) == _docs(text)
 
 
 @pytest.mark.parametrize("flags", SELECTOR_CASES, ids=lambda f: " ".join(f) or "default")
@@ -119,12 +107,12 @@ def test_sops_encrypts_gitrot_decrypts(
     gitrot, key: Key, tmp_path: Path, flags: list[str], text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain = _write(tmp_path / "plain.yaml", text)
-    enc = _write(tmp_path / "enc.yaml", _sops_encrypt(plain, key, "--age", key.recipient, *flags))
+    enc = _write(tmp_path / "enc.yaml", sops_encrypt(plain, key, "--age", key.recipient, *flags))
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     result = gitrot("decrypt", str(enc))
     assert result.code == 0, result.err
     assert _docs(result.out) == _docs(text)
-    assert _docs(result.out) == _docs(_sops_decrypt(enc, key))
+    assert _docs(result.out) == _docs(sops_decrypt(enc, key))
 
 
 def test_comment_selectors_both_ways(
@@ -143,10 +131,10 @@ def test_comment_selectors_both_ways(
             ).code
             == 0
         )
-        assert _docs(_sops_decrypt(ours, key)) == _docs(text)
+        assert _docs(sops_decrypt(ours, key)) == _docs(text)
         theirs = _write(
             tmp_path / "theirs.yaml",
-            _sops_encrypt(plain, key, "--age", key.recipient, flag, "sops:enc"),
+            sops_encrypt(plain, key, "--age", key.recipient, flag, "sops:enc"),
         )
         result = gitrot("decrypt", str(theirs))
         assert result.code == 0, result.err
@@ -166,10 +154,10 @@ def test_multi_document_and_several_recipients(
         == 0
     )
     for k in (key, key2):
-        assert _docs(_sops_decrypt(out, k)) == _docs(text)
+        assert _docs(sops_decrypt(out, k)) == _docs(text)
     theirs = _write(
         tmp_path / "theirs.yaml",
-        _sops_encrypt(plain, key, "--age", f"{key.recipient},{key2.recipient}"),
+        sops_encrypt(plain, key, "--age", f"{key.recipient},{key2.recipient}"),
     )
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key2.path))
     result = gitrot("decrypt", str(theirs))
@@ -197,13 +185,13 @@ def test_key_groups_shamir_both_ways(
     ours = tmp_path / "ours.yaml"
     assert gitrot("encrypt", str(plain), "-o", str(ours)).code == 0
     assert "shamir_threshold: 2" in ours.read_text()
-    assert _docs(_sops_decrypt(ours, pair)) == _docs(INTENT)
+    assert _docs(sops_decrypt(ours, pair)) == _docs(INTENT)
     # one share is not enough, for sops and for gitrot
     assert run_sops(["-d", str(ours)], key=keys[1]).returncode != 0
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys[1].path))
     lonely = gitrot("decrypt", str(ours))
     assert lonely.code == 2 and "1 of the 2 key groups" in lonely.err
-    theirs = _write(tmp_path / "theirs.yaml", _sops_encrypt(plain, pair, cwd=tmp_path))
+    theirs = _write(tmp_path / "theirs.yaml", sops_encrypt(plain, pair, cwd=tmp_path))
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(both))
     result = gitrot("decrypt", str(theirs))
     assert result.code == 0, result.err
@@ -223,7 +211,7 @@ def test_creation_rules_pick_the_same_recipients_as_sops(
     plain = _write(tmp_path / "secrets" / "db.yaml", INTENT)
     result = gitrot("encrypt", "secrets/db.yaml")
     assert result.code == 0, result.err
-    theirs = _sops_encrypt(Path("secrets/db.yaml"), key, cwd=tmp_path)
+    theirs = sops_encrypt(Path("secrets/db.yaml"), key, cwd=tmp_path)
     ours_doc, theirs_doc = _docs(result.out)[0], _docs(theirs)[0]
     meta_ours, meta_theirs = ours_doc.get("sops"), theirs_doc.get("sops")
     assert isinstance(meta_ours, Map) and isinstance(meta_theirs, Map)
@@ -251,17 +239,17 @@ def test_json_and_binary_both_ways(
     plain = _write(tmp_path / "plain.json", json.dumps(data))
     ours = tmp_path / "ours.json"
     assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
-    assert json.loads(_sops_decrypt(ours, key)) == data
-    theirs = _write(tmp_path / "theirs.json", _sops_encrypt(plain, key, "--age", key.recipient))
+    assert json.loads(sops_decrypt(ours, key)) == data
+    theirs = _write(tmp_path / "theirs.json", sops_encrypt(plain, key, "--age", key.recipient))
     result = gitrot("decrypt", str(theirs))
     assert result.code == 0, result.err
     assert json.loads(result.out) == data
-    assert result.out == _sops_decrypt(theirs, key)  # byte for byte, like sops prints it
+    assert result.out == sops_decrypt(theirs, key)  # byte for byte, like sops prints it
     blob = _write(tmp_path / "blob.txt", "line 1\nünïcode: [not yaml\n")
     ours_bin = tmp_path / "ours.bin"
     assert gitrot("encrypt", str(blob), "--age", key.recipient, "-o", str(ours_bin)).code == 0
-    assert _sops_decrypt(ours_bin, key, "--input-type", "binary") == blob.read_text()
-    theirs_bin = _write(tmp_path / "theirs.bin", _sops_encrypt(blob, key, "--age", key.recipient))
+    assert sops_decrypt(ours_bin, key, "--input-type", "binary") == blob.read_text()
+    theirs_bin = _write(tmp_path / "theirs.bin", sops_encrypt(blob, key, "--age", key.recipient))
     assert gitrot("decrypt", str(theirs_bin)).out == blob.read_text()
 
 
@@ -317,7 +305,7 @@ def test_reencrypting_keeps_unchanged_values_byte_identical(
         ["- ENC[AES256_GCM,data", "mac"],
         ["- ENC[AES256_GCM,data", "lastmodified", "mac"],
     )
-    assert _docs(_sops_decrypt(enc, key)) == _docs(INTENT.replace("ledger-worker", "ledger-api"))
+    assert _docs(sops_decrypt(enc, key)) == _docs(INTENT.replace("ledger-worker", "ledger-api"))
 
 
 def test_rekey_and_updatekeys_interop(
@@ -332,14 +320,14 @@ def test_rekey_and_updatekeys_interop(
     assert gitrot("rekey", "s.yaml").code == 0
     after = plain.read_text()
     assert before != after
-    assert _docs(_sops_decrypt(plain, key)) == _docs(INTENT)
+    assert _docs(sops_decrypt(plain, key)) == _docs(INTENT)
     (tmp_path / ".sops.yaml").write_text(
         f"creation_rules:\n  - age: [{key.recipient}, {key2.recipient}]\n"
     )
     result = gitrot("updatekeys", "s.yaml")
     assert result.code == 0, result.err
     assert key2.recipient in result.err
-    assert _docs(_sops_decrypt(plain, key2)) == _docs(INTENT)
+    assert _docs(sops_decrypt(plain, key2)) == _docs(INTENT)
     values = [
         line for line in plain.read_text().splitlines() if "ENC[" in line and "mac:" not in line
     ]
@@ -364,7 +352,7 @@ def test_comments_in_lists_are_list_items_when_encrypted(
     """sops writes an encrypted list comment as an item ``- ENC[...,type:comment]``."""
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
     plain = _write(tmp_path / "plain.yaml", LIST_COMMENTS)
-    theirs = _sops_encrypt(plain, key, "--age", key.recipient)
+    theirs = sops_encrypt(plain, key, "--age", key.recipient)
     assert "- ENC[AES256_GCM" in theirs and ",type:comment]" in theirs
     theirs_path = _write(tmp_path / "theirs.yaml", theirs)
     result = gitrot("decrypt", str(theirs_path))
@@ -375,7 +363,7 @@ def test_comments_in_lists_are_list_items_when_encrypted(
     ours_lines = [line.strip()[:17] for line in ours.read_text().splitlines()]
     theirs_lines = [line.strip()[:17] for line in theirs.splitlines()]
     assert ours_lines[:8] == theirs_lines[:8]  # same shape as sops writes it
-    assert _docs(_sops_decrypt(ours, key)) == _docs(LIST_COMMENTS)
+    assert _docs(sops_decrypt(ours, key)) == _docs(LIST_COMMENTS)
 
 
 def test_negative_zero_survives_where_sops_fails_its_own_file(
@@ -384,9 +372,9 @@ def test_negative_zero_survives_where_sops_fails_its_own_file(
     """go-yaml writes an unencrypted -0.0 as ``-0`` (read back as int 0), so sops' MAC over
     "-0" no longer matches its own file; gitrot writes ``-0.0`` and both tools agree."""
     plain = _write(tmp_path / "plain.yaml", "z_unencrypted: -0.0\nsecret: x\n")
-    theirs = _write(tmp_path / "theirs.yaml", _sops_encrypt(plain, key, "--age", key.recipient))
+    theirs = _write(tmp_path / "theirs.yaml", sops_encrypt(plain, key, "--age", key.recipient))
     assert run_sops(["-d", str(theirs)], key=key).returncode == 51  # sops' own bug
     ours = tmp_path / "ours.yaml"
     assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(ours)).code == 0
     assert "z_unencrypted: -0.0" in ours.read_text()
-    assert _docs(_sops_decrypt(ours, key)) == _docs("z_unencrypted: -0.0\nsecret: x\n")
+    assert _docs(sops_decrypt(ours, key)) == _docs("z_unencrypted: -0.0\nsecret: x\n")
