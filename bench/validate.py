@@ -69,7 +69,23 @@ def build(root: Path, count: int) -> list[str]:
         )
         (folder / f"{file}.yaml").write_text(text)
         paths.append(f"secrets/{team}/{file}.yaml")
+    commit_all(root)
     return paths
+
+
+def commit_all(root: Path) -> None:
+    """Commit the repository, as a pre-commit hook always finds it: validate then compares
+    every intent with HEAD and asks git when its version took effect."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                 ["git", "commit", "-qm", "intents"]):  # fmt: skip
+        subprocess.run(argv, cwd=root, env=env, check=True)
 
 
 def check_valid(gitrot: str, peer: list[str], files: list[str], cwd: Path) -> None:

@@ -17,6 +17,7 @@ from gitrot.core.models import (
     API_VERSION,
     SEALED_SUFFIX,
     SECRETS_DIR,
+    Encryption,
     GeneratedValue,
     RotationIntent,
     SealedValue,
@@ -162,7 +163,7 @@ def parse_intent(data: str | bytes, path: str) -> RotationIntent:
     doc = Fields(root, "", path, InputError)
     doc.header(INTENT_KIND, API_VERSION)
     doc.allow(("apiVersion", "kind", "metadata", "spec", "sops"))
-    _check_sops(doc, path)
+    encryption = _check_sops(doc, path)
     meta = doc.mapping("metadata")
     meta.allow(("name", "owner", "environment", "class", "labels"))
     name = meta.text("name")
@@ -198,8 +199,22 @@ def parse_intent(data: str | bytes, path: str) -> RotationIntent:
         value=_value(spec, name, version),
         consumers=spec.text_list("consumers", unique=True),
         path=path,
-        lines=doc.positions(skip=("sops",)),
+        lines=_positions(doc),
+        encryption=encryption,
     )
+
+
+def _positions(doc: Fields) -> dict[str, tuple[int, int]]:
+    """Where each field is: everything outside ``sops``, and ``sops`` with its direct keys
+    (rules about recipients point at ``sops.age``)."""
+    found = doc.positions(skip=("sops",))
+    entry = doc.node.entry("sops")
+    if entry is not None:
+        found["sops"] = (entry.line, entry.column)
+        if isinstance(entry.value, Map):
+            for item in entry.value.entries():
+                found[f"sops.{item.key}"] = (item.line, item.column)
+    return found
 
 
 def _value(spec: Fields, name: str, version: int) -> GeneratedValue | SealedValue:
@@ -247,7 +262,7 @@ def _is_enc(value: str) -> bool:
     return value.startswith("ENC[AES256_GCM,") and _ENC.match(value) is not None
 
 
-def _check_sops(doc: Fields, path: str) -> None:
+def _check_sops(doc: Fields, path: str) -> Encryption:
     from gitrot.sops.metadata import from_map
 
     entry = doc.node.entry("sops")
@@ -270,6 +285,13 @@ def _check_sops(doc: Fields, path: str) -> None:
             "encrypt intents with mac_only_encrypted: true (in the .sops.yaml rule or "
             "--mac-only-encrypted)",
         )
+    return Encryption(
+        recipients=[r for group in metadata.recipients() for r in group],
+        key_groups=len(metadata.groups),
+        selector=metadata.selector,
+        mac_only_encrypted=metadata.mac_only_encrypted,
+        foreign=metadata.foreign,
+    )
 
 
 # -- gitrot.yaml ----------------------------------------------------------------------------

@@ -9,13 +9,19 @@ A fixture is ``DIR/<rule-id>/pass-*.yaml`` or ``DIR/<rule-id>/fail-*.yaml``::
       config: {...}
       now: "2025-01-31T12:00:00Z"
     expect: [reason-required]   # every rule id expected to fire on this input; [] for none
+    waivers:  # optional: entries as in waivers.yaml, applied on the day of input.now
+      - {rule: reason-required, secrets: payments/*, reason: "...", approver: a, expires: "..."}
 
-Every rule runs on every fixture, so ``expect`` is the whole set of rules that fire. A
-``fail-*`` fixture must expect its folder's rule and a ``pass-*`` fixture must not. The rules
-are the built-in pack plus the ``*.yaml`` rule files next to DIR (``policies/tests`` tests
-``policies/*.yaml``); every rule defined there needs at least one pass and one fail fixture.
-Without DIR the built-in pack's own fixtures run. Exit 1 when a fixture disagrees or a rule
-lacks fixtures, 2 for a bad fixture or rule file.
+Every rule runs on every fixture, so ``expect`` is the whole set of rules that fire. The
+failed rules become findings at the intent's path (``input.intent.path``); the fixture's
+waivers are applied to them as ``gitrot validate`` applies waivers.yaml to a whole
+repository, so ``expect`` lists the rules of the findings left unwaived plus the
+``waiver-*`` findings (invalid, expired or unused waivers). A ``fail-*`` fixture must expect
+its folder's rule and a ``pass-*`` fixture must not. The rules are the built-in pack plus
+the ``*.yaml`` rule files next to DIR (``policies/tests`` tests ``policies/*.yaml``); every
+rule defined there needs at least one pass and one fail fixture (for the built-in pack, the
+``waiver-*`` checks too). Without DIR the built-in pack's own fixtures run. Exit 1 when a
+fixture disagrees or a rule lacks fixtures, 2 for a bad fixture or rule file.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Collection, Sequence
     from importlib.resources.abc import Traversable
 
-    from gitrot.policy.rules import Rule
+    from gitrot.core.findings import Finding
+    from gitrot.policy.rules import AnyRule, Rule
+    from gitrot.waivers import Waiver
 
 FIXTURE_PREFIXES = ("pass-", "fail-")
 MAX_FIXTURE_BYTES = 1024 * 1024
@@ -62,13 +71,14 @@ def policy_test(directory: str | None) -> int:
     from pathlib import Path
 
     from gitrot.policy import rules as rules_module
+    from gitrot.waivers import RULE_IDS
 
     builtin_folder = resources.files("gitrot").joinpath("policies")
     builtin = rules_module.builtin_rules()
     if directory is None:
         fixtures: Traversable = builtin_folder.joinpath("tests")
         label = f"{rules_module.BUILTIN_DIR}/tests"
-        own = builtin
+        own: Sequence[AnyRule] = builtin
         rules = builtin
     else:
         folder = Path(directory)
@@ -81,7 +91,8 @@ def policy_test(directory: str | None) -> int:
         else:
             own = _rules_in(parent, os.path.dirname(label) or ".")
             rules = rules_module.check_unique([*builtin, *own])
-    failures, count = run_fixtures(rules, own, fixtures, label)
+    checks = RULE_IDS if own is builtin else ()
+    failures, count = run_fixtures(rules, own, fixtures, label, checks=checks)
     for line in failures:
         output.data(line)
     if failures:
@@ -113,14 +124,22 @@ def _rules_in(folder: os.PathLike[str], shown: str) -> list[Rule]:
 
 
 def run_fixtures(
-    rules: list[Rule], own: list[Rule], fixtures: Traversable, label: str
+    rules: Sequence[AnyRule],
+    own: Sequence[AnyRule],
+    fixtures: Traversable,
+    label: str,
+    *,
+    checks: Sequence[str] = (),
 ) -> tuple[list[str], int]:
     """(one line per disagreement, fixtures run); no lines when every fixture agrees and
-    every rule in ``own`` has both a pass and a fail fixture."""
-    from gitrot.policy.engine import failed_rules
+    every rule in ``own``, and every id in ``checks`` (gitrot's own checks, such as the
+    ``waiver-*`` ones), has both a pass and a fail fixture."""
+    from gitrot.waivers import RULE_IDS
 
-    known = {rule.id for rule in rules}
-    seen: dict[str, set[str]] = {rule.id: set() for rule in own}
+    known = {rule.id for rule in rules} | set(RULE_IDS)
+    required = [(rule.location(), rule.id) for rule in own]
+    required += [(_CHECKS_LOCATION, check) for check in checks]
+    seen: dict[str, set[str]] = {rule_id: set() for _, rule_id in required}
     problems: list[str] = []
     count = 0
     folders = sorted(fixtures.iterdir(), key=lambda e: e.name) if fixtures.is_dir() else []
@@ -138,7 +157,8 @@ def run_fixtures(
             if kind is None:
                 problems.append(f"{where}: a fixture's name starts with pass- or fail-")
                 continue
-            document, expect = parse_fixture(entry.read_text(encoding="utf-8"), where)
+            text = entry.read_text(encoding="utf-8")
+            document, expect, waivers, invalid = parse_fixture(text, where, known)
             count += 1
             unknown = sorted(set(expect) - known)
             if unknown:
@@ -148,43 +168,86 @@ def run_fixtures(
                 verb = "must" if kind == "fail" else "must not"
                 problems.append(f"{where}: a {kind} fixture {verb} expect {folder.name}")
                 continue
-            fired = sorted({rule.id for rule in failed_rules(rules, document, subject=where)})
+            fired = fired_ids(rules, document, waivers, invalid, subject=where)
             if fired != sorted(set(expect)):
                 problems.append(
                     f"{where}: expected [{', '.join(sorted(set(expect)))}], "
                     f"got [{', '.join(fired)}]"
                 )
             seen.setdefault(folder.name, set()).add(kind)
-    for rule in own:
-        missing = [kind for kind in ("pass", "fail") if kind not in seen.get(rule.id, set())]
+    for location, rule_id in required:
+        missing = [kind for kind in ("pass", "fail") if kind not in seen.get(rule_id, set())]
         if missing:
             problems.append(
-                f"{rule.location()}: rule {rule.id!r} has no {' and no '.join(missing)} fixture "
-                f"in {label}/{rule.id}/"
+                f"{location}: rule {rule_id!r} has no {' and no '.join(missing)} fixture "
+                f"in {label}/{rule_id}/"
             )
     return problems, count
 
 
-def parse_fixture(text: str, where: str) -> tuple[dict[str, object], list[str]]:
-    """(input document, expected rule ids) of one fixture file."""
+def fired_ids(
+    rules: Sequence[AnyRule],
+    document: dict[str, object],
+    waivers: Sequence[Waiver],
+    invalid: Sequence[Finding],
+    *,
+    subject: str,
+) -> list[str]:
+    """The sorted rule ids of the findings a fixture yields: the failed rules' findings at
+    the intent's path, with the fixture's waivers applied on the day of ``input.now`` (a
+    whole repository: unused waivers count), unwaived ones only; plus ``invalid``."""
+    from gitrot.core.findings import Finding
+    from gitrot.policy.engine import failed_rules
+
+    failed = failed_rules(rules, document, subject=subject)
+    intent = document.get("intent")
+    path = intent.get("path") if isinstance(intent, dict) else None
+    at = path if isinstance(path, str) else subject
+    # only the ids are compared: every finding is an error with a placeholder message
+    findings = [Finding(rule.id, "error", at, 0, 0, f"rule {rule.id} fails") for rule in failed]
+    if waivers:
+        from gitrot.waivers import apply_waivers
+
+        now = document.get("now")
+        assert isinstance(now, str)  # noqa: S101 - parse_fixture checked it
+        findings = apply_waivers(findings, waivers, today=now[:10], judged_all=True)
+    return sorted({f.rule_id for f in [*findings, *invalid] if not f.waived})
+
+
+def parse_fixture(
+    text: str, where: str, known_rules: Collection[str] = ()
+) -> tuple[dict[str, object], list[str], list[Waiver], list[Finding]]:
+    """(input document, expected rule ids, waivers, waiver-invalid findings) of one fixture
+    file; ``known_rules`` are the rule ids its waivers may name."""
     from gitrot.repo_fields import Fields, parse_root
     from gitrot.sops.tree import Map, to_plain
+    from gitrot.waivers import is_date, parse_entries
 
     root = parse_root(text, where, InputError)
     doc = Fields(root, "", where, InputError)
-    doc.allow(("input", "expect"))
+    doc.allow(("input", "expect", "waivers"))
     value = doc.get("input")
     if not isinstance(value, Map):
         doc.fail("input", "input must be a mapping (an input document)", _FIXTURE_HINT)
     expect = list(doc.text_list("expect", unique=True)) if "expect" in root else None
     if expect is None:
         doc.fail("", "required key 'expect' is missing", _FIXTURE_HINT)
+    waivers, invalid = parse_entries(doc.seq("waivers"), doc, "waivers", known_rules)
     document = to_plain(value)
     assert isinstance(document, dict)  # noqa: S101 - to_plain of a Map is a dict
-    return document, expect
+    now = document.get("now")
+    if waivers and not (isinstance(now, str) and is_date(now[:10])):
+        doc.fail(
+            "input",
+            "input.now must be a time like 2025-01-31T12:00:00Z: its date is the day "
+            "the fixture's waivers are judged on",
+            _FIXTURE_HINT,
+        )
+    return document, expect, waivers, invalid
 
 
 _FIXTURE_HINT = (
-    "a fixture holds input: (see gitrot/schemas/policy-input.schema.json) and expect: "
-    "(the rule ids that fire, [] for none)"
+    "a fixture holds input: (see gitrot/schemas/policy-input.schema.json), expect: "
+    "(the rule ids that fire, [] for none) and optionally waivers: (as in waivers.yaml)"
 )
+_CHECKS_LOCATION = "gitrot/waivers.py"

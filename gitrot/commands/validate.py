@@ -20,7 +20,9 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     import argparse
 
+    from gitrot.core.findings import Finding
     from gitrot.core.models import Config, RotationIntent
+    from gitrot.policy.input import Facts
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,8 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE",
         help="write the report to FILE (atomically, once it is complete) instead of stdout",
     )
+    parser.add_argument(
+        "--context",
+        choices=("pre-commit", "pr", "scheduled"),
+        default="pre-commit",
+        help="where the rules run, for rules whose severity depends on it: pre-commit "
+        "(default), pr, or scheduled (a periodic CI job: overdue secrets are errors)",
+    )
     parser.set_defaults(
-        run=lambda args: validate(args.files, fmt=args.format, output_file=args.output)
+        run=lambda args: validate(
+            args.files, fmt=args.format, output_file=args.output, context=args.context
+        )
     )
 
 
@@ -56,42 +67,15 @@ def validate(
     fmt: str = "text",
     root: str | None = None,
     output_file: str | None = None,
+    context: str = "pre-commit",
 ) -> int:
-    from gitrot import repo, workspace
-    from gitrot.core.findings import Finding, has_errors
-    from gitrot.core.models import Config, RotationIntent
+    from gitrot import workspace
+    from gitrot.core.findings import has_errors
     from gitrot.report import render
 
     root = root or workspace.find_root()
-    targets = [_relative(root, f) for f in files] or [repo.CONFIG_FILE, *repo.intent_files(root)]
-    findings: list[Finding] = []
-    intents: list[RotationIntent] = []
-    config: Config | None = None
-    for relpath in targets:
-        try:
-            model = check_file(root, relpath)
-        except GitrotError as exc:
-            findings.append(Finding.from_error(exc.at(relpath)))
-            continue
-        if isinstance(model, RotationIntent):
-            intents.append(model)
-        elif isinstance(model, Config):
-            config = model
-    rules_meta: dict[str, tuple[str, str]] = {}
-    if intents or _names_policy_file(targets):
-        if config is None and repo.CONFIG_FILE not in targets:
-            try:
-                config = repo.load_config(root)
-            except GitrotError as exc:
-                findings.append(Finding.from_error(exc.at(repo.CONFIG_FILE)))
-        if config is not None:
-            from datetime import UTC, datetime
-
-            from gitrot.policy import engine, rules
-
-            loaded = rules.load_rules(root, config)
-            rules_meta = rules.describe(loaded)
-            findings.extend(engine.evaluate(loaded, intents, config, now=datetime.now(UTC)))
+    targets = [_relative(root, f) for f in files]
+    findings, targets, rules_meta = judge(root, targets, context=context)
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
     report = render(
         findings, fmt, checked_files=targets, color=color, command="validate", rules=rules_meta
@@ -114,6 +98,166 @@ def validate(
 
         output.info(summary_line(findings, len(targets)))
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def judge(
+    root: str, targets: list[str], *, context: str = "pre-commit"
+) -> tuple[list[Finding], list[str], dict[str, tuple[str, str]]]:
+    """(findings, files checked, rule descriptions) of ``targets`` (every file gitrot owns
+    when empty): the loader's checks, then the rules over the intents that loaded, then the
+    waivers. A changed waivers file widens the run to the whole repository: whether a
+    waiver is used can only be told there. Waiver findings (expired, unused, invalid) are
+    reported only when the whole repository is judged; a run on a few files still honours
+    the valid waivers."""
+    from datetime import UTC, datetime
+
+    from gitrot import repo
+    from gitrot.core.findings import Finding
+    from gitrot.core.models import RotationIntent
+
+    config: Config | None = None
+    config_error: GitrotError | None = None
+    try:
+        config = repo.load_config(root)
+    except GitrotError as exc:
+        config_error = exc.at(repo.CONFIG_FILE)
+    waivers_path = config.waivers_path if config is not None else None
+    judged_all = not targets or (waivers_path is not None and waivers_path in targets)
+    if judged_all:
+        everything = [repo.CONFIG_FILE, *repo.intent_files(root)]
+        targets = list(dict.fromkeys([*targets, *everything]))
+    findings: list[Finding] = []
+    intents: list[RotationIntent] = []
+    for relpath in targets:
+        if relpath == repo.CONFIG_FILE:
+            if config_error is not None:
+                findings.append(Finding.from_error(config_error))
+            continue
+        try:
+            model = check_file(root, relpath)
+        except GitrotError as exc:
+            findings.append(Finding.from_error(exc.at(relpath)))
+            continue
+        if isinstance(model, RotationIntent):
+            intents.append(model)
+    if not intents and not _names_policy_file(targets):
+        return findings, targets, {}
+    if config is None:
+        if config_error is not None and repo.CONFIG_FILE not in targets:
+            findings.append(Finding.from_error(config_error))
+        return findings, targets, {}
+    from gitrot import waivers
+    from gitrot.policy import engine, rules
+
+    loaded = rules.load_rules(root, config)
+    rules_meta = rules.describe(loaded)
+    facts, problems = intent_facts(root, intents)
+    findings.extend(problems)
+    now = datetime.now(UTC)
+    judged = engine.evaluate(loaded, intents, config, now=now, facts=facts, context=context)
+    known = {rule.id for rule in loaded}
+    valid, invalid = waivers.load_waivers(root, config.waivers_path, known)
+    judged = waivers.apply_waivers(
+        judged, valid, today=now.date().isoformat(), judged_all=judged_all
+    )
+    if judged_all:
+        findings.extend(invalid)
+    else:
+        judged = [f for f in judged if f.rule_id not in waivers.RULE_IDS]
+    findings.extend(judged)
+    return findings, targets, rules_meta
+
+
+def intent_facts(
+    root: str, intents: list[RotationIntent]
+) -> tuple[dict[str, Facts], list[Finding]]:
+    """What git (HEAD: the base of the commit being made) and ``.sops.yaml`` say about each
+    intent, and the findings of a broken ``.sops.yaml``."""
+    from gitrot.core.findings import Finding
+    from gitrot.git.worktree import at_head
+    from gitrot.policy.input import Facts
+
+    if not intents:
+        return {}, []
+    creation, problems = _creation_rules(root, intents)
+    paths = [intent.path for intent in intents]
+    head = at_head(root, paths)
+    facts: dict[str, Facts] = {}
+    for intent in intents:
+        rule = creation.get(intent.path)
+        if head is None:
+            facts[intent.path] = Facts(creation_rule=rule)
+            continue
+        blobs, times = head
+        facts[intent.path] = _compare(root, intent, blobs.get(intent.path), times, rule)
+    return facts, [Finding.from_error(p.at(".sops.yaml")) for p in problems]
+
+
+def _compare(
+    root: str,
+    intent: RotationIntent,
+    before: bytes | None,
+    times: dict[str, int],
+    rule: tuple[tuple[str, str] | None, tuple[str, ...], bool] | None,
+) -> Facts:
+    from gitrot import repo
+    from gitrot.policy.input import Facts
+
+    if before is None:
+        return Facts(status="added", creation_rule=rule)
+    base: RotationIntent | None
+    try:
+        with open(os.path.join(root, *intent.path.split("/")), "rb") as stream:
+            now = stream.read()
+    except OSError:
+        now = b""
+    if now == before:
+        status, base = "unchanged", intent
+    else:
+        status = "modified"
+        try:
+            base = repo.parse_intent(before, intent.path)
+        except GitrotError:
+            base = None  # HEAD's file was broken; version-step cannot compare with it
+    return Facts(
+        status=status, base=base, base_rotated_at=times.get(intent.path), creation_rule=rule
+    )
+
+
+def _creation_rules(
+    root: str, intents: list[RotationIntent]
+) -> tuple[dict[str, tuple[tuple[str, str] | None, tuple[str, ...], bool]], list[GitrotError]]:
+    """``{intent path: (selector, recipients, mac_only_encrypted)}`` of the ``.sops.yaml``
+    rule for each intent (absent without a matching rule) and the file's problems."""
+    from pathlib import Path
+
+    from gitrot.sops import rules
+    from gitrot.sops.metadata import DEFAULT_SELECTOR
+
+    config = Path(root) / rules.CONFIG_NAME
+    if not config.is_file():
+        return {}, []
+    try:
+        rule_list, _ = rules.load_rules(config)
+    except GitrotError as exc:
+        return {}, [exc]
+    found: dict[str, tuple[tuple[str, str] | None, tuple[str, ...], bool]] = {}
+    problems: list[GitrotError] = []
+    for intent in intents:
+        try:
+            rule = rules.match_rule(rule_list, Path(root) / intent.path, Path(root))
+        except rules.NoMatchingRuleError:
+            continue
+        except GitrotError as exc:
+            problems.append(exc)
+            break
+        recipients = tuple(r for group in rule.key_groups for r in group)
+        found[intent.path] = (
+            rule.selector or DEFAULT_SELECTOR,
+            recipients,
+            rule.mac_only_encrypted,
+        )
+    return found, problems
 
 
 def check_file(root: str, relpath: str) -> Config | RotationIntent | None:

@@ -9,6 +9,10 @@ found (a key, a rule, a line), never the value; code that finds secret-looking s
 a ``fingerprint`` (a keyed or truncated hash that lets CI match a finding across runs), not
 the string itself. Every format prints messages and hints verbatim, so this is the one place
 the rule is enforced: by whoever builds the finding.
+
+A finding a waiver covers (:mod:`gitrot.waivers`) stays in the report with its ``waived``
+note ("waived by alice@example.com until 2027-01-31 (waivers.yaml:7)"): it no longer fails
+the run, and every format shows it apart from the findings that do.
 """
 
 from __future__ import annotations
@@ -40,7 +44,31 @@ RULES: dict[str, tuple[str, str]] = {
         "gitrot.yaml, intents (secrets/**/*.yaml) and sealed values (secrets/**/*.sealed.yaml) "
         "must follow the schemas shipped in gitrot/schemas/ (DESIGN.md section 1).",
     ),
+    "waiver-invalid": (
+        "A waiver is malformed, or names a rule that cannot be waived",
+        "An exception to a policy rule must be justified, approved and time-limited, or it is "
+        "no control at all: each waiver in waivers.yaml names a known rule id, the secrets it "
+        "covers (globs), a reason of at least 10 characters, an approver and a quoted expiry "
+        "date (YYYY-MM-DD). The schema check and the waiver checks cannot be waived. A "
+        "malformed waiver waives nothing; fix it (the format is "
+        "https://gitrot.dev/schemas/waivers.schema.json).",
+    ),
+    "waiver-expired": (
+        "A waiver has expired",
+        "A waiver applies through its expiry date (UTC) and then waives nothing, so every "
+        "exception is looked at again: renew it with a new approval and a new date, or fix "
+        "the findings it covered and delete it.",
+    ),
+    "waiver-unused": (
+        "A waiver waives no finding",
+        "A waiver that covers no finding (the problem was fixed, or its rule id or globs name "
+        "nothing that fails) is stale: delete it, so waivers.yaml lists only the exceptions "
+        "in force. Reported only when the whole repository was checked.",
+    ),
 }
+
+#: The key of waived findings in :func:`count_by_severity` (they count there, not as errors).
+WAIVED = "waived"
 
 
 class Finding:
@@ -48,9 +76,20 @@ class Finding:
 
     ``path`` is relative to the repository root with ``/`` separators (empty when the
     finding is about no file). ``fingerprint`` is optional and never a secret value.
+    ``waived`` is empty, or the note of the waiver that covers the finding (:meth:`waive`).
     """
 
-    __slots__ = ("column", "fingerprint", "hint", "line", "message", "path", "rule_id", "severity")
+    __slots__ = (
+        "column",
+        "fingerprint",
+        "hint",
+        "line",
+        "message",
+        "path",
+        "rule_id",
+        "severity",
+        "waived",
+    )
 
     def __init__(  # noqa: PLR0917 - the fields of a compiler diagnostic, in their usual order
         self,
@@ -62,6 +101,7 @@ class Finding:
         message: str,
         hint: str = "",
         fingerprint: str = "",
+        waived: str = "",
     ) -> None:
         if severity not in Severity.RANK:
             raise ValueError(f"unknown severity {severity!r}; expected one of {Severity.ALL}")
@@ -77,6 +117,7 @@ class Finding:
         self.message = message
         self.hint = hint
         self.fingerprint = fingerprint
+        self.waived = waived
 
     @classmethod
     def from_error(cls, exc: GitrotError, *, rule_id: str = "schema") -> Finding:
@@ -91,7 +132,23 @@ class Finding:
             hint=exc.hint,
         )
 
-    def _fields(self) -> tuple[str, str, str, int, int, str, str, str]:
+    def waive(self, note: str) -> Finding:
+        """A copy of this finding, covered by the waiver that ``note`` describes."""
+        if not note:
+            raise ValueError("a waived finding needs the note of its waiver")
+        return Finding(
+            self.rule_id,
+            self.severity,
+            self.path,
+            self.line,
+            self.column,
+            self.message,
+            self.hint,
+            self.fingerprint,
+            waived=note,
+        )
+
+    def _fields(self) -> tuple[str, str, str, int, int, str, str, str, str]:
         return (
             self.rule_id,
             self.severity,
@@ -101,6 +158,7 @@ class Finding:
             self.message,
             self.hint,
             self.fingerprint,
+            self.waived,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -117,6 +175,8 @@ class Finding:
             args += f", hint={self.hint!r}"
         if self.fingerprint:
             args += f", fingerprint={self.fingerprint!r}"
+        if self.waived:
+            args += f", waived={self.waived!r}"
         return f"Finding({args})"
 
     def sort_key(self) -> tuple[str, int, int, int, str, str]:
@@ -149,6 +209,7 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
             "fingerprint": self.fingerprint,
+            "waived": self.waived,
         }
 
 
@@ -158,16 +219,18 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
-    """``{"error": n, "warning": n, "info": n}`` (every severity present, possibly 0)."""
-    counts = dict.fromkeys(Severity.ALL, 0)
+    """``{"error": n, "warning": n, "info": n, "waived": n}`` (every key present, possibly
+    0); a waived finding counts as waived only, whatever its severity."""
+    counts = dict.fromkeys((*Severity.ALL, WAIVED), 0)
     for finding in findings:
-        counts[finding.severity] += 1
+        counts[WAIVED if finding.waived else finding.severity] += 1
     return counts
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
-    """Whether any finding fails the run (exit 1): errors do, warnings and infos do not."""
-    return any(finding.severity == Severity.ERROR for finding in findings)
+    """Whether any finding fails the run (exit 1): errors do unless waived; warnings and
+    infos do not."""
+    return any(finding.severity == Severity.ERROR and not finding.waived for finding in findings)
 
 
 def plural(count: int, noun: str) -> str:
@@ -176,8 +239,10 @@ def plural(count: int, noun: str) -> str:
 
 
 def summary(findings: Iterable[Finding], checked_files: int) -> str:
-    """``2 errors, 1 warning in 5 files`` (``no findings in 5 files`` when clean)."""
+    """``2 errors, 1 warning, 1 waived in 5 files`` (``no findings in 5 files`` when clean)."""
     counts = count_by_severity(findings)
     parts = [plural(counts[s], s) for s in Severity.ALL if counts[s]]
+    if counts[WAIVED]:
+        parts.append(f"{counts[WAIVED]} {WAIVED}")
     what = ", ".join(parts) if parts else "no findings"
     return f"{what} in {plural(checked_files, 'file')}"

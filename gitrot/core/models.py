@@ -156,6 +156,33 @@ class SealedValue(_Model):
         self.path = path
 
 
+class Encryption(_Model):
+    """What an intent's ``sops:`` block says about its encryption (never a key or a value).
+
+    ``recipients`` are the age recipients of every key group, in order; ``selector`` is the
+    sops selector as ``(kind, value)``, e.g. ``("encrypted_regex", "^ref$")``; ``foreign``
+    names master-key types other than age (pgp, kms...).
+    """
+
+    __slots__ = ("foreign", "key_groups", "mac_only_encrypted", "recipients", "selector")
+    _compare = ("recipients", "key_groups", "selector", "mac_only_encrypted", "foreign")
+
+    def __init__(
+        self,
+        *,
+        recipients: tuple[str, ...] | list[str],
+        selector: tuple[str, str],
+        mac_only_encrypted: bool,
+        key_groups: int = 1,
+        foreign: tuple[str, ...] = (),
+    ) -> None:
+        self.recipients = tuple(recipients)
+        self.key_groups = key_groups
+        self.selector = selector
+        self.mac_only_encrypted = mac_only_encrypted
+        self.foreign = tuple(foreign)
+
+
 class RotationIntent(_Model):
     """One ``secrets/<name>.yaml``. ``ref`` is the ENC[...] text, never decrypted here."""
 
@@ -164,6 +191,7 @@ class RotationIntent(_Model):
         "backend",
         "consumers",
         "emergency",
+        "encryption",
         "environment",
         "labels",
         "name",
@@ -208,6 +236,7 @@ class RotationIntent(_Model):
         consumers: tuple[str, ...] | list[str] = (),
         path: str | None = None,
         lines: Mapping[str, tuple[int, int]] | None = None,
+        encryption: Encryption | None = None,
     ) -> None:
         _check(is_valid_name(name), f"invalid intent name {name!r}")
         _check(_is_int(version) and version >= 1, "version must be an integer >= 1")
@@ -248,6 +277,7 @@ class RotationIntent(_Model):
         self.consumers: tuple[str, ...] = consumers
         self.path = path
         self._lines: dict[str, tuple[int, int]] = dict(lines or {})
+        self.encryption = encryption
 
     def position(self, field_path: str) -> tuple[int, int]:
         """(line, column) of a field like ``spec.version``, else of its nearest parent.

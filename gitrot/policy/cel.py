@@ -85,10 +85,28 @@ def compile(expression: str) -> Program:
     return program
 
 
-def evaluate(program: Program, activation: Mapping[str, object]) -> object:
+class Bindings:
+    """Variables for many evaluations: converted to CEL values once, not once per program.
+
+    The engine converts a Python ``dict`` activation on every ``execute``; a ``Context``
+    keeps the converted environment until it changes. ``shared`` (the config, ``now``) is
+    set once; :meth:`bind` replaces the per-intent variables before the rules run on it.
+    """
+
+    __slots__ = ("context",)
+
+    def __init__(self, shared: Mapping[str, object]) -> None:
+        self.context = engine().Context(dict(shared))
+
+    def bind(self, variables: Mapping[str, object]) -> None:
+        self.context.update(dict(variables))
+
+
+def evaluate(program: Program, activation: Mapping[str, object] | Bindings) -> object:
     """The value of ``program`` with the variables of ``activation``; CelError if it fails."""
+    target = activation.context if isinstance(activation, Bindings) else dict(activation)
     try:
-        result: object = program.execute(dict(activation))
+        result: object = program.execute(target)
     except KeyError as exc:
         key = exc.args[0] if exc.args else ""
         raise CelError(f"CEL evaluation error: no such key: {key}") from None

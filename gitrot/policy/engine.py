@@ -18,71 +18,105 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from gitrot.core.models import Config, RotationIntent
-    from gitrot.policy.rules import Rule
+    from gitrot.policy.cel import Bindings
+    from gitrot.policy.input import Facts
+    from gitrot.policy.rules import AnyRule
 
 
 def evaluate(
-    rules: Sequence[Rule],
+    rules: Sequence[AnyRule],
     intents: Iterable[RotationIntent],
     config: Config,
     *,
     now: datetime,
+    facts: Mapping[str, Facts] | None = None,
+    context: str = "pre-commit",
 ) -> list[Finding]:
-    """Every finding of ``rules`` over ``intents`` (in rule order per intent)."""
-    from gitrot.policy.input import config_document, input_document
+    """Every finding of ``rules`` over ``intents`` (in rule order per intent).
+
+    ``facts`` maps an intent's path to what git and ``.sops.yaml`` say about it (unknown
+    when absent); ``context`` picks the severity of rules that differ by context.
+    """
+    from gitrot.policy.cel import Bindings
+    from gitrot.policy.input import UNKNOWN, config_document, input_document, rfc3339
 
     config_doc = config_document(config)
+    bindings = Bindings({"config": config_doc, "now": rfc3339(now), "context": context})
     findings: list[Finding] = []
     for intent in intents:
-        document = input_document(intent, config, now=now, config_doc=config_doc)
-        for rule in failed_rules(rules, document, subject=intent.path):
-            line, column = intent.position(rule.field) if rule.field else (0, 0)
+        document = input_document(
+            intent,
+            config,
+            now=now,
+            facts=(facts or {}).get(intent.path, UNKNOWN),
+            context=context,
+            config_doc=config_doc,
+        )
+        found = violations(rules, document, subject=intent.path, bindings=bindings)
+        for rule, field, message in found:
+            line, column = intent.position(field) if field else (0, 0)
             findings.append(
                 Finding(
                     rule.id,
-                    rule.severity,
+                    rule.severity_in(context),
                     intent.path,
                     line,
                     column,
-                    rule.message,
+                    message,
                     hint=rule.hint,
                 )
             )
     return findings
 
 
-def failed_rules(
-    rules: Sequence[Rule], document: Mapping[str, object], *, subject: str
-) -> list[Rule]:
-    """The rules that select the document's intent and whose expression is false.
-
-    ``subject`` names the input in errors (the intent's path, or a fixture file).
-    """
+def violations(
+    rules: Sequence[AnyRule],
+    document: Mapping[str, object],
+    *,
+    subject: str,
+    bindings: Bindings | None = None,
+) -> list[tuple[AnyRule, str, str]]:
+    """``(rule, field, message)`` for every violation of the rules that select the
+    document's intent. ``subject`` names the input in errors (the intent's path, or a
+    fixture file). A rule that cannot judge raises InputError (exit 2), never passes.
+    ``bindings`` already holds the document's shared variables (config, now, context);
+    the per-intent ones are bound here."""
     from gitrot.policy import cel
+    from gitrot.policy.input import PER_INTENT, complete
 
+    document = complete(document)
     intent = document.get("intent")
     if not isinstance(intent, dict):
         raise InputError("the input document has no intent", where=subject)
-    failed: list[Rule] = []
+    if bindings is not None:
+        bindings.bind({key: document[key] for key in PER_INTENT})
+    found: list[tuple[AnyRule, str, str]] = []
     for rule in rules:
         if not rule.select.matches(intent):
             continue
         try:
-            result = cel.evaluate(rule.program, document)
+            found.extend(
+                (rule, field, message) for field, message in rule.violations(document, bindings)
+            )
         except cel.CelError as exc:
             raise _broken(rule, subject, exc.message) from None
-        if result is True:
-            continue
-        if result is False:
+        except Exception as exc:
+            raise _broken(rule, subject, f"{type(exc).__name__}: {exc}") from None
+    return found
+
+
+def failed_rules(
+    rules: Sequence[AnyRule], document: Mapping[str, object], *, subject: str
+) -> list[AnyRule]:
+    """The rules with at least one violation on the document (in rule order)."""
+    failed: list[AnyRule] = []
+    for rule, _field, _message in violations(rules, document, subject=subject):
+        if not failed or failed[-1] is not rule:
             failed.append(rule)
-            continue
-        raise _broken(
-            rule, subject, f"the expression returned {type(result).__name__}, not a boolean"
-        )
     return failed
 
 
-def _broken(rule: Rule, subject: str, problem: str) -> InputError:
+def _broken(rule: AnyRule, subject: str, problem: str) -> InputError:
     return InputError(
         f"rule {rule.id!r} cannot judge {subject}: {problem}",
         where=rule.where,

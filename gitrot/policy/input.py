@@ -2,15 +2,23 @@
 
 ::
 
-    {"intent": {...}, "base": null, "history": null, "config": {...}, "now": "...Z"}
+    {"intent": {...}, "base": {...} | null, "change": {...}, "history": {...} | null,
+     "creation_rule": {...} | null, "config": {...}, "context": "pre-commit", "now": "...Z"}
 
-``intent`` mirrors the YAML of ``secrets/<name>.yaml`` without its ``sops`` block, plus
-``path``; encrypted fields (``spec.target.ref``) are their ``ENC[...]`` text, never
-decrypted; optional fields are present as null (``metadata.environment``) or their default
-(``spec.emergency``, ``spec.consumers``, ``metadata.labels``), so rules need no ``has()``.
-``config`` mirrors gitrot.yaml with durations in seconds. ``now`` is RFC 3339 UTC; rules
-read it with ``timestamp(now)``. ``base`` (the intent at the PR base) and ``history`` (its
-rotations from git) are null until the PR check provides them.
+``intent`` mirrors the YAML of ``secrets/<name>.yaml`` plus ``path``; its ``sops`` block is
+summarised (recipients, selector), encrypted fields (``spec.target.ref``) are their
+``ENC[...]`` text, never decrypted; optional fields are present as null
+(``metadata.environment``) or their default (``spec.emergency``, ``spec.consumers``,
+``metadata.labels``), so rules need no ``has()``. ``base`` is the intent before the change
+(at HEAD for the pre-commit hook, at the merge base for the PR check), ``change`` says what
+the change does to it, ``history`` when its versions took effect (from git),
+``creation_rule`` what ``.sops.yaml`` says its encryption must be. ``config`` mirrors
+gitrot.yaml with durations in seconds. ``context`` is where the rules run (``pre-commit``,
+``pr``, ``scheduled``); ``now`` is RFC 3339 UTC (``timestamp(now)`` in CEL).
+
+:class:`Facts` carries what the caller learnt from git and ``.sops.yaml``; fixtures may omit
+``base``, ``change``, ``history``, ``creation_rule`` and ``context``, which
+:func:`complete` fills with the values a run outside git would have.
 """
 
 from __future__ import annotations
@@ -20,11 +28,46 @@ from gitrot.core.models import API_VERSION, SECRETS_DIR, GeneratedValue
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from gitrot.core.models import Config, RotationIntent
 
 INPUT_SCHEMA = "policy-input.schema.json"
+CONTEXTS = ("pre-commit", "pr", "scheduled")
+#: the variables that differ from one intent to the next (config, context and now do not)
+PER_INTENT = ("intent", "base", "change", "history", "creation_rule")
+CHANGE_STATUSES = ("added", "modified", "renamed", "unchanged", "unknown")
+
+
+class Facts:
+    """What the caller knows about one intent beyond its file.
+
+    ``base`` is the intent before the change (None: new, or unknown when ``status`` is
+    ``unknown``); ``rotated_at`` is when the version the intent has at the base took effect
+    (epoch seconds, None without history); ``creation_rule`` is the ``.sops.yaml`` rule for
+    the intent's path as ``(selector, recipients, mac_only_encrypted)``, None without one.
+    """
+
+    __slots__ = ("base", "base_rotated_at", "creation_rule", "status")
+
+    def __init__(
+        self,
+        *,
+        status: str = "unknown",
+        base: RotationIntent | None = None,
+        base_rotated_at: int | None = None,
+        creation_rule: tuple[tuple[str, str] | None, tuple[str, ...], bool] | None = None,
+    ) -> None:
+        if status not in CHANGE_STATUSES:
+            raise ValueError(f"unknown change status {status!r}")
+        self.status = status
+        self.base = base
+        self.base_rotated_at = base_rotated_at
+        self.creation_rule = creation_rule
+
+
+UNKNOWN = Facts()
 
 
 def intent_document(intent: RotationIntent) -> dict[str, object]:
@@ -35,6 +78,15 @@ def intent_document(intent: RotationIntent) -> dict[str, object]:
         value = {"generate": generate}
     else:
         value = {"sealed": intent.value.path[len(SECRETS_DIR) + 1 :]}
+    encryption = intent.encryption
+    sops: dict[str, object] | None = None
+    if encryption is not None:
+        sops = {
+            "recipients": list(encryption.recipients),
+            "key_groups": encryption.key_groups,
+            "selector": _selector(encryption.selector),
+            "mac_only_encrypted": encryption.mac_only_encrypted,
+        }
     return {
         "apiVersion": API_VERSION,
         "kind": "RotationIntent",
@@ -54,7 +106,12 @@ def intent_document(intent: RotationIntent) -> dict[str, object]:
             "value": value,
             "consumers": list(intent.consumers),
         },
+        "sops": sops,
     }
+
+
+def _selector(selector: tuple[str, str] | None) -> dict[str, str] | None:
+    return None if selector is None else {"kind": selector[0], "value": selector[1]}
 
 
 def config_document(config: Config) -> dict[str, object]:
@@ -77,6 +134,8 @@ def config_document(config: Config) -> dict[str, object]:
             {
                 "start": f.start,
                 "end": f.end,
+                "starts_at": f"{f.start}T00:00:00Z",
+                "ends_at": _day_after(f.end) + "T00:00:00Z",
                 "environments": list(f.environments),
                 "reason": f.reason,
             }
@@ -85,6 +144,12 @@ def config_document(config: Config) -> dict[str, object]:
         "policy_paths": list(config.policy_paths),
         "waivers_path": config.waivers_path,
     }
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def rfc3339(now: datetime) -> str:
@@ -96,21 +161,80 @@ def rfc3339(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _epoch(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return rfc3339(datetime.fromtimestamp(seconds, UTC))
+
+
 def input_document(
     intent: RotationIntent,
     config: Config,
     *,
     now: datetime,
+    facts: Facts = UNKNOWN,
+    context: str = "pre-commit",
     config_doc: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    """The whole input of one intent (``config_doc`` lets a caller build the config once)."""
+    """The whole input of one intent (``config_doc`` lets a caller build the config once).
+
+    ``change.rotation`` is true when the change creates the intent or raises its version;
+    ``history.rotated_at`` is when the intent's current version took effect (``now`` for a
+    rotation in this change) and ``history.previous_rotated_at`` when the version before it
+    did (null when unknown); ``history`` is null when git could not tell.
+    """
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown context {context!r}")
+    base = facts.base
+    status = facts.status
+    rotation = status == "added" or (base is not None and intent.version > base.version)
+    stamp = rfc3339(now)
+    history: dict[str, object] | None = None
+    if status != "unknown":
+        known = None if facts.base_rotated_at is None else _epoch(facts.base_rotated_at)
+        history = {
+            "rotated_at": stamp if rotation else known,
+            "previous_rotated_at": known if rotation else None,
+        }
+    creation: dict[str, object] | None = None
+    if facts.creation_rule is not None:
+        selector, recipients, mac_only = facts.creation_rule
+        creation = {
+            "selector": _selector(selector),
+            "recipients": list(recipients),
+            "mac_only_encrypted": mac_only,
+        }
     return {
         "intent": intent_document(intent),
-        "base": None,
-        "history": None,
+        "base": None if base is None else intent_document(base),
+        "change": {"status": status, "rotation": rotation},
+        "history": history,
+        "creation_rule": creation,
         "config": config_doc if config_doc is not None else config_document(config),
-        "now": rfc3339(now),
+        "context": context,
+        "now": stamp,
     }
+
+
+def complete(document: Mapping[str, object]) -> dict[str, object]:
+    """A copy of a (fixture's) document with the optional variables filled in: ``base``,
+    ``history`` and ``creation_rule`` null, ``change`` unknown, ``context`` pre-commit;
+    ``intent.sops`` null when absent."""
+    full: dict[str, object] = {
+        "base": None,
+        "change": {"status": "unknown", "rotation": False},
+        "history": None,
+        "creation_rule": None,
+        "context": "pre-commit",
+        **document,
+    }
+    intent = full.get("intent")
+    if isinstance(intent, dict) and "sops" not in intent:
+        full["intent"] = {**intent, "sops": None}
+    base = full.get("base")
+    if isinstance(base, dict) and "sops" not in base:
+        full["base"] = {**base, "sops": None}
+    return full
 
 
 def _plain(value: object) -> object:

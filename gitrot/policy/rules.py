@@ -42,11 +42,13 @@ if TYPE_CHECKING:
     from cel.cel import Program
 
     from gitrot.core.models import Config
+    from gitrot.policy.cel import Bindings
+    from gitrot.policy.plugins import PythonRule
 
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
 RESERVED_IDS = frozenset({"schema"})
-_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _RULE_KEYS = ("id", "severity", "description", "select", "field", "expr", "message", "hint")
 _SELECT_KEYS = ("environment", "class", "labels", "name")
 _FORMAT_HINT = "the rule format is described in gitrot/policies/README.md"
@@ -74,6 +76,16 @@ FIELDS = frozenset(
         "spec.value.generate.alphabet",
         "spec.value.sealed",
         "spec.consumers",
+        "sops",
+        "sops.age",
+        "sops.key_groups",
+        "sops.mac_only_encrypted",
+        "sops.encrypted_regex",
+        "sops.unencrypted_regex",
+        "sops.encrypted_suffix",
+        "sops.unencrypted_suffix",
+        "sops.encrypted_comment_regex",
+        "sops.unencrypted_comment_regex",
     }
 )
 
@@ -134,7 +146,12 @@ class Selector:
 
 
 class Rule:
-    """One rule, compiled. ``where``/``line`` locate it (its ``- id:`` item) for errors."""
+    """One rule, compiled. ``where``/``line`` locate it (its ``- id:`` item) for errors.
+
+    ``severity`` is one of :data:`Severity.ALL`, or a mapping from each context
+    (``pre-commit``, ``pr``, ``scheduled``) to one: ``max-age`` warns in the hook and fails
+    the scheduled check.
+    """
 
     __slots__ = (
         "description",
@@ -153,7 +170,7 @@ class Rule:
     def __init__(  # noqa: PLR0917 - the fields of the file format, in its order
         self,
         id: str,
-        severity: str,
+        severity: str | Mapping[str, str],
         description: str,
         select: Selector,
         expr: str,
@@ -166,7 +183,9 @@ class Rule:
         program: Program | None = None,
     ) -> None:
         self.id = id
-        self.severity = severity
+        self.severity: str | dict[str, str] = (
+            severity if isinstance(severity, str) else dict(severity)
+        )
         self.description = description
         self.select = select
         self.expr = expr
@@ -180,6 +199,25 @@ class Rule:
 
             program = cel.compile(expr)
         self.program = program
+
+    def severity_in(self, context: str) -> str:
+        """The severity of a finding of this rule in ``context``."""
+        return self.severity if isinstance(self.severity, str) else self.severity[context]
+
+    def violations(
+        self, document: Mapping[str, object], bindings: Bindings | None = None
+    ) -> list[tuple[str, str]]:
+        """``[(field, message)]``: one when the expression is false, none when true; a
+        :class:`~gitrot.policy.cel.CelError` or TypeError when it cannot judge.
+        ``bindings``, when given, holds ``document`` already converted for CEL."""
+        from gitrot.policy import cel
+
+        result = cel.evaluate(self.program, document if bindings is None else bindings)
+        if result is True:
+            return []
+        if result is False:
+            return [(self.field, self.message)]
+        raise TypeError(f"the expression returned {type(result).__name__}, not a boolean")
 
     def location(self) -> str:
         return f"{self.where}:{self.line}" if self.line else self.where
@@ -226,7 +264,7 @@ def _rule(fields: Fields) -> Rule:
 
     fields.allow(_RULE_KEYS)
     rule_id = fields.text("id")
-    if not _ID.fullmatch(rule_id):
+    if not ID_PATTERN.fullmatch(rule_id):
         fields.fail(
             "id",
             f"rule id {rule_id!r} is not lowercase letters, digits, '.', '_' and '-'",
@@ -234,12 +272,7 @@ def _rule(fields: Fields) -> Rule:
         )
     if rule_id in RESERVED_IDS:
         fields.fail("id", f"rule id {rule_id!r} is reserved for gitrot's own checks")
-    severity = fields.text("severity")
-    if severity not in Severity.ALL:
-        fields.fail(
-            "severity",
-            f"{fields.full('severity')} must be one of {', '.join(Severity.ALL)}, got {severity!r}",
-        )
+    severity = _severity(fields)
     field = fields.opt_text("field") or ""
     if field and field not in FIELDS and not field.startswith("metadata.labels."):
         fields.fail(
@@ -278,6 +311,35 @@ def _rule(fields: Fields) -> Rule:
     )
 
 
+def _severity(fields: Fields) -> str | dict[str, str]:
+    """``error``, or ``{pre-commit: warning, pr: warning, scheduled: error}``."""
+    from gitrot.policy.input import CONTEXTS
+
+    choices = ", ".join(Severity.ALL)
+    if isinstance(fields.get("severity"), str):
+        severity = fields.text("severity")
+        if severity not in Severity.ALL:
+            fields.fail("severity", f"{fields.full('severity')} must be one of {choices}, "
+                        f"got {severity!r}")  # fmt: skip
+        return severity
+    by_context = fields.mapping("severity")
+    by_context.allow(CONTEXTS)
+    found = by_context.text_map()
+    for context in CONTEXTS:
+        if context not in found:
+            by_context.fail(
+                "",
+                f"{fields.full('severity')} gives no severity for {context!r}",
+                f"a severity per context names all of {', '.join(CONTEXTS)}",
+            )
+        if found[context] not in Severity.ALL:
+            by_context.fail(
+                context,
+                f"{by_context.full(context)} must be one of {choices}, got {found[context]!r}",
+            )
+    return found
+
+
 def _selector(fields: Fields) -> Selector:
     select = fields.opt_mapping("select")
     if select is None:
@@ -289,6 +351,39 @@ def _selector(fields: Fields) -> Selector:
         classes=_strings(select, "class"),
         labels=labels.text_map() if labels is not None else None,
         names=_strings(select, "name"),
+    )
+
+
+def selector_from_data(data: object) -> Selector:
+    """A selector from plain data (a Python rule's ``select``); ValueError when malformed."""
+    if not isinstance(data, dict):
+        raise ValueError("select must be a mapping")
+    unknown = sorted(set(data) - set(_SELECT_KEYS))
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(map(str, unknown))}")
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = data.get(key)
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(
+            isinstance(item, str) and item for item in items
+        ):
+            raise ValueError(f"{key} must be a string or a list of strings")
+        return tuple(items)
+
+    labels = data.get("labels")
+    if labels is not None and (
+        not isinstance(labels, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+    ):
+        raise ValueError("labels must map strings to strings")
+    return Selector(
+        environments=strings("environment"),
+        classes=strings("class"),
+        labels=labels,
+        names=strings("name"),
     )
 
 
@@ -304,10 +399,10 @@ def _strings(fields: Fields, key: str) -> tuple[str, ...]:
     return items
 
 
-def check_unique(rules: Iterable[Rule]) -> list[Rule]:
+def check_unique(rules: Iterable[AnyRule]) -> list[AnyRule]:
     """The rules as a list; InputError at the second place an id is defined."""
-    found: dict[str, Rule] = {}
-    result: list[Rule] = []
+    found: dict[str, AnyRule] = {}
+    result: list[AnyRule] = []
     for rule in rules:
         first = found.get(rule.id)
         if first is not None:
@@ -328,11 +423,15 @@ def check_unique(rules: Iterable[Rule]) -> list[Rule]:
     return result
 
 
-def builtin_rules() -> list[Rule]:
-    """The rules of the built-in pack shipped in ``gitrot/policies/*.yaml``."""
-    rules: list[Rule] = []
+def builtin_rules() -> list[AnyRule]:
+    """The built-in pack: the rules of ``gitrot/policies/*.yaml``, then gitrot's Python
+    rules (:mod:`gitrot.policy.builtin_rules`)."""
+    from gitrot.policy.plugins import builtin_python_rules
+
+    rules: list[AnyRule] = []
     for name, text in _builtin_files():
         rules.extend(parse_rules(text, f"{BUILTIN_DIR}/{name}"))
+    rules.extend(builtin_python_rules())
     return rules
 
 
@@ -380,17 +479,26 @@ def repo_rule_files(root: str, config: Config) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def load_rules(root: str, config: Config) -> list[Rule]:
-    """Built-in rules, then the repository's; InputError for the first bad file or rule."""
+def load_rules(root: str, config: Config) -> list[AnyRule]:
+    """Built-in rules, the repository's, then those installed packages register (entry-point
+    group ``gitrot.rules``); InputError for the first bad file or rule."""
+    from gitrot.policy.plugins import installed_rules
     from gitrot.repo import _read
 
     rules = builtin_rules()
     for rel in repo_rule_files(root, config):
         text = _read(root, rel, InputError)
         rules.extend(parse_rules(text, rel))
+    rules.extend(installed_rules())
     return check_unique(rules)
 
 
-def describe(rules: Iterable[Rule]) -> dict[str, tuple[str, str]]:
+def describe(rules: Iterable[AnyRule]) -> dict[str, tuple[str, str]]:
     """``{id: (description, hint)}`` for the report formats (SARIF rule metadata)."""
     return {rule.id: (rule.description, rule.hint) for rule in rules}
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    AnyRule: TypeAlias = Rule | PythonRule

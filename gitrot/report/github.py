@@ -3,7 +3,8 @@
 ``::error file=PATH,line=L,col=C,title=[RULE]::MESSAGE``; warnings are ``::warning``, infos
 ``::notice``. Escaping follows the Actions runner (``ActionCommand``): in the message ``%``,
 ``\\r``, ``\\n``; in property values also ``:`` and ``,``. A hint follows the message on a
-second line (``%0A``), which the annotation shows.
+second line (``%0A``), which the annotation shows. A waived finding is a ``::notice``
+whatever its severity, with its waiver on a last line: visible, never failing the check.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def command(finding: Finding) -> str:
                 properties.append(f"col={finding.column}")
     properties.append(f"title={escape_property(f'[{finding.rule_id}]')}")
     message = finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
-    return f"::{_COMMANDS[finding.severity]} {','.join(properties)}::{escape_data(message)}"
+    level = _COMMANDS[finding.severity]
+    if finding.waived:
+        level = _COMMANDS[Severity.INFO]
+        message += f"\n{finding.waived}"
+    return f"::{level} {','.join(properties)}::{escape_data(message)}"
 
 
 def escape_data(text: str) -> str:

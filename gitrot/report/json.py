@@ -1,7 +1,8 @@
 """``--format json``: a list of finding objects, in report order, with stable keys.
 
 Each object is :meth:`Finding.as_dict`: ``rule_id``, ``severity``, ``file``, ``line``,
-``column``, ``message``, ``hint``, ``fingerprint`` (empty string when none).
+``column``, ``message``, ``hint``, ``fingerprint`` and ``waived`` (empty strings when none;
+``waived`` is the note of the waiver that covers the finding).
 """
 
 from __future__ import annotations

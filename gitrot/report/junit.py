@@ -1,9 +1,10 @@
 """``--format junit``: JUnit XML for CI test-report views (GitLab, Jenkins, Azure).
 
 One ``<testsuite>`` (inside ``<testsuites>``), one ``<testcase>`` per checked file (and per
-other file a finding names), a ``<failure>`` per error finding, and warnings and infos as
-the test case's ``<system-out>``. Characters XML 1.0 cannot carry are replaced with U+FFFD,
-so the document is always well-formed.
+other file a finding names), a ``<failure>`` per error finding, and warnings, infos and
+waived findings (of any severity, never failures) as the test case's ``<system-out>``.
+Characters XML 1.0 cannot carry are replaced with U+FFFD, so the document is always
+well-formed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def render(findings: Sequence[Finding], meta: Meta) -> str:
     by_file: dict[str, list[Finding]] = {path: [] for path in meta.checked_files}
     for finding in findings:
         by_file.setdefault(finding.path, []).append(finding)
-    failures = sum(f.severity == Severity.ERROR for f in findings)
+    failures = sum(_fails(f) for f in findings)
     suite = f"gitrot {meta.command}"
     counts = f'tests="{len(by_file)}" failures="{failures}" errors="0" skipped="0"'
     lines = [
@@ -47,7 +48,7 @@ def render(findings: Sequence[Finding], meta: Meta) -> str:
         lines.append(head + ">")
         out = []
         for finding in items:
-            if finding.severity == Severity.ERROR:
+            if _fails(finding):
                 lines.append(
                     f"      <failure message={_attr(f'[{finding.rule_id}] {finding.message}')}"
                     f" type={_attr(finding.rule_id)}>{_text(_describe(finding))}</failure>"
@@ -61,9 +62,15 @@ def render(findings: Sequence[Finding], meta: Meta) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fails(finding: Finding) -> bool:
+    return finding.severity == Severity.ERROR and not finding.waived
+
+
 def _describe(finding: Finding) -> str:
     where = finding.location() or "gitrot"
     text = f"{where}: {finding.severity}: [{finding.rule_id}] {finding.message}"
+    if finding.waived:
+        text += f" [{finding.waived}]"
     return text + (f"\nhint: {finding.hint}" if finding.hint else "")
 
 

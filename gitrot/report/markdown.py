@@ -1,9 +1,11 @@
 """``--format markdown``: a pull-request comment (GitHub-flavoured Markdown table).
 
-A heading with the counts, then one row per finding. Everything from a finding is escaped:
-``|`` (which would end a table cell), newlines (``<br>``), and the Markdown and HTML
-punctuation that would otherwise format or inject markup. Paths and rule ids are code spans.
-The comment stays under GitHub's 65,536-character limit: rows that do not fit are counted.
+A heading with the counts, then one row per finding; waived findings (which no longer fail
+the check) follow in a table of their own under "Waived", with the waiver's note. Everything
+from a finding is escaped: ``|`` (which would end a table cell), newlines (``<br>``), and the
+Markdown and HTML punctuation that would otherwise format or inject markup. Paths and rule
+ids are code spans. The comment stays under GitHub's 65,536-character limit: rows that do
+not fit are counted.
 """
 
 from __future__ import annotations
@@ -28,31 +30,48 @@ _BACKTICKS = re.compile(r"`+")
 
 def render(findings: Sequence[Finding], meta: Meta) -> str:
     counts = summary(findings, len(meta.checked_files))
-    if not findings:
-        return f"### ✅ gitrot {meta.command}: {counts}\n"
-    icon = _ICONS[
-        Severity.ERROR
-        if any(f.severity == Severity.ERROR for f in findings)
-        else findings[0].severity
-    ]
-    head = [
-        f"### {icon} gitrot {meta.command}: {counts}",
-        "",
-        "| Severity | Rule | File | Line | Message |",
-        "| --- | --- | --- | ---: | --- |",
-    ]
-    size = sum(len(line) + 1 for line in head)
-    rows: list[str] = []
-    for finding in findings:
-        row = _row(finding)
-        if size + len(row) + 1 > MAX_CHARS:
-            break
-        rows.append(row)
-        size += len(row) + 1
-    lines = head + rows
-    if len(rows) < len(findings):
-        lines += ["", f"… and {len(findings) - len(rows)} more (see the full report)."]
+    failing = [f for f in findings if not f.waived]
+    waived = [f for f in findings if f.waived]
+    if not failing:
+        icon = "✅"
+    elif any(f.severity == Severity.ERROR for f in failing):
+        icon = _ICONS[Severity.ERROR]
+    else:
+        icon = _ICONS[failing[0].severity]
+    lines = [f"### {icon} gitrot {meta.command}: {counts}"]
+    budget = MAX_CHARS - len(lines[0]) - 1
+    shown = 0
+    for part, head in ((failing, ["", *_HEAD]), (waived, ["", "#### Waived", "", *_WAIVED_HEAD])):
+        if part and budget >= 0:
+            rows, budget = _table(head, part, budget)
+            lines += rows
+            shown += max(len(rows) - len(head), 0)
+    if shown < len(findings):
+        lines += ["", f"… and {len(findings) - shown} more (see the full report)."]
     return "\n".join(lines) + "\n"
+
+
+def _table(head: list[str], part: Sequence[Finding], budget: int) -> tuple[list[str], int]:
+    """The lines of ``part``'s table that fit in ``budget`` characters, and what is left
+    (-1 once a row did not fit, so that later tables are left out too)."""
+    budget -= sum(len(line) + 1 for line in head)
+    if budget < 0:
+        return [], -1
+    lines = list(head)
+    for finding in part:
+        row = _row(finding)
+        if len(row) + 1 > budget:
+            return lines, -1
+        lines.append(row)
+        budget -= len(row) + 1
+    return lines, budget
+
+
+_HEAD = ("| Severity | Rule | File | Line | Message |", "| --- | --- | --- | ---: | --- |")
+_WAIVED_HEAD = (
+    "| Severity | Rule | File | Line | Message | Waiver |",
+    "| --- | --- | --- | ---: | --- | --- |",
+)
 
 
 def _row(finding: Finding) -> str:
@@ -69,6 +88,8 @@ def _row(finding: Finding) -> str:
         where,
         message,
     ]
+    if finding.waived:
+        cells.append(escape(finding.waived))
     return "| " + " | ".join(cells) + " |"
 
 

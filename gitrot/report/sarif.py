@@ -2,7 +2,9 @@
 
 Levels: error -> ``error``, warning -> ``warning``, info -> ``note``. Locations are
 repository-relative URIs (base ``%SRCROOT%``); the region is omitted when the line is
-unknown. A finding's fingerprint becomes ``partialFingerprints["gitrot/v1"]``.
+unknown. A finding's fingerprint becomes ``partialFingerprints["gitrot/v1"]``. A waived
+finding keeps its level and carries an external suppression whose justification is the
+waiver's note (code scanning shows it as dismissed, not as open).
 Tests validate the output against ``gitrot/schemas/sarif-schema-2.1.0.json``.
 """
 
@@ -87,6 +89,8 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         result["locations"] = [{"physicalLocation": physical}]
     if finding.fingerprint:
         result["partialFingerprints"] = {FINGERPRINT_KEY: finding.fingerprint}
+    if finding.waived:
+        result["suppressions"] = [{"kind": "external", "justification": finding.waived}]
     return result
 
 

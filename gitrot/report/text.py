@@ -1,8 +1,10 @@
 """``--format text``: ``path:line:col: severity: [rule] message``, hints indented below.
 
 The one-line-per-finding shape is the compiler convention editors and CI problem matchers
-read. Colours (ANSI) only when the caller asks (stdout is a terminal). The summary line is
-separate (:func:`summary_line`): it is for people, so commands send it to stderr.
+read. A waived finding keeps its line, with ``[waived by ...]`` after the message (its
+severity no longer fails the run). Colours (ANSI) only when the caller asks (stdout is a
+terminal). The summary line is separate (:func:`summary_line`): it is for people, so
+commands send it to stderr.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ def line(finding: Finding, *, color: bool = False) -> str:
     severity = finding.severity
     rule = f"[{_clean(finding.rule_id)}]"
     hint = _clean(finding.hint)
+    waived = f" [{_clean(finding.waived)}]" if finding.waived else ""
     if color:
         where = f"{_BOLD}{where}{_RESET}"
-        severity = f"{_COLORS[severity]}{severity}{_RESET}"
+        severity = f"{_DIM if waived else _COLORS[severity]}{severity}{_RESET}"
         rule = f"{_DIM}{rule}{_RESET}"
-    text = f"{where}: {severity}: {rule} {message}\n"
+        waived = f"{_DIM}{waived}{_RESET}" if waived else ""
+    text = f"{where}: {severity}: {rule} {message}{waived}\n"
     if hint:
         text += f"    hint: {hint}\n"
     return text

@@ -74,7 +74,7 @@ def test_counts_and_summary() -> None:
         Finding("b", "error", "f", 2, 1, "m"),
         Finding("c", "warning", "f", 3, 1, "m"),
     ]
-    assert count_by_severity(findings) == {"error": 2, "warning": 1, "info": 0}
+    assert count_by_severity(findings) == {"error": 2, "warning": 1, "info": 0, "waived": 0}
     assert summary(findings, 1) == "2 errors, 1 warning in 1 file"
     assert summary([], 3) == "no findings in 3 files"
     assert has_errors(findings) and not has_errors(findings[2:])
@@ -91,6 +91,7 @@ def test_as_dict_keys_are_stable() -> None:
         "message",
         "hint",
         "fingerprint",
+        "waived",
     ]
 
 
@@ -102,3 +103,28 @@ def test_findings_and_the_report_registry_import_no_typing_or_dataclasses() -> N
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_waived_finding_is_kept_but_does_not_fail_the_run() -> None:
+    error = Finding("max-age", "error", "secrets/a.yaml", 3, 1, "too old", hint="rotate")
+    note = "waived by alice@example.com until 2027-01-31 (waivers.yaml:7)"
+    waived = error.waive(note)
+    assert waived.waived == note and error.waived == ""
+    assert waived != error and len({waived, error}) == 2
+    assert waived == Finding(
+        "max-age", "error", "secrets/a.yaml", 3, 1, "too old", "rotate", waived=note
+    )
+    assert repr(waived).endswith(f"hint='rotate', waived={note!r})")
+    assert waived.as_dict()["waived"] == note
+    assert has_errors([error]) and not has_errors([waived])
+    warning = Finding("w", "warning", "f", 1, 1, "m")
+    assert count_by_severity([waived, warning]) == {
+        "error": 0,
+        "warning": 1,
+        "info": 0,
+        "waived": 1,
+    }
+    assert summary([waived, warning, error], 2) == "1 error, 1 warning, 1 waived in 2 files"
+    assert summary([waived], 1) == "1 waived in 1 file"
+    with pytest.raises(ValueError, match="note"):
+        error.waive("")

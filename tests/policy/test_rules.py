@@ -9,7 +9,7 @@ import pytest
 
 from gitrot.core.models import Config
 from gitrot.errors import InputError
-from gitrot.policy.rules import builtin_rules, check_unique, load_rules, parse_rules
+from gitrot.policy.rules import Rule, builtin_rules, check_unique, load_rules, parse_rules
 
 HEAD = "apiVersion: gitrot/v1\nkind: PolicyRules\nrules:\n"
 GOOD = (
@@ -92,11 +92,42 @@ def test_the_built_in_pack() -> None:
         "consumers-exist",
         "class-exists",
         "ref-encrypted",
+        "recipients-required",
+        "recipients-known",
+        "version-step",
+        "max-age",
+        "min-interval",
+        "freeze-window",
+        "creation-rule-encrypted",
     ):
         assert wanted in ids
-    assert all(
-        rule.where == "gitrot/policies/builtin.yaml" and rule.line for rule in builtin_rules()
+    for rule in builtin_rules():
+        if isinstance(rule, Rule):
+            assert rule.where == "gitrot/policies/builtin.yaml" and rule.line
+        else:
+            assert rule.where.startswith("gitrot/policy/builtin_rules.py")
+        # every description says why; the long ones cite where they come from
+        assert len(rule.description) > 40
+
+
+def test_severity_per_context() -> None:
+    text = HEAD + (
+        "  - id: old\n"
+        "    severity: {pre-commit: warning, pr: warning, scheduled: error}\n"
+        "    description: d\n"
+        "    expr: 'true'\n"
+        "    message: m\n"
     )
+    (rule,) = parse_rules(text, "r.yaml")
+    assert rule.severity_in("pre-commit") == "warning"
+    assert rule.severity_in("scheduled") == "error"
+    with pytest.raises(InputError, match="no severity for 'scheduled'") as info:
+        parse_rules(text.replace(", scheduled: error", ""), "r.yaml")
+    assert info.value.line == 5
+    with pytest.raises(InputError, match="must be one of") as info:
+        parse_rules(text.replace("scheduled: error", "scheduled: fatal"), "r.yaml")
+    with pytest.raises(InputError, match="unknown key") as info:
+        parse_rules(text.replace("pr: warning", "ci: warning"), "r.yaml")
 
 
 def test_repository_rules_load_and_may_not_reuse_a_built_in_id(tmp_path: Path) -> None:

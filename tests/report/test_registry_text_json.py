@@ -64,6 +64,7 @@ def test_json_is_a_stable_list(findings: list[Finding]) -> None:
         "message": "spec.version must be >= 1",
         "hint": "bump",
         "fingerprint": "",
+        "waived": "",
     }
     assert json.loads(render([], "json")) == []
 
