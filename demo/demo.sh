@@ -29,7 +29,9 @@ show gitrot new payments/db-password --backend local --ref payments/db --owner t
 show gitrot new payments/stripe-key --backend local --ref payments/stripe --owner team-payments --class api-key
 show gitrot new platform/signing-key --backend local --ref platform/signing --owner team-platform --class signing-key
 cat secrets/payments/db-password.yaml | cut -c1-100
-git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "Three secrets" && echo "(committed)"
+# committed a month ago, so that the rotations below respect each class's min_interval
+month_ago=$(date -u -d '30 days ago' +%Y-%m-%dT%H:%M:%SZ)
+git add -A && GIT_AUTHOR_DATE=$month_ago GIT_COMMITTER_DATE=$month_ago git -c user.name=Platform -c user.email=platform@example.com commit -qm "Three secrets" && echo "(committed, 30 days ago)"
 
 step "3. A developer rotates one on a branch, holding no private key at all"
 git checkout -qb rotate-db-password
@@ -57,6 +59,29 @@ show gitrot validate secrets/payments/db-password.yaml; echo "exit code: $?"
 set -e
 cp /tmp/gitrot-demo-intent.$$ secrets/payments/db-password.yaml; rm -f /tmp/gitrot-demo-intent.$$
 show gitrot validate && echo "valid (exit 0)"
+
+step "4c. Policy as code: a good rotation is accepted, a second one a minute later is not"
+git checkout -qb rotate-signing-key
+show gitrot rotate platform/signing-key --reason "Yearly rotation CHG-3001"
+show gitrot validate && echo "accepted (exit 0)"
+git -c user.name=Dev -c user.email=dev@example.com commit -qam "Rotate platform/signing-key (CHG-3001)"
+show gitrot rotate platform/signing-key --reason "Rotate it again CHG-3002"
+set +e
+show gitrot validate secrets/platform/signing-key.yaml; echo "exit code: $?"
+set -e
+git checkout -q -- secrets
+echo "a leak is an emergency: it passes min-interval (and freezes) with a reason of 30+ characters"
+show gitrot rotate platform/signing-key --emergency --reason "INC-4711: signing key printed in CI logs"
+show gitrot validate secrets/platform/signing-key.yaml && echo "accepted (exit 0)"
+git checkout -q -- secrets && git checkout -q main && git branch -qD rotate-signing-key
+echo "a change freeze covering today stops the scheduled rotation of payments/db-password:"
+today=$(date -u +%Y-%m-%d)
+sed -i "s/^freezes: \[\]$/freezes:\n  - {from: \"$today\", to: \"$today\", reason: year-end close}/" gitrot.yaml
+gitrot rotate payments/db-password --reason "Quarterly rotation CHG-2291" >/dev/null
+set +e
+show gitrot validate --format github secrets/payments/db-password.yaml; echo "exit code: $?"
+set -e
+git checkout -q -- gitrot.yaml secrets
 
 step "5. What is due (from git history: the last commit that changed each version)"
 show gitrot due --within 400d

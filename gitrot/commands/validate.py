@@ -126,7 +126,7 @@ def judge(
     if judged_all:
         everything = [repo.CONFIG_FILE, *repo.intent_files(root)]
         targets = list(dict.fromkeys([*targets, *everything]))
-    findings: list[Finding] = []
+    findings: list[Finding] = sealed_changes(root, targets)
     intents: list[RotationIntent] = []
     for relpath in targets:
         if relpath == repo.CONFIG_FILE:
@@ -166,6 +166,40 @@ def judge(
         judged = [f for f in judged if f.rule_id not in waivers.RULE_IDS]
     findings.extend(judged)
     return findings, targets, rules_meta
+
+
+def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
+    """A ``sealed-immutable`` finding for each sealed value document among ``targets`` that
+    differs from its committed version at HEAD (the value of a version never changes)."""
+    from gitrot.core.findings import Finding, Severity
+    from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
+    from gitrot.git.worktree import head_blobs
+
+    sealed = [t for t in targets if t.startswith(SECRETS_DIR + "/") and t.endswith(SEALED_SUFFIX)]
+    committed = head_blobs(root, sealed) if sealed else None
+    found: list[Finding] = []
+    for path, before in (committed or {}).items():
+        if before is None:
+            continue
+        try:
+            with open(os.path.join(root, *path.split("/")), "rb") as stream:
+                now = stream.read()
+        except OSError:
+            continue  # deleted: the PR check (gitrot check) judges deletions
+        if now != before:
+            found.append(
+                Finding(
+                    "sealed-immutable",
+                    Severity.ERROR,
+                    path,
+                    1,
+                    1,
+                    "a committed sealed value never changes: its version may already be applied",
+                    hint="restore it (git checkout HEAD -- FILE) and supply a new value for a "
+                    "new version: gitrot rotate NAME --value-stdin",
+                )
+            )
+    return found
 
 
 def intent_facts(

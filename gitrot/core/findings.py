@@ -44,6 +44,13 @@ RULES: dict[str, tuple[str, str]] = {
         "gitrot.yaml, intents (secrets/**/*.yaml) and sealed values (secrets/**/*.sealed.yaml) "
         "must follow the schemas shipped in gitrot/schemas/ (DESIGN.md section 1).",
     ),
+    "sealed-immutable": (
+        "A sealed value document never changes once committed",
+        "secrets/<name>.v<N>.sealed.yaml holds the value of version N; the reconciler may "
+        "already have applied it, so editing or deleting it would make git disagree with the "
+        "secret manager. Supply a new value for a new version: gitrot rotate NAME "
+        "--value-stdin.",
+    ),
     "waiver-invalid": (
         "A waiver is malformed, or names a rule that cannot be waived",
         "An exception to a policy rule must be justified, approved and time-limited, or it is "

@@ -74,15 +74,46 @@ def _load_extension() -> ModuleType:
     return module
 
 
+#: the functions and macros of CEL's standard definitions that the engine implements (its
+#: extension libraries, strings.* and math.*, are not there: a rule calling one would only
+#: fail when it runs, so :func:`compile` refuses it up front)
+FUNCTIONS = frozenset(
+    {
+        "all", "bytes", "contains", "double", "duration", "dyn", "endsWith", "exists",
+        "exists_one", "filter", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear",
+        "getFullYear", "getHours", "getMilliseconds", "getMinutes", "getMonth", "getSeconds",
+        "has", "hasValue", "int", "map", "matches", "none", "of", "orValue", "size",
+        "startsWith", "string", "timestamp", "type", "uint", "value",
+    }
+)  # fmt: skip
+
+
 def compile(expression: str) -> Program:
-    """The compiled program of ``expression``; CelError for a syntax error."""
+    """The compiled program of ``expression``; CelError for a syntax error or a call of a
+    function the engine does not have."""
     if not isinstance(expression, str) or not expression.strip():
         raise CelError("the expression is empty")
     try:
         program: Program = engine().compile(expression)
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CelError(f"CEL syntax error: {_first_line(exc)}") from None
+    references = getattr(program, "references", None)
+    if references is not None:
+        called = references().get("functions", ())
+        unknown = sorted(
+            name for name in called if name not in FUNCTIONS and not name.startswith(_OPERATOR)
+        )
+        if unknown:
+            raise CelError(
+                f"unknown function {unknown[0]!r}: CEL here has the standard functions "
+                "(size, matches, startsWith, endsWith, contains, timestamp, duration, int, "
+                "string, ..., and the macros has, all, exists, exists_one, map, filter)"
+            )
     return program
+
+
+#: operators appear among a program's functions as _+_, @in, !_ ...
+_OPERATOR = ("_", "@", "!")
 
 
 class Bindings:

@@ -107,7 +107,7 @@ def from_object(candidate: object, where: str) -> PythonRule:
     """Check a rule object's attributes (instantiating a class) and wrap it."""
     from gitrot.core.findings import Severity
     from gitrot.policy.input import CONTEXTS
-    from gitrot.policy.rules import ID_PATTERN, RESERVED_IDS, Selector, selector_from_data
+    from gitrot.policy.rules import ID_PATTERN, Selector, is_reserved, selector_from_data
 
     if isinstance(candidate, type):
         try:
@@ -117,7 +117,7 @@ def from_object(candidate: object, where: str) -> PythonRule:
     rule_id = getattr(candidate, "id", None)
     if not isinstance(rule_id, str) or not ID_PATTERN.fullmatch(rule_id):
         raise _bad(where, f"the rule's id {rule_id!r} is not lowercase letters, digits, . _ -")
-    if rule_id in RESERVED_IDS:
+    if is_reserved(rule_id):
         raise _bad(where, f"rule id {rule_id!r} is reserved for gitrot's own checks")
     severity = getattr(candidate, "severity", None)
     valid = severity in Severity.ALL or (

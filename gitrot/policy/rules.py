@@ -47,7 +47,15 @@ if TYPE_CHECKING:
 
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
-RESERVED_IDS = frozenset({"schema"})
+#: ids of gitrot's own checks, which rules may not take (``waiver-*`` too)
+RESERVED_IDS = frozenset({"schema", "sealed-immutable"})
+
+
+def is_reserved(rule_id: str) -> bool:
+    """Whether ``rule_id`` names one of gitrot's own checks rather than a rule."""
+    return rule_id in RESERVED_IDS or rule_id.startswith("waiver-")
+
+
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _RULE_KEYS = ("id", "severity", "description", "select", "field", "expr", "message", "hint")
 _SELECT_KEYS = ("environment", "class", "labels", "name")
@@ -270,7 +278,7 @@ def _rule(fields: Fields) -> Rule:
             f"rule id {rule_id!r} is not lowercase letters, digits, '.', '_' and '-'",
             "ids are stable names like reason-required",
         )
-    if rule_id in RESERVED_IDS:
+    if is_reserved(rule_id):
         fields.fail("id", f"rule id {rule_id!r} is reserved for gitrot's own checks")
     severity = _severity(fields)
     field = fields.opt_text("field") or ""

@@ -208,3 +208,19 @@ def test_waivers_waive_expire_and_go_unused(gitrot, policy: Path) -> None:
     waivers.write_text(head + entry.format(rule="no-such-rule", expires=today))
     code, found = findings(gitrot, "waivers.yaml")
     assert code == 1 and "waiver-invalid" in ids(found)
+
+
+def test_a_committed_sealed_value_never_changes(gitrot, policy: Path, monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"s3cret-value-1\n")))
+    result = gitrot("rotate", NAME, "--reason", "Vendor issued a new password", "--value-stdin")
+    assert result.code == 0, result.err
+    sealed = f"secrets/{NAME}.v2.sealed.yaml"
+    assert findings(gitrot, INTENT, sealed) == (0, [])
+    commit(policy, "seal v2", days_ago=2)
+    path = policy / sealed
+    path.write_text(path.read_text().replace("version: 2", "version: 2\n# edited"))
+    code, found = findings(gitrot, sealed)
+    assert code == 1 and ids(found) == ["sealed-immutable"]
+    assert "s3cret" not in json.dumps(found)

@@ -52,6 +52,13 @@ def test_a_good_rule() -> None:
         (('intent.metadata.labels"', 'intent.metadata.labels &&"'), "CEL syntax error", 9, 5),
         (("field: metadata.labels", "field: spec.nope"), "is not a field of an intent", 8, 5),
         (("id: prod-has-labels", "id: schema"), "reserved", 4, 5),
+        (("id: prod-has-labels", "id: waiver-unused"), "reserved", 4, 5),
+        (
+            ("\"'tier' in", "\"intent.metadata.owner.lowerAscii() == 'x' || 'tier' in"),
+            "unknown function 'lowerAscii'",
+            9,
+            5,
+        ),
         (("select: {environment", "select: {env"), "unknown key 'rules[0].select.env'", 7, 14),
     ],
 )
