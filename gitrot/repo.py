@@ -177,7 +177,7 @@ def parse_intent(data: str | bytes, path: str) -> RotationIntent:
         )
     labels = meta.opt_mapping("labels")
     spec = doc.mapping("spec")
-    spec.allow(("version", "reason", "emergency", "target", "value", "consumers"))
+    spec.allow(("version", "reason", "emergency", "retired", "target", "value", "consumers"))
     version = spec.integer("version", minimum=1)
     reason = spec.text("reason")
     target = spec.mapping("target")
@@ -194,6 +194,7 @@ def parse_intent(data: str | bytes, path: str) -> RotationIntent:
         version=version,
         reason=reason,
         emergency=spec.flag("emergency", default=False),
+        retired=spec.flag("retired", default=False),
         backend=target.text("backend"),
         ref=ref,
         value=_value(spec, name, version),

@@ -217,18 +217,21 @@ def test_unusual_paths_and_a_hook_environment(
     }
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_both_walks_agree_on_random_histories(
-    repo: pygit2.Repository, seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Bumps, reason edits, deletes, re-adds, renames (with and without a bump), merges."""
+def _secret(name: str) -> str:
+    return f"secrets/{name}.yaml"
+
+
+def _random_history(repo: pygit2.Repository, seed: int, *, copies: bool = False) -> dict[str, int]:
+    """30 random commits on ``main``; the intents' versions at the end, by name.
+
+    Bumps, reason edits, deletes, re-adds, renames (with and without a bump) and merges of
+    side branches (whose merge commit then holds several of these at once); with ``copies``,
+    also renames with a copy (two added intents that could each be the renamed one).
+    """
     rng = random.Random(seed)
     names = [f"team-{n % 3}/s{n}" for n in range(8)]
     versions: dict[str, int] = {}
     day = 0
-
-    def path(name: str) -> str:
-        return f"secrets/{name}.yaml"
 
     def step() -> dict[str, str | None]:
         present = sorted(versions)
@@ -237,20 +240,28 @@ def test_both_walks_agree_on_random_histories(
         if not present or (absent and roll < 0.15):
             name = rng.choice(absent)
             versions[name] = rng.randint(1, 3)
-            return {path(name): intent_text(name, versions[name])}
+            return {_secret(name): intent_text(name, versions[name])}
         name = rng.choice(present)
         if roll < 0.5:
             versions[name] += 1
-            return {path(name): intent_text(name, versions[name])}
+            return {_secret(name): intent_text(name, versions[name])}
         if roll < 0.7:
             reason = f"reworded {rng.random()}"
-            return {path(name): intent_text(name, versions[name], reason=reason)}
+            return {_secret(name): intent_text(name, versions[name], reason=reason)}
         if roll < 0.8 or not absent:
             del versions[name]
-            return {path(name): None}
+            return {_secret(name): None}
         new = rng.choice(absent)
         versions[new] = versions.pop(name) + (rng.random() < 0.5)
-        return {path(name): None, path(new): intent_text(new, versions[new])}
+        files: dict[str, str | None] = {
+            _secret(name): None,
+            _secret(new): intent_text(new, versions[new]),
+        }
+        if copies and len(absent) > 1 and rng.random() < 0.5:
+            copy = rng.choice([other for other in absent if other != new])
+            versions[copy] = versions[new]
+            files[_secret(copy)] = intent_text(copy, versions[copy])
+        return files
 
     for _ in range(30):
         day += 1
@@ -278,12 +289,98 @@ def test_both_walks_agree_on_random_histories(
             repo.branches.local.delete("side")
         else:
             commit_files(repo, step(), message="main", author_time=_at(day))
+    return versions
+
+
+@pytest.mark.parametrize(
+    ("seed", "copies"), [(seed, False) for seed in range(6)] + [(seed, True) for seed in range(6)]
+)
+def test_both_walks_agree_on_random_histories(
+    repo: pygit2.Repository, seed: int, copies: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = _random_history(repo, seed, copies=copies)
     with_git = git.last_version_changes(repo)
     monkeypatch.setattr(git_history, "_git_executable", lambda: None)
     with_pygit2 = git.last_version_changes(repo)
     assert with_git == with_pygit2
-    assert sorted(with_git) == sorted(path(name) for name in versions)
+    assert sorted(with_git) == sorted(_secret(name) for name in versions)
     assert all(change.version == versions[key[8:-5]] for key, change in with_git.items())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_asking_for_some_intents_answers_as_the_whole_walk_does(
+    repo: pygit2.Repository, seed: int, history: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each walk, limited to some paths, gives the unlimited answer filtered to them.
+
+    git log runs both ways: with one pathspec per path (restarted after each rename it
+    follows), and over the whole prefix when more paths are asked for than it takes.
+    """
+    _random_history(repo, seed, copies=True)
+    rng = random.Random(seed)
+    everything = git.last_version_changes(repo)
+    present = sorted(everything)
+    asked = [[path] for path in present] + [
+        rng.sample(present, rng.randint(0, len(present))) for _ in range(4)
+    ]
+    asked += [["secrets/missing.yaml", "README.md", "secrets/x.sealed.yaml", *present[:1]]]
+    for paths in asked:
+        expected = {path: everything[path] for path in paths if path in everything}
+        assert git.last_version_changes(repo, paths=paths) == expected
+        if history == "git-log":
+            with monkeypatch.context() as patch:
+                patch.setattr(git_history, "_MAX_PATHSPECS", 0)
+                assert git.last_version_changes(repo, paths=paths) == expected
+
+
+def test_a_copy_leaves_the_rename_to_the_first_in_path_order(
+    repo: pygit2.Repository, history: str
+) -> None:
+    """Two added intents whose texts equal a deleted one's but for the names: the first
+    in path order is the rename (keeps the clock), the other is new; asked alone, each
+    gets the same answer."""
+    old, first, second = "secrets/x.yaml", "secrets/a.yaml", "secrets/b.yaml"
+    added = commit_files(repo, {old: intent_text("x", 3)}, message="x", author_time=_at(0))
+    copied = commit_files(
+        repo,
+        {old: None, second: intent_text("b", 3), first: intent_text("a", 3)},
+        message="rename and copy",
+        author_time=_at(1),
+    )
+    everything = git.last_version_changes(repo)
+    assert (everything[first].path, everything[first].commit_id) == (old, str(added))
+    assert (everything[second].path, everything[second].commit_id) == (second, str(copied))
+    for path in (first, second):
+        assert git.last_version_changes(repo, paths=[path]) == {path: everything[path]}
+
+
+def test_asking_for_a_renamed_intent_follows_it_with_a_new_git_log(
+    repo: pygit2.Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git log lists the paths asked for alone; at a rename it starts again from the
+    rename's parent with the older path."""
+    old = "secrets/payments/old.yaml"
+    bump = commit_files(
+        repo, {old: intent_text("payments/old", 4)}, message="a", author_time=_at(0)
+    )
+    renamed = commit_files(
+        repo, {old: None, DB: intent_text("payments/db", 4)}, message="mv", author_time=_at(1)
+    )
+    commit_files(repo, {API: intent_text("api-key", 1)}, message="api", author_time=_at(2))
+    started: list[list[str]] = []
+
+    class Recorded(git._Git):
+        def __init__(self, executable: str, repo: pygit2.Repository, args: list[str]) -> None:
+            started.append(args)
+            super().__init__(executable, repo, args)
+
+    monkeypatch.setattr(git_history, "_Git", Recorded)
+    change = git.last_version_changes(repo, paths=[DB, "secrets/none.yaml"])
+    assert (change[DB].path, change[DB].commit_id) == (old, str(bump))
+    assert [(args[-3], args[-1]) for args in started] == [
+        (str(repo.head.target), f":(top,literal){DB}"),
+        (str(repo[renamed].parent_ids[0]), f":(top,literal){old}"),
+    ]
 
 
 def test_a_failing_git_is_a_git_error(repo: pygit2.Repository) -> None:

@@ -6,6 +6,7 @@ COMMANDS = (
     "rotate",
     "due",
     "validate",
+    "check",
     "policy",
     "scan",
     "keygen",

@@ -209,89 +209,48 @@ def intent_facts(
     intent, and the findings of a broken ``.sops.yaml``."""
     from gitrot.core.findings import Finding
     from gitrot.git.worktree import at_head
+    from gitrot.policy import facts as known
     from gitrot.policy.input import Facts
+    from gitrot.sops.rules import CONFIG_NAME
 
     if not intents:
         return {}, []
-    creation, problems = _creation_rules(root, intents)
     paths = [intent.path for intent in intents]
+    creation: dict[str, known.RuleFacts] = {}
+    problems: list[GitrotError] = []
+    sops_config = os.path.join(root, CONFIG_NAME)
+    if os.path.isfile(sops_config):
+        try:
+            from gitrot.fsutil import read_text
+
+            rule_list = known.sops_rules(read_text(sops_config), CONFIG_NAME)
+            creation, problems = known.creation_facts(rule_list, paths)
+        except GitrotError as exc:
+            problems = [exc]
     head = at_head(root, paths)
-    facts: dict[str, Facts] = {}
+    found: dict[str, Facts] = {}
     for intent in intents:
         rule = creation.get(intent.path)
         if head is None:
-            facts[intent.path] = Facts(creation_rule=rule)
+            found[intent.path] = Facts(creation_rule=rule)
             continue
         blobs, times = head
-        facts[intent.path] = _compare(root, intent, blobs.get(intent.path), times, rule)
-    return facts, [Finding.from_error(p.at(".sops.yaml")) for p in problems]
-
-
-def _compare(
-    root: str,
-    intent: RotationIntent,
-    before: bytes | None,
-    times: dict[str, int],
-    rule: tuple[tuple[str, str] | None, tuple[str, ...], bool] | None,
-) -> Facts:
-    from gitrot import repo
-    from gitrot.policy.input import Facts
-
-    if before is None:
-        return Facts(status="added", creation_rule=rule)
-    base: RotationIntent | None
-    try:
-        with open(os.path.join(root, *intent.path.split("/")), "rb") as stream:
-            now = stream.read()
-    except OSError:
-        now = b""
-    if now == before:
-        status, base = "unchanged", intent
-    else:
-        status = "modified"
-        try:
-            base = repo.parse_intent(before, intent.path)
-        except GitrotError:
-            base = None  # HEAD's file was broken; version-step cannot compare with it
-    return Facts(
-        status=status, base=base, base_rotated_at=times.get(intent.path), creation_rule=rule
-    )
-
-
-def _creation_rules(
-    root: str, intents: list[RotationIntent]
-) -> tuple[dict[str, tuple[tuple[str, str] | None, tuple[str, ...], bool]], list[GitrotError]]:
-    """``{intent path: (selector, recipients, mac_only_encrypted)}`` of the ``.sops.yaml``
-    rule for each intent (absent without a matching rule) and the file's problems."""
-    from pathlib import Path
-
-    from gitrot.sops import rules
-    from gitrot.sops.metadata import DEFAULT_SELECTOR
-
-    config = Path(root) / rules.CONFIG_NAME
-    if not config.is_file():
-        return {}, []
-    try:
-        rule_list, _ = rules.load_rules(config)
-    except GitrotError as exc:
-        return {}, [exc]
-    found: dict[str, tuple[tuple[str, str] | None, tuple[str, ...], bool]] = {}
-    problems: list[GitrotError] = []
-    for intent in intents:
-        try:
-            rule = rules.match_rule(rule_list, Path(root) / intent.path, Path(root))
-        except rules.NoMatchingRuleError:
-            continue
-        except GitrotError as exc:
-            problems.append(exc)
-            break
-        recipients = tuple(r for group in rule.key_groups for r in group)
-        found[intent.path] = (
-            rule.selector or DEFAULT_SELECTOR,
-            recipients,
-            rule.mac_only_encrypted,
+        found[intent.path] = known.compare(
+            intent,
+            _read_bytes(root, intent.path),
+            blobs.get(intent.path),
+            rotated_at=times.get(intent.path),
+            rule=rule,
         )
-    return found, problems
+    return found, [Finding.from_error(p.at(CONFIG_NAME)) for p in problems]
+
+
+def _read_bytes(root: str, relpath: str) -> bytes | None:
+    try:
+        with open(os.path.join(root, *relpath.split("/")), "rb") as stream:
+            return stream.read()
+    except OSError:
+        return None
 
 
 def check_file(root: str, relpath: str) -> Config | RotationIntent | None:

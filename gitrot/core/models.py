@@ -199,6 +199,7 @@ class RotationIntent(_Model):
         "path",
         "reason",
         "ref",
+        "retired",
         "rotation_class",
         "value",
         "version",
@@ -233,6 +234,7 @@ class RotationIntent(_Model):
         environment: str | None = None,
         labels: Mapping[str, str] | None = None,
         emergency: bool = False,
+        retired: bool = False,
         consumers: tuple[str, ...] | list[str] = (),
         path: str | None = None,
         lines: Mapping[str, tuple[int, int]] | None = None,
@@ -253,6 +255,7 @@ class RotationIntent(_Model):
         _check(environment is None or (isinstance(environment, str) and bool(environment)),
                "environment must be a non-empty string")  # fmt: skip
         _check(isinstance(emergency, bool), "emergency must be a boolean")
+        _check(isinstance(retired, bool), "retired must be a boolean")
         labels = dict(labels or {})
         _check(
             all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()),
@@ -271,6 +274,7 @@ class RotationIntent(_Model):
         self.version = version
         self.reason = reason
         self.emergency = emergency
+        self.retired = retired
         self.backend = backend
         self.ref = ref
         self.value = value

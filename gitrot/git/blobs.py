@@ -3,7 +3,7 @@
 Raw tree entries (:func:`_parse_entry`), which files are intents (:func:`_is_intent`), an
 intent's ``spec.version`` (:func:`spec_version`, a line scan with the YAML parser behind it)
 and :class:`_Reader`, the base of both walks: raw trees and blobs read through pygit2, one
-cached tree per folder, and rename detection.
+cached tree per folder, the intents a walk answers for, and rename detection.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
     from typing import TypeVar
 
     from gitrot.git.history import VersionChange
@@ -32,10 +32,11 @@ _EMPTY: frozenset[bytes] = frozenset()
 class _Reader:
     """What both :func:`~gitrot.git.history.last_version_changes` walks share.
 
-    The objects under ``prefix`` read raw, the versions read so far and the answer so far.
+    The objects under ``prefix`` read raw, the intents to answer for (``paths``; None: all),
+    the versions read so far and the answer so far.
     """
 
-    def __init__(self, repo: Repo, prefix: str) -> None:
+    def __init__(self, repo: Repo, prefix: str, paths: Collection[str] | None = None) -> None:
         import pygit2
 
         self.repo = repo
@@ -43,12 +44,19 @@ class _Reader:
         self.oid = pygit2.Oid
         self.subdir = "/".join(part for part in prefix.split("/") if part)
         self.base = self.subdir + "/" if self.subdir else ""
+        self.paths = None if paths is None else frozenset(paths)
         self.current: dict[str, int | None] = {}  # key -> its version at rev, once read
         self.found: dict[str, VersionChange] = {}
         self.by_path: dict[str, tuple[bytes, frozenset[bytes]]] = {}
+        self.pending_dirs: dict[str, int] = {}  # folder -> how many tracked paths under it
         from gitrot.core.due import scan_field, scan_int
 
         self.scan_field, self.scan_int = scan_field, scan_int
+
+    def _commit(self, hex_id: bytes) -> Commit:
+        import pygit2
+
+        return self.repo[hex_id.decode()].peel(pygit2.Commit)
 
     def _subtree(self, commit: Commit) -> bytes | None:
         if not self.subdir:
@@ -74,6 +82,31 @@ class _Reader:
         self.by_path[path] = (tree, found)
         return found
 
+    def _intents_at(self, start: Commit) -> list[tuple[str, bytes]]:
+        """The intents to answer for with their blobs at ``start``: all, or those of ``paths``.
+
+        Given ``paths``, each is looked up on its own (no listing of the prefix); a path that
+        is no intent file under the prefix at ``start`` is left out.
+        """
+        import pygit2
+
+        if self.paths is None:
+            tree = self._subtree(start)
+            return [] if tree is None else list(self._blobs(tree, self.base))
+        found = []
+        for path in sorted(self.paths):
+            if not path.startswith(self.base) or not _is_intent(path):
+                continue
+            try:
+                entry = start.tree[path]
+            except pygit2.GitError:
+                raise  # a missing object (a KeyError too), not a missing path
+            except (KeyError, ValueError):
+                continue
+            if entry.type_str == "blob":
+                found.append((path, bytes(entry.id.raw)))
+        return found
+
     def _blobs(self, tree: bytes, base: str) -> Iterator[tuple[str, bytes]]:
         """Every intent file under ``tree`` with its blob id."""
         for entry in self._entries(tree, base):
@@ -84,17 +117,76 @@ class _Reader:
             elif mode != _GITLINK_MODE and _is_intent(path):
                 yield path, oid
 
-    def _renamed_from(
-        self, added: bytes, deleted: list[tuple[_Path, bytes]]
-    ) -> tuple[_Path, bytes] | None:
-        """The deleted intent whose text equals ``added`` but for its ``name:`` lines."""
-        if not deleted:
-            return None
-        text = _without_names(self._read(added))
-        for candidate in deleted:
-            if _without_names(self._read(candidate[1])) == text:
-                return candidate
-        return None
+    def _changes(
+        self, old: bytes | None, new: bytes | None, base: str, *, prune: bool
+    ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+        """(path, old blob, new blob) for every intent file that differs between two trees.
+
+        With ``prune``, only folders that still hold a tracked path (``pending_dirs``).
+        """
+        new_entries = self._entries(new, base)
+        old_entries = self._entries(old, base)
+        sides: dict[str, list[tuple[bytes, bytes] | None]] = {}
+        for entry in old_entries - new_entries:
+            mode, name, oid = _parse_entry(entry)
+            sides.setdefault(name, [None, None])[0] = (mode, oid)
+        for entry in new_entries - old_entries:
+            mode, name, oid = _parse_entry(entry)
+            sides.setdefault(name, [None, None])[1] = (mode, oid)
+        for name, (before, after) in sides.items():
+            path = base + name
+            old_tree = before[1] if before and before[0] == _TREE_MODE else None
+            new_tree = after[1] if after and after[0] == _TREE_MODE else None
+            if (old_tree or new_tree) and (not prune or self.pending_dirs.get(path + "/")):
+                yield from self._changes(old_tree, new_tree, path + "/", prune=prune)
+            old_blob = before[1] if before and before[0] != _TREE_MODE else None
+            new_blob = after[1] if after and after[0] != _TREE_MODE else None
+            if (old_blob or new_blob) and _is_intent(path):
+                yield path, old_blob, new_blob
+
+    def _tree_renames(self, old: bytes, new: bytes | None) -> dict[str, tuple[str, bytes]]:
+        """:meth:`_pair_renames` for one commit, from its tree and its parent's (prefix)."""
+        added: list[tuple[str, bytes]] = []
+        deleted: list[tuple[str, bytes]] = []
+        for path, old_blob, new_blob in self._changes(old, new, self.base, prune=False):
+            if old_blob is None and new_blob is not None:
+                added.append((path, new_blob))
+            elif new_blob is None and old_blob is not None:
+                deleted.append((path, old_blob))
+        return self._pair_renames(added, deleted)
+
+    def _pair_renames(
+        self, added: list[tuple[_Path, bytes]], deleted: list[tuple[_Path, bytes]]
+    ) -> dict[_Path, tuple[_Path, bytes]]:
+        """Which deleted intent each added intent of one commit was renamed from.
+
+        A rename is an added intent whose text equals a deleted one's but for the ``name:``
+        lines. The added intents, in path order, each take the first such deleted intent
+        (in path order) that no other took: the pairs depend on the commit alone, not on
+        which intents a walk still follows, so a walk restricted to some intents answers
+        as the whole walk does.
+        """
+        pairs: dict[_Path, tuple[_Path, bytes]] = {}
+        if not added or not deleted:
+            return pairs
+        texts: dict[bytes, list[bytes]] = {}
+
+        def text(blob: bytes) -> list[bytes]:
+            if blob not in texts:
+                texts[blob] = _without_names(self._read(blob))
+            return texts[blob]
+
+        left = sorted(deleted, key=_path_order)
+        for path, blob in sorted(added, key=_path_order):
+            mine = text(blob)
+            for candidate in left:
+                if text(candidate[1]) == mine:
+                    pairs[path] = candidate
+                    left.remove(candidate)
+                    break
+            if not left:
+                break
+        return pairs
 
     def _read(self, blob: bytes) -> bytes:
         return self.odb.read(self.oid(raw=blob))[1]
@@ -110,6 +202,12 @@ def _parse_entry(entry: bytes) -> tuple[bytes, str, bytes]:
     assert match is not None  # noqa: S101 - _ENTRY_BYTES only yields what _ENTRY matches
     mode, name, oid = match.groups()
     return mode, name.decode("utf-8", "surrogateescape"), oid
+
+
+def _path_order(item: tuple[str | bytes, bytes]) -> bytes:
+    """Paths in byte order, whether given as bytes (git log) or text (pygit2)."""
+    path = item[0]
+    return path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
 
 
 def _is_intent(path: str) -> bool:

@@ -17,8 +17,12 @@ from gitrot.git.repo import _where, resolve
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from gitrot.git.repo import Commit, Repo
     from gitrot.git.walk import _History
+
+_MAX_PATHSPECS = 200  # more paths asked for: git log lists the whole prefix instead
 
 
 class VersionChange:
@@ -52,7 +56,11 @@ def _fields(change: VersionChange) -> tuple[str, int | None, str, int, str]:
 
 
 def last_version_changes(
-    repo: Repo, *, rev: str = "HEAD", prefix: str = "secrets/"
+    repo: Repo,
+    *,
+    rev: str = "HEAD",
+    prefix: str = "secrets/",
+    paths: Collection[str] | None = None,
 ) -> dict[str, VersionChange]:
     """For every intent file at ``rev``, the first-parent commit that last set its version.
 
@@ -62,15 +70,22 @@ def last_version_changes(
     path and whose older side does not have the version the intent has at ``rev`` (or did not
     have the file): an edit that keeps the version (a reason reworded) does not count. A
     rename (a file deleted and one added in one commit, whose texts differ only in their
-    ``name:`` lines) keeps the clock of the old path. An unborn HEAD gives ``{}``.
+    ``name:`` lines) keeps the clock of the old path; when several added intents could claim
+    one deleted intent, the first in path order does. An unborn HEAD gives ``{}``.
+
+    ``paths`` (the answer's keys: paths from the top of the git tree, ``prefix`` included)
+    limits the answer to those intents, and the walk stops as soon as they have theirs:
+    the cost follows their history, not the repository's. The answer is the full answer
+    without the other keys; a path that is no intent at ``rev`` is left out.
 
     With a ``git`` executable on ``PATH``, ``git log --raw`` walks the history and diffs
-    the trees (in C, newest first, streamed); pygit2 reads one older blob per intent (more
-    after reason-only edits) and the process is stopped as soon as every intent has its
-    answer. Without one, the same walk runs on pygit2 alone (about four times slower on
-    long histories: every tree it compares is read through Python).
+    the trees (in C, newest first, streamed; given ``paths``, limited to them); pygit2
+    reads one older blob per intent (more after reason-only edits) and the process is
+    stopped as soon as every intent has its answer. Without one, the same walk runs on
+    pygit2 alone (about four times slower on long histories: every tree it compares is
+    read through Python).
     """
-    with VersionChanges(repo, rev=rev, prefix=prefix) as changes:
+    with VersionChanges(repo, rev=rev, prefix=prefix, paths=paths) as changes:
         return changes.result()
 
 
@@ -78,11 +93,19 @@ class VersionChanges:
     """:func:`last_version_changes`, started early: ``git log`` runs while the caller works.
 
     The constructor resolves ``rev`` (raising :class:`UnknownRevisionError`), lists the
-    intents at ``rev`` and starts ``git log``, whose output a thread collects; :meth:`result`
-    reads it. Use it as a context manager (or call :meth:`close`): leaving stops git.
+    intents at ``rev`` (those of ``paths``, when given) and starts ``git log``, whose output
+    a thread collects; :meth:`result` reads it. Use it as a context manager (or call
+    :meth:`close`): leaving stops git.
     """
 
-    def __init__(self, repo: Repo, *, rev: str = "HEAD", prefix: str = "secrets/") -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        *,
+        rev: str = "HEAD",
+        prefix: str = "secrets/",
+        paths: Collection[str] | None = None,
+    ) -> None:
         import pygit2
 
         self.where = _where(repo)
@@ -98,9 +121,9 @@ class VersionChanges:
         if executable is None:
             from gitrot.git.walk import _History  # the fallback, loaded only when needed
 
-            self.walk = _History(repo, prefix)
+            self.walk = _History(repo, prefix, paths)
             return
-        self.log = _LogHistory(repo, prefix)
+        self.log = _LogHistory(repo, prefix, paths)
         try:
             self.git = self.log.start_log(self.start, executable)
         except pygit2.GitError as exc:
@@ -142,39 +165,60 @@ def _git_executable() -> str | None:
 
 
 class _LogHistory(_Reader):
-    """The state of one :func:`last_version_changes` walk over ``git log --raw``."""
+    """The state of one :func:`last_version_changes` walk over ``git log --raw``.
 
-    def __init__(self, repo: Repo, prefix: str) -> None:
-        super().__init__(repo, prefix)
+    ``git log`` lists the commits that touched the prefix, or, given a few ``paths``, only
+    those that touched the tracked paths (``per_path``). Then a commit's raw lines show only
+    tracked paths, so renames are found from its trees, and following one to an older path
+    starts ``git log`` again from the commit's parent with the new paths.
+    """
+
+    def __init__(self, repo: Repo, prefix: str, paths: Collection[str] | None = None) -> None:
+        super().__init__(repo, prefix, paths)
         self.at_rev: dict[str, bytes] = {}  # key -> its blob at rev
         self.log_tracked: dict[bytes, str] = {}  # path as git prints it -> key
+        self.per_path = paths is not None and len(paths) <= _MAX_PATHSPECS
+        self.executable = ""
+        self.moved = False  # a tracked path became an older one in the commit just judged
 
     def start_log(self, start: Commit, executable: str) -> _Git | None:
         """List the intents at ``start`` and start ``git log --raw`` over their history.
 
         None when there is no intent to look for. :meth:`finish_log` reads the output.
         """
-        tree = self._subtree(start)
-        if tree is None:
-            return None
         tracked = self.log_tracked
-        for path, blob in self._blobs(tree, self.base):
+        for path, blob in self._intents_at(start):
             self.at_rev[path] = blob
             tracked[path.encode("utf-8", "surrogateescape")] = path
         if not tracked:
             return None
+        self.executable = executable
+        return self._log(str(start.id))
+
+    def _log(self, start: str) -> _Git:
         args = ["log", "--first-parent", "--no-renames", "--no-relative", "--root", "--raw"]
         args += ["--no-abbrev", "-z", "--no-color", "--no-show-signature", "--no-mailmap"]
-        args += ["--format=%H%x00%ct%x00%an <%ae>", str(start.id), "--"]
-        # the prefix from the top of the work tree whatever the current folder, taken literally
-        args += [f":(top,literal){self.base}"] if self.base else []
-        return _Git(executable, self.repo, args)
+        args += ["--format=%H%x00%ct%x00%an <%ae>", start, "--"]
+        # paths from the top of the work tree whatever the current folder, taken literally
+        if self.per_path:
+            args += [f":(top,literal){_decode(path)}" for path in sorted(self.log_tracked)]
+        elif self.base:
+            args += [f":(top,literal){self.base}"]
+        return _Git(self.executable, self.repo, args)
 
     def finish_log(self, git: _Git) -> dict[str, VersionChange]:
-        """The answer from ``git log --raw`` (see :func:`last_version_changes`); stops git.
+        """The answer from ``git log --raw`` (see :func:`last_version_changes`); stops git."""
+        while True:
+            resume = self._read_log(git)
+            if resume is None:
+                return self.found
+            git = self._log(resume)
+
+    def _read_log(self, git: _Git) -> str | None:
+        """Judge the commits ``git`` lists; the commit to go on from when git must restart.
 
         The stream is ``<id>\\0<time>\\0<author>\\0`` per commit (the first-parent commits
-        that touched the prefix, newest first), each followed by its raw diff lines
+        that touched the paths, newest first), each followed by its raw diff lines
         ``[\\n]:<old mode> <new mode> <old blob> <new blob> <status>\\0<path>\\0``; the
         fields are taken by position, so no name or path can be mistaken for another field.
         """
@@ -191,12 +235,22 @@ class _LogHistory(_Reader):
                 if lines:
                     self._judge_lines(commit, time, author, lines)
                     if not tracked:
-                        return self.found
+                        return None
+                    if self.moved:
+                        return self._parent(commit)
                     lines = []
                 commit, time, author = token.strip(), next(tokens), next(tokens)
             if lines:
                 self._judge_lines(commit, time, author, lines)
-        return self.found
+                if tracked and self.moved:
+                    return self._parent(commit)
+        return None
+
+    def _parent(self, commit: bytes) -> str | None:
+        """The first parent of ``commit`` (after a rename, where git log goes on)."""
+        self.moved = False
+        parents = self._commit(commit).parent_ids
+        return str(parents[0]) if parents else None
 
     def _judge_lines(
         self,
@@ -207,32 +261,25 @@ class _LogHistory(_Reader):
     ) -> None:
         """Settle the tracked paths one commit's raw diff lines touch (``_judge`` for git log)."""
         tracked = self.log_tracked
-        deleted: list[tuple[bytes, bytes]] | None = None
+        renames: dict[bytes, tuple[bytes, bytes]] | None = None
         for path, line in lines:
             key = tracked.get(path)
             if key is None:
                 continue
-            old_mode, new_mode, old_hex, new_hex, _ = line.split(b" ", 4)
+            old_mode, new_mode, old_hex, _, _ = line.split(b" ", 4)
             if new_mode in _NOT_BLOB:
                 continue  # deleted here (or not a file): an older path of a renamed intent
             if key not in self.current:
                 self.current[key] = self._version(self.at_rev[key])
             version = self.current[key]
             if old_mode[-6:] in _NOT_BLOB:
-                if deleted is None:
-                    deleted = [
-                        (other, _raw_id(fields[2]))
-                        for other, fields in ((p, raw.split(b" ", 4)) for p, raw in lines)
-                        if fields[1] in _NOT_BLOB
-                        and fields[0][-6:] not in _NOT_BLOB
-                        and other not in tracked
-                        and _is_intent(_decode(other))
-                    ]
-                renamed = self._renamed_from(_raw_id(new_hex), deleted)
+                if renames is None:
+                    renames = self._commit_renames(commit, lines)
+                renamed = renames.get(path)
                 if renamed is not None and self._version(renamed[1]) == version:
-                    deleted.remove(renamed)
                     del tracked[path]
                     tracked[renamed[0]] = key
+                    self.moved = self.per_path
                     continue
             elif self._version(_raw_id(old_hex)) == version:
                 continue
@@ -240,6 +287,34 @@ class _LogHistory(_Reader):
             self.found[key] = VersionChange(
                 _decode(path), version, commit.decode(), int(time), _decode(author)
             )
+
+    def _commit_renames(
+        self, commit: bytes, lines: list[tuple[bytes, bytes]]
+    ) -> dict[bytes, tuple[bytes, bytes]]:
+        """The renames of one commit: from its lines, or (lines of tracked paths only) trees."""
+        if self.per_path:
+            found = self._commit(commit)
+            parents = found.parents
+            if not parents:
+                return {}
+            old = self._subtree(parents[0])
+            if old is None:
+                return {}
+            return {
+                _encode(added): (_encode(path), blob)
+                for added, (path, blob) in self._tree_renames(old, self._subtree(found)).items()
+            }
+        added: list[tuple[bytes, bytes]] = []
+        deleted: list[tuple[bytes, bytes]] = []
+        for path, raw in lines:
+            old_mode, new_mode, old_hex, new_hex, _ = raw.split(b" ", 4)
+            if not _is_intent(_decode(path)):
+                continue
+            if old_mode[-6:] in _NOT_BLOB and new_mode not in _NOT_BLOB:
+                added.append((path, _raw_id(new_hex)))
+            elif new_mode in _NOT_BLOB and old_mode[-6:] not in _NOT_BLOB:
+                deleted.append((path, _raw_id(old_hex)))
+        return self._pair_renames(added, deleted)
 
 
 _NOT_BLOB = (b"000000", b"040000", b"160000")  # absent, a folder, a submodule
@@ -251,3 +326,7 @@ def _raw_id(hex_id: bytes) -> bytes:
 
 def _decode(text: bytes) -> str:
     return text.decode("utf-8", "surrogateescape")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")

@@ -3,19 +3,20 @@
 The fallback when no ``git`` executable is on ``PATH`` (about four times slower on long
 histories: every tree it compares is read through Python). It follows first parents from
 ``rev`` and compares each commit's tree under the prefix with its parent's, descending only
-into folders that still hold an intent without an answer, and stops once all have one.
+into folders that still hold an intent without an answer, and stops once all have one (all
+intents at ``rev``, or the ``paths`` asked for).
 """
 
 from __future__ import annotations
 
-from gitrot.git.blobs import _TREE_MODE, _is_intent, _parse_entry, _Reader
+from gitrot.git.blobs import _Reader
 from gitrot.git.history import VersionChange
 from gitrot.git.repo import commit_time
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
     from gitrot.git.repo import Commit, Repo
 
@@ -23,20 +24,19 @@ if TYPE_CHECKING:
 class _History(_Reader):
     """The state of one :func:`~gitrot.git.history.last_version_changes` walk on pygit2."""
 
-    def __init__(self, repo: Repo, prefix: str) -> None:
-        super().__init__(repo, prefix)
+    def __init__(self, repo: Repo, prefix: str, paths: Collection[str] | None = None) -> None:
+        super().__init__(repo, prefix, paths)
         self.tracked: dict[str, str] = {}  # path in the commits being compared -> key at rev
-        self.pending_dirs: dict[str, int] = {}  # folder -> how many tracked paths under it
 
     def run(self, start: Commit) -> dict[str, VersionChange]:
         import pygit2
 
         child = start
         child_tree = self._subtree(start)
-        if child_tree is None:
-            return {}
-        for path, _ in self._blobs(child_tree, self.base):
+        for path, _ in self._intents_at(start):
             self._track(path, path)
+        if not self.tracked:
+            return {}
         walker = self.repo.walk(start.id, pygit2.enums.SortMode.NONE)
         walker.simplify_first_parent()
         next(walker)
@@ -62,13 +62,13 @@ class _History(_Reader):
 
     def _compare(self, commit: Commit, old: bytes | None, new: bytes | None) -> None:
         changes = list(self._changes(old, new, self.base, prune=True))
-        deleted: list[tuple[str, bytes]] | None = None
+        renames: dict[str, tuple[str, bytes]] | None = None
         for path, old_blob, new_blob in changes:
             if path not in self.tracked or new_blob is None:
                 continue
-            if old_blob is None and old is not None and deleted is None:
-                deleted = self._deleted(old, new)
-            self._judge(commit, path, old_blob, new_blob, deleted or [])
+            if old_blob is None and old is not None and renames is None:
+                renames = self._tree_renames(old, new)
+            self._judge(commit, path, old_blob, new_blob, renames or {})
 
     def _judge(
         self,
@@ -76,16 +76,15 @@ class _History(_Reader):
         path: str,
         old_blob: bytes | None,
         new_blob: bytes,
-        deleted: list[tuple[str, bytes]],
+        renames: dict[str, tuple[str, bytes]],
     ) -> None:
         key = self.tracked[path]
         if key not in self.current:
             self.current[key] = self._version(new_blob)
         version = self.current[key]
         if old_blob is None:
-            renamed = self._renamed_from(new_blob, deleted)
+            renamed = renames.get(path)
             if renamed is not None and self._version(renamed[1]) == version:
-                deleted.remove(renamed)
                 self._untrack(path)
                 self._track(renamed[0], key)
                 return
@@ -96,38 +95,6 @@ class _History(_Reader):
         self.found[key] = VersionChange(
             path, version, str(commit.id), commit_time(commit), f"{author.name} <{author.email}>"
         )
-
-    def _deleted(self, old: bytes, new: bytes | None) -> list[tuple[str, bytes]]:
-        """The intents a commit deleted (anywhere under the prefix), for rename detection."""
-        return [
-            (path, old_blob)
-            for path, old_blob, new_blob in self._changes(old, new, self.base, prune=False)
-            if new_blob is None and old_blob is not None and path not in self.tracked
-        ]
-
-    def _changes(
-        self, old: bytes | None, new: bytes | None, base: str, *, prune: bool
-    ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
-        """(path, old blob, new blob) for every intent file that differs between two trees."""
-        new_entries = self._entries(new, base)
-        old_entries = self._entries(old, base)
-        sides: dict[str, list[tuple[bytes, bytes] | None]] = {}
-        for entry in old_entries - new_entries:
-            mode, name, oid = _parse_entry(entry)
-            sides.setdefault(name, [None, None])[0] = (mode, oid)
-        for entry in new_entries - old_entries:
-            mode, name, oid = _parse_entry(entry)
-            sides.setdefault(name, [None, None])[1] = (mode, oid)
-        for name, (before, after) in sides.items():
-            path = base + name
-            old_tree = before[1] if before and before[0] == _TREE_MODE else None
-            new_tree = after[1] if after and after[0] == _TREE_MODE else None
-            if (old_tree or new_tree) and (not prune or self.pending_dirs.get(path + "/")):
-                yield from self._changes(old_tree, new_tree, path + "/", prune=prune)
-            old_blob = before[1] if before and before[0] != _TREE_MODE else None
-            new_blob = after[1] if after and after[0] != _TREE_MODE else None
-            if (old_blob or new_blob) and _is_intent(path):
-                yield path, old_blob, new_blob
 
 
 def _folders(path: str) -> Iterator[str]:

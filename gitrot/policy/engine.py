@@ -8,7 +8,7 @@ evaluation error, a result that is not a boolean) is an InputError naming the ru
 
 from __future__ import annotations
 
-from gitrot.core.findings import Finding
+from gitrot.core.findings import Finding, Severity
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -31,17 +31,21 @@ def evaluate(
     now: datetime,
     facts: Mapping[str, Facts] | None = None,
     context: str = "pre-commit",
+    pr: Mapping[str, object] | None = None,
 ) -> list[Finding]:
     """Every finding of ``rules`` over ``intents`` (in rule order per intent).
 
     ``facts`` maps an intent's path to what git and ``.sops.yaml`` say about it (unknown
-    when absent); ``context`` picks the severity of rules that differ by context.
+    when absent); ``context`` picks the rules that run there and their severity; ``pr`` is
+    what CI says about the pull request (author, approvals), None when unknown. A rule that
+    ``requires`` an unknown variable reports an info finding "not evaluated", never a pass.
     """
     from gitrot.policy.cel import Bindings
     from gitrot.policy.input import UNKNOWN, config_document, input_document, rfc3339
 
     config_doc = config_document(config)
-    bindings = Bindings({"config": config_doc, "now": rfc3339(now), "context": context})
+    shared = {"config": config_doc, "now": rfc3339(now), "context": context, "pr": pr}
+    bindings = Bindings(shared)
     findings: list[Finding] = []
     for intent in intents:
         document = input_document(
@@ -51,22 +55,29 @@ def evaluate(
             facts=(facts or {}).get(intent.path, UNKNOWN),
             context=context,
             config_doc=config_doc,
+            pr=pr,
         )
         found = violations(rules, document, subject=intent.path, bindings=bindings)
-        for rule, field, message in found:
+        for rule, field, message, judged in found:
             line, column = intent.position(field) if field else (0, 0)
             findings.append(
                 Finding(
                     rule.id,
-                    rule.severity_in(context),
+                    rule.severity_in(context) if judged else Severity.INFO,
                     intent.path,
                     line,
                     column,
                     message,
-                    hint=rule.hint,
+                    hint=rule.hint if judged else _UNKNOWN_HINT,
                 )
             )
     return findings
+
+
+_UNKNOWN_HINT = (
+    "the PR check reads the pull request's author and approvals from GITROT_PR_AUTHOR and "
+    "GITROT_PR_APPROVALS (the gitrot GitHub Action and GitLab template set them)"
+)
 
 
 def violations(
@@ -75,10 +86,12 @@ def violations(
     *,
     subject: str,
     bindings: Bindings | None = None,
-) -> list[tuple[AnyRule, str, str]]:
-    """``(rule, field, message)`` for every violation of the rules that select the
-    document's intent. ``subject`` names the input in errors (the intent's path, or a
-    fixture file). A rule that cannot judge raises InputError (exit 2), never passes.
+) -> list[tuple[AnyRule, str, str, bool]]:
+    """``(rule, field, message, judged)`` for every violation of the rules that select the
+    document's intent; ``judged`` is False for a rule that could not run because a variable
+    it ``requires`` is null (the message says so). ``subject`` names the input in errors
+    (the intent's path, or a fixture file). A rule that cannot judge raises InputError
+    (exit 2), never passes.
     ``bindings`` already holds the document's shared variables (config, now, context);
     the per-intent ones are bound here."""
     from gitrot.policy import cel
@@ -90,13 +103,22 @@ def violations(
         raise InputError("the input document has no intent", where=subject)
     if bindings is not None:
         bindings.bind({key: document[key] for key in PER_INTENT})
-    found: list[tuple[AnyRule, str, str]] = []
+    found: list[tuple[AnyRule, str, str, bool]] = []
+    context = document.get("context")
     for rule in rules:
+        if rule.contexts and context not in rule.contexts:
+            continue
         if not rule.select.matches(intent):
+            continue
+        missing = [name for name in rule.requires if document.get(name) is None]
+        if missing:
+            what = " and ".join(missing)
+            found.append((rule, rule.field, f"not evaluated: {what} unknown here", False))
             continue
         try:
             found.extend(
-                (rule, field, message) for field, message in rule.violations(document, bindings)
+                (rule, field, message, True)
+                for field, message in rule.violations(document, bindings)
             )
         except cel.CelError as exc:
             raise _broken(rule, subject, exc.message) from None
@@ -110,8 +132,8 @@ def failed_rules(
 ) -> list[AnyRule]:
     """The rules with at least one violation on the document (in rule order)."""
     failed: list[AnyRule] = []
-    for rule, _field, _message in violations(rules, document, subject=subject):
-        if not failed or failed[-1] is not rule:
+    for rule, _field, _message, judged in violations(rules, document, subject=subject):
+        if judged and (not failed or failed[-1] is not rule):
             failed.append(rule)
     return failed
 

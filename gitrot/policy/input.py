@@ -102,6 +102,7 @@ def intent_document(intent: RotationIntent) -> dict[str, object]:
             "version": intent.version,
             "reason": intent.reason,
             "emergency": intent.emergency,
+            "retired": intent.retired,
             "target": {"backend": intent.backend, "ref": intent.ref},
             "value": value,
             "consumers": list(intent.consumers),
@@ -175,6 +176,7 @@ def input_document(
     facts: Facts = UNKNOWN,
     context: str = "pre-commit",
     config_doc: dict[str, object] | None = None,
+    pr: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """The whole input of one intent (``config_doc`` lets a caller build the config once).
 
@@ -213,6 +215,7 @@ def input_document(
         "config": config_doc if config_doc is not None else config_document(config),
         "context": context,
         "now": stamp,
+        "pr": None if pr is None else dict(pr),
     }
 
 
@@ -226,15 +229,24 @@ def complete(document: Mapping[str, object]) -> dict[str, object]:
         "history": None,
         "creation_rule": None,
         "context": "pre-commit",
+        "pr": None,
         **document,
     }
-    intent = full.get("intent")
-    if isinstance(intent, dict) and "sops" not in intent:
-        full["intent"] = {**intent, "sops": None}
-    base = full.get("base")
-    if isinstance(base, dict) and "sops" not in base:
-        full["base"] = {**base, "sops": None}
+    for key in ("intent", "base"):
+        full[key] = _complete_intent(full.get(key))
     return full
+
+
+def _complete_intent(intent: object) -> object:
+    """An intent document with ``sops`` (null) and ``spec.retired`` (false) when absent."""
+    if not isinstance(intent, dict):
+        return intent
+    done = dict(intent)
+    done.setdefault("sops", None)
+    spec = done.get("spec")
+    if isinstance(spec, dict) and "retired" not in spec:
+        done["spec"] = {**spec, "retired": False}
+    return done
 
 
 def _plain(value: object) -> object:

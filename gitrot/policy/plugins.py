@@ -44,11 +44,13 @@ class PythonRule:
 
     __slots__ = (
         "check",
+        "contexts",
         "description",
         "field",
         "hint",
         "id",
         "line",
+        "requires",
         "select",
         "severity",
         "where",
@@ -76,6 +78,8 @@ class PythonRule:
         self.where = where
         self.line = 0
         self.field = ""
+        self.contexts: tuple[str, ...] = ()
+        self.requires: tuple[str, ...] = ()
 
     def severity_in(self, context: str) -> str:
         return self.severity if isinstance(self.severity, str) else self.severity[context]
@@ -141,7 +145,15 @@ def from_object(candidate: object, where: str) -> PythonRule:
         select = Selector() if raw_select is None else selector_from_data(raw_select)
     except ValueError as exc:
         raise _bad(where, f"rule {rule_id!r}: select: {exc}") from None
-    return PythonRule(
+    from gitrot.policy.rules import REQUIRABLE
+
+    scopes = {}
+    for name, allowed in (("contexts", CONTEXTS), ("requires", REQUIRABLE)):
+        value = getattr(candidate, name, ())
+        if not isinstance(value, list | tuple) or not all(v in allowed for v in value):
+            raise _bad(where, f"rule {rule_id!r}: {name} must list some of {', '.join(allowed)}")
+        scopes[name] = tuple(value)
+    rule = PythonRule(
         id=rule_id,
         severity=severity,  # type: ignore[arg-type]  # checked just above
         description=texts["description"],
@@ -150,6 +162,8 @@ def from_object(candidate: object, where: str) -> PythonRule:
         select=select,
         where=where,
     )
+    rule.contexts, rule.requires = scopes["contexts"], scopes["requires"]
+    return rule
 
 
 def _bad(where: str, message: str) -> InputError:

@@ -57,7 +57,20 @@ def is_reserved(rule_id: str) -> bool:
 
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-_RULE_KEYS = ("id", "severity", "description", "select", "field", "expr", "message", "hint")
+_RULE_KEYS = (
+    "id",
+    "severity",
+    "description",
+    "select",
+    "contexts",
+    "requires",
+    "field",
+    "expr",
+    "message",
+    "hint",
+)
+#: input variables a rule may require; when one is null the rule is "not evaluated"
+REQUIRABLE = ("base", "history", "creation_rule", "pr")
 _SELECT_KEYS = ("environment", "class", "labels", "name")
 _FORMAT_HINT = "the rule format is described in gitrot/policies/README.md"
 #: the intent fields a rule may point its findings at (``metadata.labels.<key>`` too)
@@ -75,6 +88,7 @@ FIELDS = frozenset(
         "spec.version",
         "spec.reason",
         "spec.emergency",
+        "spec.retired",
         "spec.target",
         "spec.target.backend",
         "spec.target.ref",
@@ -162,6 +176,7 @@ class Rule:
     """
 
     __slots__ = (
+        "contexts",
         "description",
         "expr",
         "field",
@@ -170,6 +185,7 @@ class Rule:
         "line",
         "message",
         "program",
+        "requires",
         "select",
         "severity",
         "where",
@@ -189,8 +205,12 @@ class Rule:
         where: str = "",
         line: int = 0,
         program: Program | None = None,
+        contexts: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> None:
         self.id = id
+        self.contexts = contexts
+        self.requires = requires
         self.severity: str | dict[str, str] = (
             severity if isinstance(severity, str) else dict(severity)
         )
@@ -269,6 +289,7 @@ def parse_rules(text: str, where: str) -> list[Rule]:
 
 def _rule(fields: Fields) -> Rule:
     from gitrot.policy.cel import CelError
+    from gitrot.policy.input import CONTEXTS
 
     fields.allow(_RULE_KEYS)
     rule_id = fields.text("id")
@@ -289,6 +310,8 @@ def _rule(fields: Fields) -> Rule:
             "give a dotted path like spec.reason or spec.target.backend",
         )
     select = _selector(fields)
+    contexts = _choices(fields, "contexts", CONTEXTS)
+    requires = _choices(fields, "requires", REQUIRABLE)
     expr = fields.text("expr")
     line, column = fields.pos("expr")
     try:
@@ -316,7 +339,20 @@ def _rule(fields: Fields) -> Rule:
         where=fields.where,
         line=fields.at[0],
         program=program,
+        contexts=contexts,
+        requires=requires,
     )
+
+
+def _choices(fields: Fields, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """An optional list of names from ``allowed`` (``contexts: [pr]``)."""
+    if fields.get(key, required=False) is None:
+        return ()
+    items = fields.text_list(key, unique=True)
+    for item in items:
+        if item not in allowed:
+            fields.fail(key, f"{fields.full(key)}: {item!r} is not one of {', '.join(allowed)}")
+    return items
 
 
 def _severity(fields: Fields) -> str | dict[str, str]:

@@ -2,6 +2,8 @@
 
 Only the chosen format's module is imported (the pre-commit hook pays for ``text`` only).
 ``render`` sorts the findings; every format receives them in :func:`sort_findings` order.
+``render`` is pure; the one side effect of a format, the GitHub job summary that goes with
+``--format github``, is :func:`publish_github_summary`, which commands call after it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 
     from gitrot.core.findings import Finding
 
+#: The job summary file GitHub Actions gives each step (Markdown, appended to).
+GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
 INFORMATION_URI = "https://gitrot.dev"
 
@@ -89,3 +93,51 @@ def render(
     )
     text: str = import_module(f"gitrot.report.{fmt}").render(sort_findings(findings), meta)
     return text
+
+
+def publish_github_summary(
+    findings: Iterable[Finding],
+    fmt: str,
+    *,
+    environ: Mapping[str, str],
+    tool_version: str | None = None,
+    checked_files: Sequence[str] = (),
+    command: str = "validate",
+    rules: Mapping[str, tuple[str, str]] | None = None,
+) -> str | None:
+    """With ``--format github`` in GitHub Actions: append the Markdown report of *all*
+    ``findings`` to the job summary; the path written to, or None when nothing was.
+
+    The annotations (``render(findings, "github", ...)``) show at most 10 findings of each
+    level; the summary is where the full list is. Call it after writing the report, with
+    the arguments given to :func:`render`, the format and the environment::
+
+        publish_github_summary(findings, fmt, environ=os.environ, checked_files=...,
+                               command="check", rules=rules_meta)
+
+    It does nothing unless ``fmt`` is ``github`` and ``environ["GITHUB_STEP_SUMMARY"]``
+    names a file. It appends (a step's earlier summary, or another command's in the same
+    step, is kept), after a blank line when the file is not empty. A summary that cannot be
+    written is a warning on stderr, not an error: the check's result is the annotations and
+    the exit code.
+    """
+    path = environ.get(GITHUB_STEP_SUMMARY, "") if fmt == "github" else ""
+    if not path:
+        return None
+    markdown = render(
+        findings,
+        "markdown",
+        tool_version=tool_version,
+        checked_files=checked_files,
+        command=command,
+        rules=rules,
+    )
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(("\n" if summary.tell() else "") + markdown)
+    except OSError as exc:
+        from gitrot import output
+
+        output.info(f"gitrot: warning: cannot append to the job summary {path}: {exc.strerror}")
+        return None
+    return path

@@ -57,7 +57,7 @@ def test_sarif_suppresses_it_externally_and_stays_valid(findings: list[Finding])
 
 
 def test_github_makes_it_a_notice(findings: list[Finding]) -> None:
-    assert render(findings, "github").splitlines()[0] == (
+    assert render(findings, "github").splitlines()[-1] == (
         "::notice file=secrets/a.yaml,line=3,col=5,title=[max-age]::"
         f"too old%0Ahint: rotate it%0A{NOTE}"
     )
