@@ -12,6 +12,7 @@ files from git objects rather than from the work tree.
 from __future__ import annotations
 
 import os
+import re
 
 from gitrot.core.models import (
     API_VERSION,
@@ -263,18 +264,31 @@ def _is_enc(value: str) -> bool:
     return value.startswith("ENC[AES256_GCM,") and _ENC.match(value) is not None
 
 
-def _check_sops(doc: Fields, path: str) -> Encryption:
+def _sops_block(doc: Fields, path: str) -> Encryption:
+    """The ``sops:`` block of a gitrot document, summarised; InputError when missing."""
     from gitrot.sops.metadata import from_map
 
     entry = doc.node.entry("sops")
     if entry is None:
         doc.fail(
             "",
-            "the intent is not a SOPS document (no 'sops' block)",
+            "the file is not a SOPS document (no 'sops' block)",
             "create intents with `gitrot new`, or encrypt this one: gitrot encrypt -i " + path,
         )
     metadata = from_map(entry.value, where=path)
-    if not metadata.mac_only_encrypted:
+    return Encryption(
+        recipients=[r for group in metadata.recipients() for r in group],
+        key_groups=len(metadata.groups),
+        selector=metadata.selector,
+        mac_only_encrypted=metadata.mac_only_encrypted,
+        foreign=metadata.foreign,
+    )
+
+
+def _check_sops(doc: Fields, path: str) -> Encryption:
+    encryption = _sops_block(doc, path)
+    entry = doc.node.entry("sops")
+    if entry is not None and not encryption.mac_only_encrypted:
         block = entry.value
         flag = block.entry("mac_only_encrypted") if isinstance(block, Map) else None
         at = flag or entry
@@ -286,13 +300,55 @@ def _check_sops(doc: Fields, path: str) -> Encryption:
             "encrypt intents with mac_only_encrypted: true (in the .sops.yaml rule or "
             "--mac-only-encrypted)",
         )
-    return Encryption(
-        recipients=[r for group in metadata.recipients() for r in group],
-        key_groups=len(metadata.groups),
-        selector=metadata.selector,
-        mac_only_encrypted=metadata.mac_only_encrypted,
-        foreign=metadata.foreign,
-    )
+    return encryption
+
+
+# -- sealed values ---------------------------------------------------------------------------
+
+SEALED_KIND = "SealedValue"
+_SEALED_PATH = re.compile(r"secrets/(?P<name>.+)\.v(?P<version>[1-9][0-9]*)\.sealed\.yaml")
+
+
+def parse_sealed(data: str | bytes, path: str) -> tuple[str, int]:
+    """Check the text (or git blob) of the sealed value document at ``path``
+    (``secrets/<name>.v<N>.sealed.yaml``): its header, that it is for that name and version,
+    that ``value`` is encrypted and that its selector encrypts ``value``; (name, version)."""
+    from gitrot.sops.walk import Selector
+
+    match = _SEALED_PATH.fullmatch(path)
+    if match is None or not is_valid_name(match["name"]):
+        raise InputError(
+            "a sealed value document is named secrets/<name>.v<N>.sealed.yaml",
+            where=path,
+            hint=_NAME_HINT,
+        )
+    text = decode(data, path, MAX_FILE_BYTES, InputError)
+    root = parse_root(text, path, InputError)
+    doc = Fields(root, "", path, InputError)
+    doc.header(SEALED_KIND, API_VERSION)
+    doc.allow(("apiVersion", "kind", "metadata", "value", "sops"))
+    encryption = _sops_block(doc, path)
+    meta = doc.mapping("metadata")
+    meta.allow(("name", "version"))
+    name, version = meta.text("name"), meta.integer("version", minimum=1)
+    if name != match["name"]:
+        meta.fail("name", f"metadata.name {name!r} does not match the file name {path}")
+    if version != int(match["version"]):
+        meta.fail(
+            "version",
+            f"metadata.version {version} does not match the file name {path}",
+            "a sealed document holds the value of the version its name says",
+        )
+    value = doc.raw_str("value")
+    if not _is_enc(value):
+        doc.fail(
+            "value",
+            "the sealed value is not encrypted",
+            "seal values with gitrot rotate NAME --value-stdin; never commit one in clear",
+        )
+    if not Selector(*encryption.selector).encrypts(["value"], [], False):
+        doc.fail("sops", "the sealed document's selector does not encrypt 'value'")
+    return name, version
 
 
 # -- gitrot.yaml ----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     files = [f for f in change.files if not f.path.startswith("../")]
     findings.extend(scan_change(change))
     findings.extend(changes.sealed_changes(files))
+    findings.extend(_sealed_documents(change, files))
     config = _config(change, findings)
     if config is None:
         return Verdict(findings, [f.path for f in change.files], dict(changes.RULES))
@@ -234,6 +235,22 @@ def _facts(
 def _old_path(path: str, changed: Mapping[str, ChangedFile]) -> str:
     item = changed.get(path)
     return item.old_path if item is not None and item.old_path else path
+
+
+def _sealed_documents(change: Change, files: list[ChangedFile]) -> list[Finding]:
+    """The loader's findings on every sealed value document the change adds or modifies."""
+    from gitrot import repo
+    from gitrot.check.changes import is_sealed_path
+
+    found: list[Finding] = []
+    for item in files:
+        if item.status == "deleted" or not is_sealed_path(item.path):
+            continue
+        try:
+            repo.parse_sealed(change.read_new(item.path) or b"", item.path)
+        except GitrotError as exc:
+            found.append(Finding.from_error(exc.at(item.path)))
+    return found
 
 
 def _deleted(change: Change, files: list[ChangedFile]) -> list[Finding]:

@@ -2,8 +2,10 @@
 
 ``GITROT_PR_AUTHOR`` (a login) and ``GITROT_PR_APPROVALS`` (comma-separated logins whose
 reviews approve the change) are set by the gitrot GitHub Action and the GitLab template;
-``GITROT_PR_NUMBER`` is optional. Without ``GITROT_PR_AUTHOR`` the facts are unknown
-(None): rules that require them report "not evaluated", never a pass.
+``GITROT_PR_NUMBER`` is optional. Unless both the author and the approvals are given (an
+empty ``GITROT_PR_APPROVALS`` says "nobody approved"; an unset one "unknown"), the facts are
+unknown (None): rules that require them report "not evaluated", never a pass or a failure
+decided on a guess.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 def pr_facts(environ: Mapping[str, str]) -> dict[str, object] | None:
     """``{"author", "approvals", "number"}`` from ``environ``; None when CI gave none."""
     author = environ.get("GITROT_PR_AUTHOR", "").strip()
-    if not author:
+    if not author or "GITROT_PR_APPROVALS" not in environ:
         return None
     approvals = [
         login.strip()

@@ -15,6 +15,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     import argparse
 
+    from gitrot.core.findings import Finding
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from gitrot.report import FORMATS
@@ -58,6 +60,30 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
+#: formats read by a forge, which names files from the top of the git tree, not from the
+#: policy repository's folder in it
+_FROM_THE_TOP = ("github", "sarif", "markdown")
+
+
+def _moved(finding: Finding, top: str | None) -> Finding:
+    """The finding with its path from the top of the git tree (unchanged when None)."""
+    from gitrot.core.findings import Finding
+
+    if top is None or not finding.path:
+        return finding
+    moved = Finding(
+        finding.rule_id,
+        finding.severity,
+        top,
+        finding.line,
+        finding.column,
+        finding.message,
+        hint=finding.hint,
+        fingerprint=finding.fingerprint,
+    )
+    return moved.waive(finding.waived) if finding.waived else moved
+
+
 def check(
     base: str,
     head: str = "HEAD",
@@ -78,11 +104,15 @@ def check(
 
     change = open_change(repo, base, head, prefix=prefix)
     verdict = judge(change, now=datetime.now(UTC), pr=pr_facts(os.environ))
+    findings, checked = verdict.findings, verdict.checked
+    if change.prefix and fmt in _FROM_THE_TOP:
+        findings = [_moved(f, change.top_path(f.path)) for f in findings]
+        checked = [change.top_path(path) or path for path in checked]
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
     report = render(
-        verdict.findings,
+        findings,
         fmt,
-        checked_files=verdict.checked,
+        checked_files=checked,
         color=color,
         command="check",
         rules=verdict.rules,

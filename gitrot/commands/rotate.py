@@ -114,6 +114,7 @@ def bump(
 
     from gitrot import intents, repo
     from gitrot.core.edit import Document
+    from gitrot.core.models import GeneratedValue
     from gitrot.fsutil import read_text, write_atomic
 
     intents.check_name(name)
@@ -121,6 +122,13 @@ def bump(
         raise InputError("--reason is empty", hint="say why: a ticket, an incident, a schedule")
     relpath = intents.intent_path(name)
     intent = repo.load_intent(Path(root), relpath)
+    if secret is None and not isinstance(intent.value, GeneratedValue):
+        raise InputError(
+            f"{name}'s value is supplied by a person (sealed): a new version needs a new value",
+            where=relpath,
+            hint=f"pipe the new credential in: ... | gitrot rotate {name} --reason ... "
+            "--value-stdin",
+        )
     version = intent.version + 1
     path = os.path.join(root, relpath)
     doc = Document(read_text(path), where=relpath)
@@ -156,9 +164,10 @@ def rotate_due(
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from gitrot import workspace
+    from gitrot import repo, workspace
     from gitrot.commands.due import due_items
     from gitrot.core.durations import format_duration, parse_duration
+    from gitrot.core.models import GeneratedValue
 
     root = root or workspace.find_root()
     try:
@@ -173,7 +182,11 @@ def rotate_due(
         output.info("gitrot: nothing is due")
         return 0
     rows = []
+    supplied: list[str] = []
     for item in items:
+        if not isinstance(repo.load_intent(Path(root), item.path).value, GeneratedValue):
+            supplied.append(item.name)  # a person must supply the new value
+            continue
         old, new = bump(
             root, item.name, reason=reason, emergency=emergency, secret=None, now=datetime.now(UTC)
         )
@@ -186,8 +199,16 @@ def rotate_due(
         age, limit = format_duration(item.age), format_duration(item.max_age)
         rows.append(f"| `{item.name}` | {old} → {new} | {last} | {age} | {limit} | {status} |")
         output.info(f"gitrot: {item.name}: version {old} -> {new}")
+    for name in supplied:
+        output.info(
+            f"gitrot: {name} is due but its value is supplied by a person: "
+            f"... | gitrot rotate {name} --reason ... --value-stdin"
+        )
+    if not rows:
+        return 0
+    count = len(rows)
     output.data(
-        f"## Scheduled credential rotation: {len(items)} secret{'s' if len(items) != 1 else ''}\n\n"
+        f"## Scheduled credential rotation: {count} secret{'s' if count != 1 else ''}\n\n"
         f"Reason: {reason.strip()}\n\n"
         "| secret | version | last rotated | age | max age | status |\n"
         "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"

@@ -277,16 +277,10 @@ def _names_policy_file(targets: list[str]) -> bool:
 
 
 def _check_sealed(root: str, relpath: str) -> None:
+    from gitrot import repo
     from gitrot.fsutil import read_text
-    from gitrot.sops.document import SopsFile
-    from gitrot.sops.walk import Selector
 
-    source = SopsFile.parse(read_text(os.path.join(root, relpath)), fmt="yaml", where=relpath)
-    value = source.docs[0].get("value")
-    if not isinstance(value, str) or not value.startswith("ENC[AES256_GCM,"):
-        raise InputError("the sealed value is not encrypted", where=relpath)
-    if not Selector(*source.metadata.selector).encrypts(["value"], [], False):
-        raise InputError("the sealed document's selector does not encrypt 'value'", where=relpath)
+    repo.parse_sealed(read_text(os.path.join(root, relpath), limit=repo.MAX_FILE_BYTES), relpath)
 
 
 def _relative(root: str, path: str) -> str:

@@ -7,9 +7,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from gitrot.errors import InputError
 from gitrot.sops import age, document, yaml_emit, yaml_parse
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, without_comments
 from tests.conftest import Key, make_key, run_sops
@@ -197,7 +198,18 @@ def test_gitrot_encrypts_sops_decrypts_random_trees(
     path.write_text(encrypted)
     result = run_sops(["-d", str(path)], key=key)
     assert result.returncode == 0, result.stderr.decode() + encrypted
-    same_document(yaml_parse.parse(result.stdout.decode())[0], doc)
+    try:
+        decrypted = yaml_parse.parse(result.stdout.decode())
+    except InputError:
+        # go-yaml writes some block scalars in sequences (a string starting with a newline)
+        # with an indentation indicator that does not match their indentation; sops cannot
+        # read such output back either. gitrot agrees it is invalid: skip the example.
+        plain = tmp_path_factory.mktemp("d") / "decrypted.yaml"
+        plain.write_bytes(result.stdout)
+        again = run_sops(["-e", "--age", key.recipient, str(plain)], key=key)
+        assert again.returncode != 0, "sops reads back what gitrot rejects"
+        assume(False)
+    same_document(decrypted[0], doc)
 
 
 @SETTINGS
