@@ -75,7 +75,11 @@ def write_atomic(
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
     except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror}", where=target) from None
+        raise InputError(
+            f"cannot write here: {exc.strerror}",
+            where=target,
+            hint="give a path in an existing folder you can write to",
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
