@@ -106,11 +106,12 @@ def _plugins(
     for entry in table.node.entries():
         item = table.mapping(entry.key)
         kind = item.text("type")
-        if kind not in types:
+        if kind not in types and kind not in _installed(section):
             item.fail(
                 "type",
                 f"{item.full('type')} {kind!r} is not one of: {', '.join(types)}",
-                f"use one of the {section} gitrot knows",
+                f"use one of the {section} gitrot knows, or install the package that "
+                f"registers {kind!r} (entry-point group gitrot.{section})",
             )
         for option in _REQUIRED_OPTIONS.get(kind, ()):
             item.text(option)
@@ -124,6 +125,13 @@ def _plugins(
         options = {e.key: to_plain(e.value) for e in item.node.entries() if e.key != "type"}
         found.append((entry.key, kind, options))
     return found
+
+
+def _installed(section: str) -> frozenset[str]:
+    """The types installed packages register for ``backends`` or ``triggers``."""
+    from gitrot.policy.plugins import entry_points
+
+    return frozenset(name for _dist, name, _target in entry_points(f"gitrot.{section}"))
 
 
 def _no_credentials(item: Fields) -> None:

@@ -67,7 +67,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     wide = _changes_policy(changed, config)
     intents, befores = _intents(change, changed, wide, findings)
     findings.extend(_deleted(change, files))
-    facts = _facts(change, intents, befores, changed, findings)
+    facts = _facts(change, intents, befores, changed, findings, config, now=now)
     from gitrot.policy import engine
 
     judged = engine.evaluate(loaded, intents, config, now=now, facts=facts, context="pr", pr=pr)
@@ -183,15 +183,17 @@ def _intents(
     return intents, texts
 
 
-def _facts(
+def _facts(  # noqa: PLR0917 - what the judge has read so far
     change: Change,
     intents: list[RotationIntent],
     texts: Mapping[str, bytes],
     changed: Mapping[str, ChangedFile],
     findings: list[Finding],
+    config: Config,
+    *,
+    now: datetime,
 ) -> dict[str, Facts]:
     """Base, status, history and creation rule of each judged intent."""
-    from gitrot.git.history import last_version_changes
     from gitrot.policy import facts as known
 
     olds = {i.path: _old_path(i.path, changed) for i in intents}
@@ -205,31 +207,72 @@ def _facts(
         except GitrotError as exc:
             problems = [exc]
         findings.extend(Finding.from_error(p.at(SOPS_CONFIG)) for p in problems)
-    wanted = [change.prefix + olds[p] for p, before in befores.items() if before is not None]
-    history = (
-        last_version_changes(
-            change.repo,
-            rev=str(change.merge_base.id),
-            prefix=change.prefix + "secrets/",
-            paths=wanted,
-        )
-        if wanted
-        else {}
-    )
+    times = _rotation_times(change, intents, olds, befores, config, now=now)
     found: dict[str, Facts] = {}
     for intent in intents:
         old = olds[intent.path]
-        record = history.get(change.prefix + old)
         found[intent.path] = known.compare(
             intent,
             texts.get(intent.path),
             befores[intent.path],
             before_path=old,
             renamed=old != intent.path,
-            rotated_at=record.time if record is not None else None,
+            rotated_at=times.get(intent.path),
             rule=creation.get(intent.path),
         )
     return found
+
+
+def _rotation_times(
+    change: Change,
+    intents: list[RotationIntent],
+    olds: Mapping[str, str],
+    befores: Mapping[str, bytes | None],
+    config: Config,
+    *,
+    now: datetime,
+) -> dict[str, int]:
+    """When each intent's version at the merge base took effect, read only as far back as
+    the rules look: for a rotation, the longest ``min_interval`` of the classes (all
+    ``min-interval`` compares with); otherwise the longest ``max_age``. A version set
+    before that horizon is reported at the horizon (it is at least that old), so the cost
+    follows the rules' windows, not the history's length."""
+    from gitrot.git.blobs import spec_version
+    from gitrot.git.history import last_version_changes
+
+    classes = config.classes.values()
+    windows = {
+        True: max((c.min_interval or 0 for c in classes), default=0),
+        False: max((c.max_age or 0 for c in classes), default=0),
+    }
+    groups: dict[bool, list[RotationIntent]] = {True: [], False: []}
+    for intent in intents:
+        before = befores[intent.path]
+        if before is not None:
+            old_version = spec_version(before)
+            groups[old_version is None or intent.version > old_version].append(intent)
+    start = int(now.timestamp())
+    times: dict[str, int] = {}
+    for rotated, members in groups.items():
+        if not members:
+            continue
+        horizon = start - windows[rotated]
+        keys = {change.prefix + olds[i.path]: i.path for i in members}
+        history = (
+            last_version_changes(
+                change.repo,
+                rev=str(change.merge_base.id),
+                prefix=change.prefix + "secrets/",
+                paths=list(keys),
+                since=horizon,
+            )
+            if windows[rotated]
+            else {}
+        )
+        for key, path in keys.items():
+            record = history.get(key)
+            times[path] = record.time if record is not None else horizon - 1
+    return times
 
 
 def _old_path(path: str, changed: Mapping[str, ChangedFile]) -> str:

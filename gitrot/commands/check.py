@@ -130,6 +130,12 @@ def check(
             ) from None
     elif report:
         output.data(report)
+    from gitrot.report import publish_github_summary
+
+    publish_github_summary(
+        findings, fmt, environ=os.environ, checked_files=checked, command="check",
+        rules=verdict.rules,
+    )  # fmt: skip
     if fmt == "text":
         from gitrot.report.text import summary_line
 

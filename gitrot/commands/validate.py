@@ -93,6 +93,13 @@ def validate(
             ) from None
     elif report:
         output.data(report)
+    if fmt == "github":
+        from gitrot.report import publish_github_summary
+
+        publish_github_summary(
+            findings, fmt, environ=os.environ, checked_files=targets, command="validate",
+            rules=rules_meta,
+        )  # fmt: skip
     if fmt == "text" and findings:
         from gitrot.report.text import summary_line
 

@@ -61,6 +61,7 @@ def last_version_changes(
     rev: str = "HEAD",
     prefix: str = "secrets/",
     paths: Collection[str] | None = None,
+    since: int | None = None,
 ) -> dict[str, VersionChange]:
     """For every intent file at ``rev``, the first-parent commit that last set its version.
 
@@ -84,8 +85,12 @@ def last_version_changes(
     stopped as soon as every intent has its answer. Without one, the same walk runs on
     pygit2 alone (about four times slower on long histories: every tree it compares is
     read through Python).
+
+    ``since`` (epoch seconds) is a horizon: commits older than it are not read, and an
+    intent whose version was set before it is left out of the answer (the caller knows it
+    is at least that old). The PR check asks only as far back as its rules look.
     """
-    with VersionChanges(repo, rev=rev, prefix=prefix, paths=paths) as changes:
+    with VersionChanges(repo, rev=rev, prefix=prefix, paths=paths, since=since) as changes:
         return changes.result()
 
 
@@ -105,6 +110,7 @@ class VersionChanges:
         rev: str = "HEAD",
         prefix: str = "secrets/",
         paths: Collection[str] | None = None,
+        since: int | None = None,
     ) -> None:
         import pygit2
 
@@ -122,8 +128,10 @@ class VersionChanges:
             from gitrot.git.walk import _History  # the fallback, loaded only when needed
 
             self.walk = _History(repo, prefix, paths)
+            self.walk.since = since
             return
         self.log = _LogHistory(repo, prefix, paths)
+        self.log.since = since
         try:
             self.git = self.log.start_log(self.start, executable)
         except pygit2.GitError as exc:
@@ -179,6 +187,7 @@ class _LogHistory(_Reader):
         self.log_tracked: dict[bytes, str] = {}  # path as git prints it -> key
         self.per_path = paths is not None and len(paths) <= _MAX_PATHSPECS
         self.executable = ""
+        self.since: int | None = None  # the horizon: older commits are not read
         self.moved = False  # a tracked path became an older one in the commit just judged
 
     def start_log(self, start: Commit, executable: str) -> _Git | None:
@@ -198,7 +207,10 @@ class _LogHistory(_Reader):
     def _log(self, start: str) -> _Git:
         args = ["log", "--first-parent", "--no-renames", "--no-relative", "--root", "--raw"]
         args += ["--no-abbrev", "-z", "--no-color", "--no-show-signature", "--no-mailmap"]
-        args += ["--format=%H%x00%ct%x00%an <%ae>", start, "--"]
+        args += ["--format=%H%x00%ct%x00%an <%ae>"]
+        if self.since is not None:
+            args.append(f"--since={self.since}")
+        args += [start, "--"]
         # paths from the top of the work tree whatever the current folder, taken literally
         if self.per_path:
             args += [f":(top,literal){_decode(path)}" for path in sorted(self.log_tracked)]

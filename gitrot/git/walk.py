@@ -27,6 +27,7 @@ class _History(_Reader):
     def __init__(self, repo: Repo, prefix: str, paths: Collection[str] | None = None) -> None:
         super().__init__(repo, prefix, paths)
         self.tracked: dict[str, str] = {}  # path in the commits being compared -> key at rev
+        self.since: int | None = None  # the horizon: older commits are not read
 
     def run(self, start: Commit) -> dict[str, VersionChange]:
         import pygit2
@@ -41,6 +42,8 @@ class _History(_Reader):
         walker.simplify_first_parent()
         next(walker)
         for parent in walker:
+            if self.since is not None and commit_time(child) < self.since:
+                return self.found
             parent_tree = self._subtree(parent)
             if parent_tree != child_tree:
                 self._compare(child, parent_tree, child_tree)

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: a ``version: N`` line indented under a mapping (``spec:``), in basic and extended syntax
 VERSION_LINE = r"^[[:space:]][[:space:]]*version:[[:space:]]*[0-9][0-9]*[[:space:]]*$"
 _MAX_BLOB = 8 * 1024 * 1024
+#: more paths than this (a whole-repository run): the history walk of ``gitrot due``, which
+#: reads each commit's tree diff once, instead of the pickaxe's content diffs per path
+MAX_PICKAXE_PATHS = 50
 
 
 def _git(root: str, args: list[str]) -> tuple[list[str], dict[str, str]] | None:
@@ -114,6 +117,8 @@ def version_times(
         return {}
     if not checked and not has_head(root):
         return None
+    if len(paths) > MAX_PICKAXE_PATHS:
+        return _walked_times(root, paths)
     command = _git(
         root,
         [
@@ -148,3 +153,24 @@ def version_times(
                     break
         process.stdout.close()
     return found
+
+
+def _walked_times(root: str, paths: Collection[str]) -> dict[str, int]:
+    """:func:`version_times` of many paths through :func:`gitrot.git.last_version_changes`
+    (one ``git log --raw`` walk; renames followed)."""
+    import os
+
+    from gitrot.git.history import last_version_changes
+    from gitrot.git.repo import open_repo
+
+    repo = open_repo(root)
+    workdir = repo.workdir or root
+    relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workdir))
+    base = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+    changes = last_version_changes(repo, prefix=base + "secrets/")
+    wanted = set(paths)
+    return {
+        key[len(base) :]: change.time
+        for key, change in changes.items()
+        if key[len(base) :] in wanted
+    }

@@ -1,0 +1,386 @@
+"""The ``local`` backend: a directory of age-encrypted versions (DESIGN.md section 4).
+
+Layout of a store (``path`` in gitrot.yaml, relative to the policy repository's root,
+default ``.gitrot/store``); every folder is created 0700 and every file 0600::
+
+    <store>/<ref>/            one folder per secret; a ref ``payments/db`` nests two folders
+        .lock                 flock'd by every writer around check-then-write
+        v<N>.age              version N's value, age-encrypted (binary) to every recipient
+        v<N>.json             version N's record; its presence is what makes version N exist
+        .v<N>.*.tmp           a write in progress (or one a crash left; the next write removes it)
+
+There is no index file, which would serialize every writer of every secret: a secret's
+newest version is the highest ``N`` with a record, so ``current`` is derived, never stored.
+The newest version's stage is ``current``, every older one's ``previous``.
+
+A record (``format`` 1) holds ``ref``, ``version``, ``name``, ``commit``, ``key``,
+``backend_id`` (``v<N>.age``: no ref, which would leak into git notes and deliveries),
+``written_at`` and the SHA-256 of the ciphertext, which :meth:`LocalBackend.read` checks;
+never the value. A write encrypts in memory, then, holding the lock, writes ``v<N>.age`` and
+``v<N>.json`` each through a temporary file that is fsync'd, renamed and followed by an
+fsync of the folder: the record is the commit point. A crash leaves no version or a complete
+one; readers (which take no lock) ignore a value without a record, and the next write
+removes it with any temporary file.
+
+Refs are relative paths of segments ``[A-Za-z0-9_-][A-Za-z0-9._-]*`` (no leading dot, so no
+``..`` and no clash with ``.lock`` or temporary files; no segment shaped like ``v<N>.age`` or
+``v<N>.json``, so no clash with a parent secret's files). A ref is encrypted in git, so
+messages name the version and the intent, not the ref.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+from gitrot.backends.base import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.errors import ConfigError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from gitrot.core.secret import SecretValue
+
+DEFAULT_PATH = ".gitrot/store"
+FORMAT = 1
+MAX_REF = 200
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+_REF = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
+_VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.(age|json)")
+_RECORD_KEYS = ("ref", "version", "name", "commit", "key", "backend_id", "written_at")
+_REF_RULE = (
+    "a local ref is a relative path of segments of letters, digits, '.', '_' and '-', "
+    f"none starting with '.' or named like v<N>.age/v<N>.json, at most {MAX_REF} characters"
+)
+
+
+class LocalBackend:
+    """A store of versions in a folder (see the module docstring for the layout)."""
+
+    def __init__(
+        self,
+        name: str,
+        options: Mapping[str, object],
+        context: BackendContext,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.name = name
+        self.store = store_path(name, options, context.root)
+        self._context = context
+        self._clock = clock or time.time
+        self._recipients: list[object] | None = None
+
+    # --- reading (no lock: a record appears whole, after its value) -------------------------
+
+    def current(self, refs: Iterable[str]) -> dict[str, AppliedVersion]:
+        found = {}
+        for ref in refs:
+            numbers = self._numbers(ref)
+            if numbers:
+                found[ref] = self._load(ref, numbers[-1], "current")
+        return found
+
+    def get(self, ref: str, version: int) -> AppliedVersion | None:
+        numbers = self._numbers(ref)
+        if version not in numbers:
+            return None
+        return self._load(ref, version, _stage(version, numbers))
+
+    def versions(self, ref: str) -> list[AppliedVersion]:
+        """Every version of ``ref`` with a record, oldest first (for ``gitrot status``)."""
+        numbers = self._numbers(ref)
+        return [self._load(ref, number, _stage(number, numbers)) for number in numbers]
+
+    def read(self, ref: str, version: int | None = None) -> SecretValue:
+        import hashlib
+
+        from gitrot.core.secret import SecretValue
+
+        numbers = self._numbers(ref)
+        if version is None and numbers:
+            version = numbers[-1]
+        if version is None or version not in numbers:
+            which = "no version" if version is None else f"no version {version}"
+            raise BackendError(f"backend {self.name!r} holds {which} of this secret")
+        record = self._record(ref, version)
+        ciphertext = self._read_bytes(os.path.join(self._folder(ref), f"v{version}.age"))
+        if hashlib.sha256(ciphertext).hexdigest() != record["sha256"]:
+            raise BackendError(
+                f"backend {self.name!r}: the value of version {version} does not match its "
+                "record (modified outside gitrot); restore the store from a backup"
+            )
+        plaintext = self._decrypt(ciphertext, version)
+        try:
+            return SecretValue(plaintext.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BackendError(
+                f"backend {self.name!r}: version {version} does not hold a UTF-8 value"
+            ) from None
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        import hashlib
+        import json
+
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BackendError(f"backend {self.name!r}: version must be a positive integer")
+        if not key:
+            raise BackendError(f"backend {self.name!r}: the idempotency key is empty")
+        folder = self._folder(ref)
+        ciphertext = self._encrypt(value)  # in memory: no file ever holds the plaintext
+        with self._io("write to"):
+            _make_folders(folder)
+            with _locked(os.path.join(folder, ".lock")):
+                numbers = self._numbers(ref)
+                if version in numbers:
+                    stored = self._load(ref, version, _stage(version, numbers))
+                    if stored.key != key:
+                        raise VersionConflict(
+                            f"{name}: version {version} is already in backend {self.name!r} "
+                            f"with another idempotency key (got {key}, stored {stored.key}); "
+                            "a version is written once: bump spec.version for a new value"
+                        )
+                    return stored
+                if numbers and version < numbers[-1]:
+                    raise VersionConflict(
+                        f"{name}: version {version} is below version {numbers[-1]} in backend "
+                        f"{self.name!r}; a rollback is a new version above the newest"
+                    )
+                _remove_leftovers(folder)
+                record = {"format": FORMAT, "ref": ref, "version": version, "name": name}
+                record |= {"commit": commit, "key": key, "backend_id": f"v{version}.age"}
+                record |= {"written_at": int(self._clock())}
+                record["sha256"] = hashlib.sha256(ciphertext).hexdigest()
+                _write_durably(folder, f"v{version}.age", ciphertext)
+                text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+                _write_durably(folder, f"v{version}.json", text.encode())
+        return _applied(record, "current")
+
+    def close(self) -> None:
+        """Nothing to release: no file stays open between calls."""
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _folder(self, ref: str) -> str:
+        check_ref(ref)
+        return os.path.join(self.store, *ref.split("/"))
+
+    def _numbers(self, ref: str) -> list[int]:
+        """The versions of ``ref`` that have a record, ascending."""
+        folder = self._folder(ref)
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise self._failure("read", exc) from None
+        matches = (_VERSION_FILE.fullmatch(entry) for entry in names)
+        return sorted(int(m[1]) for m in matches if m is not None and m[2] == "json")
+
+    def _record(self, ref: str, version: int) -> dict[str, object]:
+        import json
+
+        path = os.path.join(self._folder(ref), f"v{version}.json")
+        problem = f"backend {self.name!r}: the record of version {version} is not valid"
+        try:
+            record = json.loads(self._read_bytes(path))
+        except ValueError:
+            raise BackendError(f"{problem} JSON; restore the store from a backup") from None
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
+            found = record.get("format") if isinstance(record, dict) else None
+            raise BackendError(
+                f"{problem}: format {found!r}, this gitrot reads format {FORMAT}; "
+                "upgrade gitrot or restore the store from a backup"
+            )
+        texts = ("ref", "name", "commit", "key", "backend_id", "sha256")
+        valid = all(isinstance(record.get(field), str) for field in texts) and all(
+            type(record.get(field)) is int for field in ("version", "written_at")
+        )
+        if not valid or record["ref"] != ref or record["version"] != version:
+            raise BackendError(f"{problem}; restore the store from a backup")
+        return record
+
+    def _load(self, ref: str, version: int, stage: str) -> AppliedVersion:
+        return _applied(self._record(ref, version), stage)
+
+    def _read_bytes(self, path: str) -> bytes:
+        with self._io("read from"), open(path, "rb") as handle:
+            return handle.read()
+
+    def _encrypt(self, value: SecretValue) -> bytes:
+        import pyrage
+
+        if self._recipients is None:
+            self._recipients = [_recipient(text) for text in self._context.recipients]
+        if not self._recipients:
+            raise BackendError(
+                f"backend {self.name!r}: no age recipient to encrypt to; "
+                "list at least one under recipients: in gitrot.yaml"
+            )
+        ciphertext: bytes = pyrage.encrypt(value.reveal().encode("utf-8"), self._recipients)
+        return ciphertext
+
+    def _decrypt(self, ciphertext: bytes, version: int) -> bytes:
+        from gitrot.sops.age import parse_identities, unwrap
+
+        identities = parse_identities(self._context.identities, source="the reconciler's identity")
+        if not identities:
+            raise BackendError(
+                f"backend {self.name!r}: no age identity to open version {version} with; "
+                "give the identity of one of the recipients the store was written to"
+            )
+        plaintext = unwrap(ciphertext, identities)
+        if plaintext is None:
+            raise BackendError(
+                f"backend {self.name!r}: no identity opens version {version}; give the "
+                "identity of one of the recipients the store was written to"
+            )
+        return plaintext
+
+    @contextlib.contextmanager
+    def _io(self, doing: str) -> Iterator[None]:
+        """Turn an OSError into a BackendError naming the store, not the file (the ref)."""
+        try:
+            yield
+        except OSError as exc:
+            raise self._failure(doing, exc) from None
+
+    def _failure(self, doing: str, exc: OSError) -> BackendError:
+        return BackendError(
+            f"backend {self.name!r}: cannot {doing} the store {self.store} ({exc.strerror}); "
+            "check the folder's owner, permissions and free space",
+            unreachable=True,
+        )
+
+
+def store_path(name: str, options: Mapping[str, object], root: str) -> str:
+    """The absolute store folder from the options; ConfigError for anything but ``path``, or
+    a relative path that leaves the repository."""
+    unknown = sorted(set(options) - {"path"})
+    if unknown:
+        raise ConfigError(
+            f"backends.{name}: unknown option {unknown[0]!r} for type local",
+            hint="the local backend takes one option, path (the store folder)",
+        )
+    path = options.get("path", DEFAULT_PATH)
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(
+            f"backends.{name}.path must be a folder name, got {path!r}",
+            hint=f"for example path: {DEFAULT_PATH}",
+        )
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    base = os.path.abspath(root)
+    store = os.path.normpath(os.path.join(base, path))
+    if path.startswith("~") or ".." in re.split(r"[/\\]", path) or store == base:
+        raise ConfigError(
+            f"backends.{name}.path must be a folder inside the repository, got {path!r}",
+            hint="give a relative path without '..' (or an absolute path outside it)",
+        )
+    return store
+
+
+def check_ref(ref: str) -> None:
+    """BackendError unless ``ref`` is a safe relative path (see the module docstring)."""
+    if not isinstance(ref, str) or len(ref) > MAX_REF or not _REF.fullmatch(ref):
+        raise BackendError(f"the target ref is not a valid local ref: {_REF_RULE}")
+    if any(_VERSION_FILE.fullmatch(segment) for segment in ref.split("/")):
+        raise BackendError(f"the target ref is not a valid local ref: {_REF_RULE}")
+
+
+def _stage(version: int, numbers: list[int]) -> str:
+    return "current" if version == numbers[-1] else "previous"
+
+
+def _applied(record: Mapping[str, object], stage: str) -> AppliedVersion:
+    fields = {field: record[field] for field in _RECORD_KEYS}
+    return AppliedVersion(**fields, stage=stage)  # type: ignore[arg-type]  # checked on load
+
+
+def _recipient(text: str) -> object:
+    import pyrage
+
+    recipient = text.strip()
+    try:
+        if recipient.startswith("age1"):
+            return pyrage.x25519.Recipient.from_str(recipient)
+        if recipient.startswith("ssh-"):
+            return pyrage.ssh.Recipient.from_str(recipient)
+    except pyrage.RecipientError:
+        pass
+    raise BackendError(
+        f"cannot encrypt to the recipient {recipient!r}: not an age1... or ssh- public key"
+    )
+
+
+def _make_folders(folder: str) -> None:
+    """Create ``folder`` and its missing parents 0700, each made durable in its parent."""
+    if os.path.isdir(folder):
+        return
+    parent = os.path.dirname(folder)
+    if parent != folder:
+        _make_folders(parent)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        return
+    _sync_folder(parent)
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created 0600) for the length of a ``with``; it
+    also excludes the other threads of this process, each opening the file anew."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _remove_leftovers(folder: str) -> None:
+    """Remove what crashed writes left: temporary files, values without a record."""
+    names = set(os.listdir(folder))
+    for entry in names:
+        match = _VERSION_FILE.fullmatch(entry)
+        orphan = match is not None and match[2] == "age" and f"v{match[1]}.json" not in names
+        if orphan or (entry.startswith(".v") and entry.endswith(".tmp")):
+            os.unlink(os.path.join(folder, entry))
+
+
+def _write_durably(folder: str, name: str, data: bytes) -> None:
+    """Write ``folder/name`` through a 0600 temporary file: fsync, rename, fsync the folder."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, os.path.join(folder, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

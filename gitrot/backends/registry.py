@@ -1,0 +1,123 @@
+"""Backend types: gitrot's own ``local``, and those other packages register.
+
+A package adds a backend type through the entry-point group ``gitrot.backends``::
+
+    [project.entry-points."gitrot.backends"]
+    consul = "acme_gitrot.consul:ConsulBackend"
+
+The entry point names a class (or callable) taking ``(name, options, context)`` (see
+:mod:`gitrot.backends.base`). Entry points are found by reading ``entry_points.txt``
+directly (:func:`gitrot.policy.plugins.entry_points`), and only the type a configuration
+names is imported. Two distributions registering one type is an error, never a silent pick.
+"""
+
+from __future__ import annotations
+
+from gitrot.backends.base import BackendError
+from gitrot.errors import ConfigError, GitrotError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from gitrot.backends.base import Backend, BackendContext
+
+    _Factory = Callable[[str, Mapping[str, object], BackendContext], object]
+
+GROUP = "gitrot.backends"
+BUILTIN = {"local": "gitrot.backends.local:LocalBackend"}
+#: gitrot's own types still to come (DESIGN.md section 4): "not installed", not "unknown".
+PLANNED = ("vault", "aws-secrets-manager")
+_METHODS = ("current", "get", "write", "read", "close")
+
+
+def open_backend(
+    name: str, type_: str, options: Mapping[str, object], context: BackendContext
+) -> Backend:
+    """An open backend of type ``type_`` for ``backends.<name>`` in gitrot.yaml.
+
+    ConfigError (exit 2) for a type nobody provides, one two packages claim, one that fails
+    to import or to start, or an object that is not a backend. The backend's own errors
+    (:class:`~gitrot.backends.base.BackendError`, a ConfigError for its options) pass through.
+    """
+    dist, target = _find(name, type_)
+    where = f"backend type {type_!r} ({target}, from {dist})"
+    factory = _load(name, target, where)
+    try:
+        backend = factory(name, options, context)
+    except (GitrotError, BackendError):
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"backends.{name}: {where} failed to start ({type(exc).__name__}: {exc})",
+            hint=f"check the options of backends.{name} against the documentation of {dist}",
+        ) from exc
+    missing = [method for method in _METHODS if not callable(getattr(backend, method, None))]
+    if missing:
+        raise ConfigError(
+            f"backends.{name}: {where} is not a backend (no {', '.join(missing)})",
+            hint="a backend implements gitrot.backends.base.Backend",
+        )
+    return backend  # type: ignore[return-value]  # its methods are checked just above
+
+
+def installed_types() -> dict[str, str]:
+    """Every type available, built-in or registered: ``{type: distribution}``."""
+    from gitrot.policy.plugins import entry_points
+
+    found = dict.fromkeys(BUILTIN, "gitrot")
+    for dist, name, _target in entry_points(GROUP):
+        found.setdefault(name, dist)
+    return dict(sorted(found.items()))
+
+
+def _find(name: str, type_: str) -> tuple[str, str]:
+    """``(distribution, "module:attr")`` of ``type_``."""
+    from gitrot.policy.plugins import entry_points
+
+    claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
+    if type_ in BUILTIN:
+        claims.add(("gitrot", BUILTIN[type_]))  # gitrot's own entry point is the same pair
+    if len(claims) > 1:
+        owners = ", ".join(sorted(f"{target} ({dist})" for dist, target in claims))
+        raise ConfigError(
+            f"backends.{name}: backend type {type_!r} is registered more than once: {owners}",
+            hint=f"uninstall all but one of the packages registering {type_!r} in {GROUP}",
+        )
+    if claims:
+        return claims.pop()
+    known = ", ".join(installed_types())
+    if type_ in PLANNED:
+        raise ConfigError(
+            f"backends.{name}: backend type {type_!r} is not installed (installed: {known})",
+            hint=(
+                f"gitrot's {type_} backend comes with a later release; use type: local for "
+                f"now, or install a package that registers {type_!r} in {GROUP}"
+            ),
+        )
+    raise ConfigError(
+        f"backends.{name}: unknown backend type {type_!r} (installed: {known})",
+        hint=f"use one of them, or install a package that registers {type_!r} in {GROUP}",
+    )
+
+
+def _load(name: str, target: str, where: str) -> _Factory:
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    try:
+        obj: object = importlib.import_module(module_name.strip())
+        for part in attribute.strip().split(".") if attribute.strip() else ():
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise ConfigError(
+            f"backends.{name}: cannot load {where} ({type(exc).__name__}: {exc})",
+            hint="reinstall the package that provides it, or choose another type",
+        ) from None
+    if not callable(obj):
+        raise ConfigError(
+            f"backends.{name}: {where} is not a class or callable",
+            hint="the entry point must name a class taking (name, options, context)",
+        )
+    return obj  # a callable; what it returns is checked by open_backend

@@ -1,0 +1,73 @@
+"""``gitrot plan [--rev REV]``: what ``gitrot reconcile`` would do, changing nothing.
+
+Like ``terraform plan``: one line per secret to write, record or notify, and why; refused
+intents (policy at the target commit, a desired version below the applied one) too. Exit 0
+when the plan can be applied, 1 when something would be refused.
+"""
+
+from __future__ import annotations
+
+from gitrot import output
+from gitrot.errors import EXIT_FINDINGS, EXIT_OK
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    import argparse
+
+    from gitrot.reconcile.plan import Item
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="what reconcile would do at a commit (dry run)",
+        description="Compare the intents at REV (default HEAD) with the backends and the "
+        "last note, and print what gitrot reconcile would write and whom it would tell.",
+    )
+    parser.add_argument("--rev", default="HEAD", metavar="REV")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=lambda args: run_plan(args.rev, fmt=args.format))
+
+
+def run_plan(rev: str, *, fmt: str = "text", root: str | None = None) -> int:
+    import os
+    from datetime import UTC, datetime
+
+    from gitrot import workspace
+    from gitrot.reconcile.plan import REFUSE
+    from gitrot.reconcile.run import Session, plan
+
+    session = Session(root or str(workspace.find_root()), os.environ)
+    commit, items, _config = plan(session, rev, now=datetime.now(UTC))
+    if fmt == "json":
+        import json
+
+        document = {"commit": commit, "items": [item.as_dict() for item in items]}
+        output.data(json.dumps(document, indent=2) + "\n")
+    else:
+        output.data(render(commit, items))
+    return EXIT_FINDINGS if any(item.action == REFUSE for item in items) else EXIT_OK
+
+
+SYMBOLS = {"write": "+", "record": "=", "trigger": "~", "refuse": "!"}
+
+
+def render(commit: str, items: list[Item]) -> str:
+    if not items:
+        return f"commit {commit[:12]}: nothing to do; every secret is applied and delivered\n"
+    lines = [f"commit {commit[:12]}:"]
+    for item in items:
+        d = item.desired
+        head = f"  {SYMBOLS[item.action]} {item.action:<7} {d.name} v{d.version}"
+        if d.backend:
+            head += f" ({d.backend})"
+        lines.append(head)
+        if item.reason:
+            lines.append(f"      {item.reason}")
+        if item.triggers:
+            lines.append(f"      then tell: {', '.join(item.triggers)}")
+    counts = {a: sum(1 for i in items if i.action == a) for a in SYMBOLS}
+    summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n)
+    lines.append(f"plan: {summary}")
+    return "\n".join(lines) + "\n"

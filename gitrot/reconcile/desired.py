@@ -1,0 +1,186 @@
+"""What git says at the target commit: the intents to apply, read from git objects.
+
+Only intents whose file changed since the ledger's (a different blob id) or whose
+consumers still wait for a delivery are loaded: a no-op run on 10,000 intents compares ids.
+Those are parsed, judged by the policy at the target commit (the built-in pack and the
+rule files there; an error finding refuses the intent: fail closed), and their
+``spec.target.ref`` decrypted with the reconciler's identity.
+"""
+
+from __future__ import annotations
+
+from gitrot.errors import GitrotError
+from gitrot.reconcile.plan import Desired
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
+    from gitrot.core.models import Config, RotationIntent
+    from gitrot.git.repo import Commit, Repo
+    from gitrot.reconcile.ledger import Entry
+
+CONFIG_FILE = "gitrot.yaml"
+
+
+def read_config(commit: Commit, prefix: str) -> Config:
+    from gitrot import repo
+    from gitrot.errors import ConfigError
+    from gitrot.git.repo import read_blob
+
+    data = read_blob(commit, prefix + CONFIG_FILE)
+    if data is None:
+        raise ConfigError(
+            f"the commit {str(commit.id)[:12]} has no gitrot.yaml",
+            where=prefix + CONFIG_FILE,
+            hint="reconcile a commit of the policy repository",
+        )
+    return repo.parse_config(data, CONFIG_FILE)
+
+
+def intent_blobs(commit: Commit, prefix: str) -> dict[str, str]:
+    """``{intent path (policy-relative): blob id}`` at ``commit``."""
+    from gitrot.check.changes import is_intent_path
+    from gitrot.git.state import list_blobs
+
+    found = list_blobs(commit, prefix + "secrets")
+    return {
+        path[len(prefix) :]: blob
+        for path, blob in found.items()
+        if is_intent_path(path[len(prefix) :])
+    }
+
+
+def candidates(blobs: Mapping[str, str], ledger: Mapping[str, Entry]) -> list[str]:
+    """The intent paths worth loading: changed since the ledger, or with a delivery due."""
+    from gitrot.core.models import name_of_path
+
+    chosen = []
+    for path, blob in blobs.items():
+        entry = ledger.get(name_of_path(path) or "")
+        if entry is None or entry.blob != blob or entry.pending():
+            chosen.append(path)
+    return sorted(chosen)
+
+
+def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
+    repo: Repo,
+    commit: Commit,
+    prefix: str,
+    paths: list[str],
+    blobs: Mapping[str, str],
+    config: Config,
+    identities: Sequence[object],
+    *,
+    now: datetime,
+) -> list[Desired]:
+    """The desired state of ``paths``: each intent loaded, judged and its ref opened; an
+    intent that cannot be is a Desired with a ``problem`` (refused, never skipped)."""
+    from gitrot import repo as loader
+    from gitrot.core.models import name_of_path
+    from gitrot.git.state import read_object
+
+    intents: list[RotationIntent] = []
+    texts: dict[str, bytes] = {}
+    broken: list[Desired] = []
+    for path in paths:
+        data = read_object(repo, blobs[path])
+        try:
+            intent = loader.parse_intent(data, path)
+        except GitrotError as exc:
+            name = name_of_path(path) or path
+            broken.append(_refused(name, path, blobs[path], f"does not load: {exc.render()}"))
+            continue
+        intents.append(intent)
+        texts[path] = data
+    problems = _judge(commit, prefix, intents, config, now=now)
+    desired = broken
+    for intent in intents:
+        problem = problems.get(intent.path, "")
+        ref = ""
+        if not problem:
+            try:
+                ref = _open_ref(texts[intent.path], intent.path, identities)
+            except GitrotError as exc:
+                problem = f"cannot open spec.target.ref: {exc.message}"
+        desired.append(
+            Desired(
+                name=intent.name,
+                path=intent.path,
+                blob=blobs[intent.path],
+                version=intent.version,
+                backend=intent.backend,
+                ref=ref,
+                value=intent.value,
+                consumers=intent.consumers,
+                problem=problem,
+            )
+        )
+    return desired
+
+
+def _refused(name: str, path: str, blob: str, problem: str) -> Desired:
+    return Desired(
+        name=name,
+        path=path,
+        blob=blob,
+        version=0,
+        backend="",
+        ref="",
+        value=None,
+        consumers=(),
+        problem=problem,
+    )
+
+
+def _open_ref(data: bytes, path: str, identities: Sequence[object]) -> str:
+    from gitrot.reconcile.values import open_field
+
+    return open_field(data.decode("utf-8"), path, identities, "spec.target.ref")
+
+
+def _judge(
+    commit: Commit,
+    prefix: str,
+    intents: list[RotationIntent],
+    config: Config,
+    *,
+    now: datetime,
+) -> dict[str, str]:
+    """``{path: why refused}`` for intents with an error finding at ``commit``."""
+    from gitrot.core.findings import Severity
+    from gitrot.errors import InputError
+    from gitrot.git.repo import read_blob
+    from gitrot.policy import engine
+    from gitrot.policy import rules as rules_module
+    from gitrot.policy.plugins import installed_rules
+    from gitrot.repo_fields import decode
+
+    if not intents:
+        return {}
+    loaded = rules_module.builtin_rules()
+    for rel in _rule_files(commit, prefix, config):
+        data = read_blob(commit, prefix + rel) or b""
+        loaded.extend(rules_module.parse_rules(decode(data, rel, 1024 * 1024, InputError), rel))
+    loaded = rules_module.check_unique([*loaded, *installed_rules()])
+    findings = engine.evaluate(loaded, intents, config, now=now, context="pr")
+    problems: dict[str, str] = {}
+    for finding in findings:
+        if finding.severity == Severity.ERROR and not finding.waived:
+            problems.setdefault(finding.path, f"[{finding.rule_id}] {finding.message}")
+    return problems
+
+
+def _rule_files(commit: Commit, prefix: str, config: Config) -> list[str]:
+    from gitrot.git.state import list_blobs
+
+    found: list[str] = []
+    for entry in config.policy_paths:
+        rel = entry.rstrip("/")
+        for path in sorted(list_blobs(commit, prefix + rel)):
+            inner = path[len(prefix + rel) + 1 :]
+            if "/" not in inner and inner.endswith(".yaml"):
+                found.append(path[len(prefix) :])
+    return found

@@ -1,0 +1,45 @@
+"""Secret values: generated from an intent's settings, or opened from a sealed document.
+
+Values live in :class:`~gitrot.core.secret.SecretValue` and in memory only.
+"""
+
+from __future__ import annotations
+
+from gitrot.core.models import expand_alphabet
+from gitrot.core.secret import SecretValue
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gitrot.core.models import GeneratedValue
+
+
+def generate(settings: GeneratedValue) -> SecretValue:
+    """``length`` characters drawn uniformly from the alphabet with :mod:`secrets`."""
+    import secrets
+
+    alphabet = expand_alphabet(settings.alphabet)
+    return SecretValue("".join(secrets.choice(alphabet) for _ in range(settings.length)))
+
+
+def open_field(text: str, where: str, identities: Sequence[object], key: str) -> str:
+    """The decrypted top-level ``key.…`` string (``spec.target.ref``, ``value``) of a SOPS
+    YAML document; the MAC is checked. InputError/IntegrityError on failure."""
+    from gitrot.errors import InputError
+    from gitrot.sops.document import SopsFile, decrypt
+    from gitrot.sops.tree import Map
+
+    opened = decrypt(SopsFile.parse(text, fmt="yaml", where=where), identities)
+    node: object = opened.docs[0]
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, Map) else None
+    if not isinstance(node, str):
+        raise InputError(f"{key} is not a string once decrypted", where=where)
+    return node
+
+
+def open_sealed(text: str, where: str, identities: Sequence[object]) -> SecretValue:
+    """The value of a sealed document (``secrets/<name>.v<N>.sealed.yaml``)."""
+    return SecretValue(open_field(text, where, identities, "value"))

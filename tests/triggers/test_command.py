@@ -1,0 +1,223 @@
+"""The command trigger runs real programs (small Python scripts): its environment, exit
+codes, output, timeouts that kill the whole process group, missing programs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitrot.errors import ConfigError
+from gitrot.triggers.command import CommandTrigger
+from tests.triggers.receiver import delivery
+
+VALUE = "s3cr3t-value-never-passed"
+DUMP = """
+import json, os, sys
+stdin = os.readlink("/proc/self/fd/0") if os.path.exists("/proc/self/fd/0") else None
+with open(sys.argv[1], "w") as f:
+    json.dump({"env": dict(os.environ), "cwd": os.getcwd(), "stdin": stdin}, f)
+"""
+
+
+def script(directory: Path, text: str, name: str = "script.py") -> str:
+    path = directory / name
+    path.write_text(text)
+    return str(path)
+
+
+def command(
+    argv: list[str], root: Path, environ: dict[str, str] | None = None, **options: object
+) -> CommandTrigger:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} if environ is None else environ
+    return CommandTrigger(
+        "ledger-worker", {"argv": argv, **options}, env, root=str(root), clock=lambda: 1234.9
+    )
+
+
+def test_the_command_learns_what_changed_and_never_the_value(tmp_path: Path) -> None:
+    out = tmp_path / "env.json"
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DEPLOY_TARGET": "staging",
+        "GITROT_WEBHOOK_SECRET": VALUE,  # another trigger's key: not for the command
+        "GITROT_DELIVERY_ID": "stale",
+    }
+    trigger = command([sys.executable, script(tmp_path, DUMP), str(out)], tmp_path, environ)
+    receipt = trigger.fire(delivery(7))
+    assert receipt.as_dict() == {
+        "trigger": "ledger-worker",
+        "delivery_id": delivery(7).delivery_id,
+        "ok": True,
+        "attempts": 1,
+        "detail": "exit 0",
+        "at": 1234,
+    }
+    seen = json.loads(out.read_text())
+    gitrot = {k: v for k, v in seen["env"].items() if k.startswith("GITROT_")}
+    assert gitrot == {
+        "GITROT_SECRET_NAME": "payments/db-password",
+        "GITROT_SECRET_VERSION": "7",
+        "GITROT_COMMIT": "0123456789abcdef0123456789abcdef01234567",
+        "GITROT_DELIVERY_ID": delivery(7).delivery_id,
+        "GITROT_BACKEND": "vault",
+        "GITROT_BACKEND_VERSION_ID": "17",
+    }
+    assert seen["env"]["DEPLOY_TARGET"] == "staging"  # the rest of the environment is kept
+    assert not [k for k, v in seen["env"].items() if VALUE in v or VALUE in k]
+    assert Path(seen["cwd"]) == tmp_path
+    if seen["stdin"] is not None:
+        assert seen["stdin"] == "/dev/null"
+
+
+def test_cwd_is_relative_to_the_policy_root(tmp_path: Path) -> None:
+    (tmp_path / "deploy" / "ledger").mkdir(parents=True)
+    out = tmp_path / "env.json"
+    argv = [sys.executable, script(tmp_path, DUMP), str(out)]
+    assert command(argv, tmp_path, cwd="deploy/ledger").fire(delivery()).ok
+    assert Path(json.loads(out.read_text())["cwd"]) == tmp_path / "deploy" / "ledger"
+    receipt = command(argv, tmp_path, cwd="missing").fire(delivery())
+    assert (receipt.ok, receipt.detail) == (False, f"cwd not found: {tmp_path / 'missing'}")
+
+
+@pytest.mark.parametrize("cwd", ["/tmp", "../elsewhere", "deploy/../..", "~/x", ""])
+def test_cwd_must_stay_inside_the_repository(tmp_path: Path, cwd: str) -> None:
+    with pytest.raises(ConfigError, match=r"triggers\.ledger-worker\.cwd must be a relative"):
+        command(["true"], tmp_path, cwd=cwd)
+
+
+def test_a_failing_command_reports_its_exit_code_and_last_line(tmp_path: Path) -> None:
+    fails = script(
+        tmp_path,
+        "import sys\nprint('building ledger-worker', flush=True)\n"
+        "print('make: *** No rule to make target rebuild.', file=sys.stderr)\nsys.exit(2)\n",
+    )
+    receipt = command([sys.executable, fails], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.attempts) == (False, 1)
+    assert receipt.detail == "exit 2: make: *** No rule to make target rebuild."
+    silent = script(tmp_path, "raise SystemExit(5)\n", "silent.py")
+    assert command([sys.executable, silent], tmp_path).fire(delivery()).detail == "exit 5"
+
+
+def test_output_is_kept_only_as_a_short_last_line(tmp_path: Path) -> None:
+    chatty = script(
+        tmp_path,
+        "import sys\nfor i in range(20000): print('line', i)\n"
+        "print('x' * 5000 + '\\x1b[31m')\nprint()\nsys.exit(1)\n",
+    )
+    receipt = command([sys.executable, chatty], tmp_path).fire(delivery())
+    assert receipt.detail.startswith("exit 1: xxxx")
+    assert receipt.detail.endswith("…")
+    assert len(receipt.detail) <= 210
+    quiet_ok = script(tmp_path, "print('done: deployed with token abc')\n", "ok.py")
+    receipt = command([sys.executable, quiet_ok], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.detail) == (True, "exit 0")  # success keeps no output
+
+
+def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    hangs = script(
+        tmp_path,
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n",
+    )
+    started = time.monotonic()
+    receipt = command([sys.executable, hangs], tmp_path, timeout=1.5).fire(delivery())
+    assert time.monotonic() - started < 4
+    assert (receipt.ok, receipt.detail) == (False, "timeout after 1.5s")
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 3
+    while is_running(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not is_running(grandchild)
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie waiting for its reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def test_a_missing_program_is_reported(tmp_path: Path) -> None:
+    receipt = command(["gitrot-no-such-program", "rebuild"], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.detail) == (False, "not found: gitrot-no-such-program")
+    missing = str(tmp_path / "bin" / "deploy")
+    assert command([missing], tmp_path).fire(delivery()).detail == f"not found: {missing}"
+    plain = tmp_path / "not-executable"
+    plain.write_text("#!/bin/sh\nexit 0\n")
+    plain.chmod(0o644)
+    receipt = command([str(plain)], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.detail) == (False, f"not executable: {plain}")
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fELF\x00\x01garbage")
+    garbage.chmod(0o755)
+    receipt = command([str(garbage)], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.detail) == (False, f"cannot run {garbage}: Exec format error")
+
+
+def test_a_command_killed_by_a_signal(tmp_path: Path) -> None:
+    dies = script(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
+    receipt = command([sys.executable, dies], tmp_path).fire(delivery())
+    assert (receipt.ok, receipt.detail) == (False, "killed by signal 15")
+
+
+def test_the_program_is_found_on_the_given_path(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "rebuild-ledger"
+    tool.write_text(f"#!{sys.executable}\nimport sys\nsys.exit(0)\n")
+    tool.chmod(0o755)
+    assert command(["rebuild-ledger"], tmp_path, {"PATH": str(bin_dir)}).fire(delivery()).ok
+
+
+def test_no_shell_runs_the_arguments(tmp_path: Path) -> None:
+    out = tmp_path / "args.json"
+    echo = script(tmp_path, "import json, sys\njson.dump(sys.argv[2:], open(sys.argv[1], 'w'))\n")
+    argv = [sys.executable, echo, str(out), "$HOME", "; touch pwned", "`id`", "SERVICE=ledger"]
+    assert command(argv, tmp_path).fire(delivery()).ok
+    assert json.loads(out.read_text()) == argv[3:]
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({}, r"argv must list the command"),
+        ({"argv": []}, r"argv must list the command"),
+        ({"argv": "make rebuild"}, r"argv must list the command"),
+        ({"argv": ["make", 3]}, r"argv must list the command"),
+        ({"argv": [""]}, r"argv must list the command"),
+        ({"argv": ["true"], "timeout": 0}, r"timeout must be more than 0"),
+        ({"argv": ["true"], "timeout": "forever"}, r"timeout is not a duration"),
+        ({"argv": ["true"], "shell": True}, r"unknown option 'shell' for a command trigger"),
+    ],
+)
+def test_bad_options_are_config_errors(
+    tmp_path: Path, options: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem) as info:
+        CommandTrigger("ledger-worker", options, {}, root=str(tmp_path))
+    assert info.value.exit_code == 2
+    assert info.value.where == "gitrot.yaml"
+
+
+def test_timeout_takes_seconds_or_a_duration(tmp_path: Path) -> None:
+    assert command(["true"], tmp_path).timeout == 300.0
+    assert command(["true"], tmp_path, timeout="5m").timeout == 300.0
+    assert command(["true"], tmp_path, timeout=12).timeout == 12.0
+    assert repr(command(["make", "rebuild"], tmp_path)) == "CommandTrigger('ledger-worker', 'make')"
