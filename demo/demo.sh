@@ -22,7 +22,15 @@ echo "..."
 cat .sops.yaml
 git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "gitrot init" && echo "(committed)"
 # a trigger so that secrets can name their consumers
-sed -i 's/^triggers: {}$/triggers:\n  payments-api: {type: command, argv: [make, rebuild, SERVICE=payments-api]}/' gitrot.yaml
+sed -i 's/^triggers: {}$/triggers:\n  payments-api: {type: command, argv: [sh, deploy\/rebuild.sh, payments-api]}/' gitrot.yaml
+# the "rebuild" of a consumer: it pulls the new secret from the backend at build time
+mkdir -p deploy
+cat > deploy/rebuild.sh <<'SH'
+#!/bin/sh
+# called by the reconciler with GITROT_SECRET_NAME/VERSION, GITROT_DELIVERY_ID (never the value)
+gitrot exec --secret "$GITROT_SECRET_NAME=SECRET" -- sh -c \
+  'echo "rebuilt $0 with $GITROT_SECRET_NAME v$GITROT_SECRET_VERSION (a ${#SECRET}-character secret; delivery $GITROT_DELIVERY_ID)"' "$1" >> ../rebuilds.log
+SH
 
 step "2. Three secrets, version 1; only where each lives is encrypted"
 show gitrot new payments/db-password --backend local --ref payments/db --owner team-payments --class database-password --consumer payments-api
@@ -97,7 +105,18 @@ show gitrot check --base main --format markdown; echo "exit code: $?"
 set -e
 git checkout -q main && git branch -qD careless && rm -f check.sarif
 
-step "5. What is due (from git history: the last commit that changed each version)"
+step "5. Merge, then the reconciler applies what main says: write once, rebuild, record in git"
+git -c user.name=Lead -c user.email=lead@example.com merge -q --no-ff -m "Merge rotate-db-password" rotate-db-password
+show gitrot plan
+show gitrot reconcile
+echo "the consumer's rebuild log:"; cat ../rebuilds.log
+show gitrot status
+echo "the note on the merge commit (refs/notes/gitrot), never a value or a ref:"
+git notes --ref gitrot show HEAD | python3 -c "import json,sys; n=json.load(sys.stdin); print(json.dumps({'commit': n['commit'], 'applied': n['applied'][:1], 'deliveries': n['deliveries']}, indent=1))"
+show gitrot reconcile
+echo "killed or run twice, it converges: a second run has nothing to do"
+
+step "5b. What is due (from git history: the last commit that changed each version)"
 show gitrot due --within 400d
 cd ..
 

@@ -10,6 +10,7 @@ COMMANDS = (
     "plan",
     "reconcile",
     "status",
+    "exec",
     "policy",
     "scan",
     "keygen",

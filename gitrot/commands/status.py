@@ -42,7 +42,7 @@ def run_status(
     from gitrot.git.state import read_note, reconciled
     from gitrot.reconcile import desired
     from gitrot.reconcile.ledger import parse_ledger
-    from gitrot.reconcile.run import Session, _applied
+    from gitrot.reconcile.run import Session, applied_versions
 
     session = Session(root or str(workspace.find_root()), os.environ)
     commit = resolve(session.repo, rev)
@@ -62,7 +62,7 @@ def run_status(
         session.identities,
         now=datetime.now(UTC),
     )
-    applied = _applied(session, config, wanted)
+    applied = applied_versions(session, config, wanted)
     rows = []
     drift = False
     for want in sorted(wanted, key=lambda w: w.name):

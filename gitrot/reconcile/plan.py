@@ -134,7 +134,7 @@ def make_plan(
             why = (
                 f"version {want.version} is not in the backend"
                 + (f" (newest: {have.version})" if have is not None else "")
-                + (f"; versions {_span(skipped)} were superseded" if skipped else "")
+                + (f"; {_span(skipped)} superseded" if skipped else "")
             )
             items.append(
                 Item(
@@ -175,5 +175,5 @@ def make_plan(
 
 def _span(versions: tuple[int, ...]) -> str:
     if len(versions) == 1:
-        return str(versions[0])
-    return f"{versions[0]}-{versions[-1]}"
+        return f"version {versions[0]} was"
+    return f"versions {versions[0]}-{versions[-1]} were"

@@ -60,7 +60,7 @@ class Session:
         self.environ = environ
         self.repo = open_repo(root)
         self.prefix = _prefix(self.repo, root)
-        self.identities = _identities(root, environ)
+        self.identities = identities(root, environ)
 
 
 def plan(session: Session, rev: str, *, now: datetime) -> tuple[str, list[Item], Config]:
@@ -82,7 +82,7 @@ def plan(session: Session, rev: str, *, now: datetime) -> tuple[str, list[Item],
     wanted = desired.load(
         session.repo, commit, session.prefix, paths, blobs, config, session.identities, now=now
     )
-    applied = _applied(session, config, wanted)
+    applied = applied_versions(session, config, wanted)
     return str(commit.id), make_plan(wanted, applied, ledger), config
 
 
@@ -307,7 +307,7 @@ def _forget_deleted(ledger: dict[str, Entry], commit: Commit, prefix: str) -> No
         del ledger[name]
 
 
-def _applied(
+def applied_versions(
     session: Session, config: Config, wanted: Sequence[object]
 ) -> dict[tuple[str, str], AppliedVersion | None]:
     from gitrot.reconcile.plan import Desired
@@ -319,7 +319,7 @@ def _applied(
             by_backend.setdefault(want.backend, []).append(want.ref)
     found: dict[tuple[str, str], AppliedVersion | None] = {}
     for name, refs in by_backend.items():
-        backend = _open_backend(session, config, name)
+        backend = backend_for(session, config, name)
         try:
             current = backend.current(refs)
         finally:
@@ -333,10 +333,10 @@ def _backends(session: Session, config: Config, items: list[Item]) -> dict[str, 
     from gitrot.reconcile.plan import REFUSE
 
     names = {i.desired.backend for i in items if i.action != REFUSE}
-    return {name: _open_backend(session, config, name) for name in sorted(names)}
+    return {name: backend_for(session, config, name) for name in sorted(names)}
 
 
-def _open_backend(session: Session, config: Config, name: str) -> Backend:
+def backend_for(session: Session, config: Config, name: str) -> Backend:
     from gitrot.backends.base import BackendContext
     from gitrot.backends.registry import open_backend
     from gitrot.errors import ConfigError
@@ -382,7 +382,7 @@ def _identity_text(root: str, environ: Mapping[str, str]) -> str:
     return environ.get("SOPS_AGE_KEY", "")
 
 
-def _identities(root: str, environ: Mapping[str, str]) -> list[object]:
+def identities(root: str, environ: Mapping[str, str]) -> list[object]:
     import os
 
     from gitrot.sops import age
