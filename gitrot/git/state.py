@@ -27,6 +27,12 @@ RECONCILED_REF = "refs/gitrot/reconciled"
 _ZERO = "0" * 40
 
 
+_LOCK_HINT = (
+    "a git process holds the lock, or one was killed while holding it: if none runs, "
+    "remove the .lock file it names"
+)
+
+
 class LostRace(GitError):
     """Another reconciler moved a ref first; re-read and try again."""
 
@@ -84,8 +90,12 @@ def write_note(repo: Repo, commit_id: str, text: str, *, who: tuple[str, str]) -
     signature = pygit2.Signature(*who)
     try:
         repo.create_note(text, signature, signature, commit_id, NOTES_REF, True)
-    except pygit2.GitError as exc:
-        raise GitError(f"cannot write the note: {exc}", where=_where(repo)) from exc
+    except (pygit2.GitError, OSError) as exc:
+        raise GitError(
+            f"cannot write the note: {exc}",
+            where=_where(repo),
+            hint=_LOCK_HINT if "lock" in str(exc).lower() else None,
+        ) from exc
 
 
 def advance(repo: Repo, new: str, old: str | None) -> None:
@@ -93,6 +103,16 @@ def advance(repo: Repo, new: str, old: str | None) -> None:
     :class:`LostRace` when it no longer names ``old``."""
     done = _git(repo, ["update-ref", RECONCILED_REF, new, old or _ZERO], check=False)
     if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        import re
+
+        locked = re.search(r"Unable to create '([^']+\.lock)'", stderr)
+        if locked is not None:
+            raise GitError(
+                f"cannot move {RECONCILED_REF}: its lock file {locked.group(1)} exists",
+                where=_where(repo),
+                hint=_LOCK_HINT,
+            )
         raise LostRace(
             f"{RECONCILED_REF} moved while reconciling",
             where=_where(repo),

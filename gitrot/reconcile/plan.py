@@ -19,6 +19,8 @@ Intents whose ledger entry shows the desired version applied and delivered are n
 
 from __future__ import annotations
 
+from gitrot.backends.base import idempotency_key
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
@@ -114,6 +116,21 @@ def make_plan(
             continue
         have = applied.get((want.backend, want.ref))
         entry = ledger.get(want.name)
+        if (
+            have is not None
+            and have.version == want.version
+            and have.key != idempotency_key(want.name, want.version)
+        ):
+            items.append(
+                Item(
+                    REFUSE,
+                    want,
+                    applied=have,
+                    reason=f"version {want.version} of its ref in {want.backend} was written "
+                    f"for another secret ({have.name}); two intents must not share a ref",
+                )
+            )
+            continue
         if have is not None and have.version > want.version:
             items.append(
                 Item(

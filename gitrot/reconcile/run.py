@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
-    from gitrot.backends.base import AppliedVersion, Backend
+    from gitrot.backends.base import AppliedVersion, Backend, BackendError
     from gitrot.core.models import Config
     from gitrot.core.secret import SecretValue
     from gitrot.git.repo import Commit, Repo
@@ -33,7 +33,7 @@ class Outcome:
     """What a run did: the commit, its plan, the records of this run (for the note), and
     whether anything failed (refused items, failed deliveries)."""
 
-    __slots__ = ("applied", "commit", "deliveries", "items", "noop", "refused")
+    __slots__ = ("applied", "commit", "deliveries", "items", "noop", "refused", "unreachable")
 
     def __init__(self, commit: str, items: list[Item]) -> None:
         self.commit = commit
@@ -41,6 +41,7 @@ class Outcome:
         self.applied: list[dict[str, object]] = []
         self.deliveries: list[dict[str, object]] = []
         self.refused: list[dict[str, object]] = []
+        self.unreachable: list[str] = []
         self.noop = False
 
     @property
@@ -101,8 +102,10 @@ def reconcile(
     for _attempt in range(MAX_RACES):
         expected: dict[str, str] = {}
         if push is not None:
-            state.fetch(session.repo, push)
+            # the lease is read before the fetch: a push in between makes ours fail (and
+            # retry), never overwrite what the other reconciler published
             expected = state.remote_refs(session.repo, push)
+            state.fetch(session.repo, push)
         try:
             outcome = _once(session, rev, jobs=jobs, now=now)
             if push is not None and not outcome.noop:
@@ -133,32 +136,91 @@ def _once(session: Session, rev: str, *, jobs: int, now: Callable[[], datetime])
     from gitrot.reconcile.ledger import parse_ledger, render_note
 
     started = now()
+    previous = state.reconciled(session.repo)
+    commit = resolve(session.repo, rev)
+    _not_older(session, str(commit.id), previous)
     commit_id, items, config = plan(session, rev, now=started)
     outcome = Outcome(commit_id, items)
-    previous = state.reconciled(session.repo)
     ledger = parse_ledger(
         state.read_note(session.repo, previous) if previous else None, "refs/notes/gitrot"
     )
-    commit = resolve(session.repo, rev)
     if not items and previous == commit_id:
         outcome.noop = True
         return outcome
     ledger = _apply(session, config, items, ledger, outcome, commit_id, jobs=jobs)
     _forget_deleted(ledger, commit, session.prefix)
+    earlier = _earlier_note(session, commit_id)
+    before = earlier.get("previous", previous) if earlier else previous
     note = render_note(
         commit=commit_id,
-        previous=previous,
+        previous=before if isinstance(before, str) or before is None else previous,
         reconciler=_who(session),
-        started_at=rfc3339(started),
+        started_at=str(earlier.get("started_at")) if earlier else rfc3339(started),
         finished_at=rfc3339(now()),
-        applied=outcome.applied,
-        deliveries=outcome.deliveries,
+        applied=_merged(earlier, "applied", outcome.applied),
+        deliveries=_merged(earlier, "deliveries", outcome.deliveries),
         refused=outcome.refused,
         ledger=ledger,
     )
     state.write_note(session.repo, commit_id, note, who=("gitrot reconciler", "gitrot@localhost"))
-    state.advance(session.repo, commit_id, previous)
+    if previous != commit_id:
+        state.advance(session.repo, commit_id, previous)
+    if outcome.unreachable:
+        from gitrot.errors import EnvironmentFailure
+
+        raise EnvironmentFailure(
+            outcome.unreachable[0],
+            hint="the rest is applied and recorded; run again once the backend is back",
+        )
     return outcome
+
+
+def _not_older(session: Session, target: str, previous: str | None) -> None:
+    """Refuse a target older than the reconciled commit: its desired versions are behind
+    what was applied (a rollback is a new version), and the ref never moves back."""
+    from gitrot.errors import InputError
+
+    if previous is None or previous == target:
+        return
+    if session.repo.descendant_of(previous, target):
+        raise InputError(
+            f"{target[:12]} is older than the reconciled commit {previous[:12]}",
+            where="refs/gitrot/reconciled",
+            hint="reconcile the branch's head; to roll a secret back, rotate it to a new "
+            "version with the old value",
+        )
+
+
+def _earlier_note(session: Session, commit_id: str) -> dict[str, object] | None:
+    """The note a previous run left on this commit (a rerun adds to it, never drops what
+    that run applied)."""
+    import json
+
+    from gitrot.git import state
+
+    text = state.read_note(session.repo, commit_id)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _merged(
+    earlier: dict[str, object] | None, key: str, new: list[dict[str, object]]
+) -> list[dict[str, object]]:
+    """The records of the earlier note and this run's, one per (name, version[, trigger]);
+    this run's win."""
+    old = earlier.get(key) if earlier else None
+    records = [r for r in old if isinstance(r, dict)] if isinstance(old, list) else []
+
+    def ident(record: dict[str, object]) -> tuple[object, ...]:
+        return (record.get("name"), record.get("version"), record.get("trigger"))
+
+    fresh = {ident(r) for r in new}
+    return [r for r in records if ident(r) not in fresh] + new
 
 
 def _apply(  # noqa: PLR0917
@@ -175,6 +237,7 @@ def _apply(  # noqa: PLR0917
     ledger; records go to ``outcome``."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from gitrot.backends.base import BackendError
     from gitrot.reconcile.plan import REFUSE
 
     backends = _backends(session, config, items)
@@ -186,13 +249,41 @@ def _apply(  # noqa: PLR0917
             outcome.refused.append({"name": d.name, "version": d.version, "reason": item.reason})
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            done = list(pool.map(lambda it: _one(session, it, backends, triggers, commit_id), work))
+            done = list(
+                pool.map(lambda it: _guarded(session, it, backends, triggers, commit_id), work)
+            )
     finally:
         for backend in backends.values():
             backend.close()
-    for item, (record, receipts, found) in zip(work, done, strict=True):
+    for item, result in zip(work, done, strict=True):
+        if isinstance(result, BackendError):
+            d = item.desired
+            reason = f"backend {d.backend}: {result.message}"
+            outcome.refused.append({"name": d.name, "version": d.version, "reason": reason})
+            if result.unreachable:
+                outcome.unreachable.append(reason)
+            continue
+        record, receipts, found = result
         _note_item(item, record, receipts, found, ledger, outcome)
     return ledger
+
+
+def _guarded(
+    session: Session,
+    item: Item,
+    backends: Mapping[str, Backend],
+    triggers: Mapping[str, Trigger],
+    commit_id: str,
+) -> tuple[AppliedVersion, list[Receipt], bool] | BackendError:
+    """:func:`_one`, a backend's failure returned: one secret's failure never stops the
+    others (it is recorded as refused; an unreachable backend ends the run with exit 3
+    once the note is written)."""
+    from gitrot.backends.base import BackendError
+
+    try:
+        return _one(session, item, backends, triggers, commit_id)
+    except BackendError as exc:
+        return exc
 
 
 def _one(
@@ -203,7 +294,7 @@ def _one(
     commit_id: str,
 ) -> tuple[AppliedVersion, list[Receipt], bool]:
     """Write (unless the version is there already: then ``found``) and tell consumers."""
-    from gitrot.backends.base import delivery_id, idempotency_key
+    from gitrot.backends.base import VersionConflict, delivery_id, idempotency_key
     from gitrot.reconcile.plan import WRITE
     from gitrot.triggers.base import Delivery
 
@@ -216,6 +307,12 @@ def _one(
         value = _value(session, want, commit_id)
         record = backend.write(
             want.ref, want.version, value, name=want.name, commit=commit_id, key=key
+        )
+    if record is None or record.key != key:
+        other = record.name if record is not None else "?"
+        raise VersionConflict(
+            f"version {want.version} of its ref in {want.backend} was written for another "
+            f"secret ({other}); two intents must not share a ref"
         )
     receipts = []
     for name in item.triggers:
@@ -321,7 +418,7 @@ def applied_versions(
     for name, refs in by_backend.items():
         backend = backend_for(session, config, name)
         try:
-            current = backend.current(refs)
+            current = _current(backend, refs, wanted)
         finally:
             backend.close()
         for ref in refs:
@@ -414,3 +511,31 @@ def _prefix(repo: Repo, root: str) -> str:
         return ""
     relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workdir))
     return "" if relative == "." else relative.replace(os.sep, "/") + "/"
+
+
+def _current(
+    backend: Backend, refs: list[str], wanted: Sequence[object]
+) -> dict[str, AppliedVersion]:
+    """``backend.current(refs)``; when it refuses, ref by ref: an intent whose ref the
+    backend refuses gets that as its ``problem`` (refused alone); an unreachable backend
+    is an EnvironmentFailure (exit 3)."""
+    from gitrot.backends.base import BackendError
+    from gitrot.errors import EnvironmentFailure
+    from gitrot.reconcile.plan import Desired
+
+    try:
+        return backend.current(refs)
+    except BackendError as exc:
+        if exc.unreachable:
+            raise EnvironmentFailure(exc.message, where=f"backend {backend.name}") from None
+    found: dict[str, AppliedVersion] = {}
+    for ref in refs:
+        try:
+            found.update(backend.current([ref]))
+        except BackendError as exc:
+            if exc.unreachable:
+                raise EnvironmentFailure(exc.message, where=f"backend {backend.name}") from None
+            for want in wanted:
+                if isinstance(want, Desired) and want.ref == ref and want.backend == backend.name:
+                    want.problem = f"backend {backend.name}: {exc.message}"
+    return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitrot.backends.base import AppliedVersion
+from gitrot.backends.base import AppliedVersion, idempotency_key
 from gitrot.core.models import GeneratedValue
 from gitrot.reconcile.ledger import Entry, parse_ledger, render_note
 from gitrot.reconcile.plan import RECORD, REFUSE, TRIGGER, WRITE, Desired, make_plan
@@ -29,7 +29,7 @@ def have(version: int) -> AppliedVersion:
         version=version,
         name="payments/db",
         commit="c",
-        key=f"k{version}",
+        key=idempotency_key("payments/db", version),
         backend_id=f"v{version}.age",
         written_at=1,
     )
@@ -102,3 +102,10 @@ def test_the_note_round_trips_its_ledger_and_holds_no_ref() -> None:
     parsed = parse_ledger(text, "note")
     assert parsed["payments/db"].as_dict() == ledger["payments/db"].as_dict()
     assert "db/pw" not in text
+
+
+def test_a_version_written_for_another_secret_is_refused() -> None:
+    other = have(3)
+    other.key, other.name = idempotency_key("billing/db", 3), "billing/db"
+    (item,) = make_plan([want()], {("local", "db/pw"): other}, {})
+    assert item.action == REFUSE and "written for another secret (billing/db)" in item.reason
