@@ -2,7 +2,7 @@
 50-rotation runs (50 kills), each kill followed by a normal run. After every normal run: each
 (name, version) is in the store once with one value, every consumer was told about every
 version with one delivery id, the note on HEAD holds the whole ledger and
-``refs/gitrot/reconciled`` is HEAD. Then the same (20 kills) with a webhook receiver that
+``refs/gitrot/reconciled`` is HEAD. Then the same (50 kills) with a webhook receiver that
 fails every other request; there a normal run may end with exit 1 (a delivery failed every
 attempt), and runs are repeated until one exits 0.
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 INTENTS = 50
 SEALED_EVERY = 5  # 10 of the 50 values are supplied by a person
 KILLS = 50
-WEBHOOK_KILLS = 20
+WEBHOOK_KILLS = 50
 JOBS = "4"
 SEED = 20240607
 
@@ -358,3 +358,30 @@ def test_a_stale_lock_on_the_notes_ref_is_named(make_repo: MakeRepo) -> None:
     assert done.returncode == 3
     assert "unexpected" not in done.stderr, done.stderr
     assert "gitrot.lock" in done.stderr
+
+
+def test_commits_merged_before_a_run_are_applied_in_one_pass(
+    make_repo: MakeRepo, trigger_log: Path
+) -> None:
+    """Three commits land before the reconciler runs; one intent is bumped twice: it is
+    applied once, at its latest version, and the note says which version was superseded."""
+    repo = make_repo(2)
+    assert run(repo.root, "reconcile").returncode == 0
+    names = sorted(repo.blobs())
+    first, second = (name.removeprefix("secrets/").removesuffix(".yaml") for name in names)
+    assert repo.rotate(first) == 2
+    repo.commit("rotate the first")
+    assert repo.rotate(first) == 3
+    repo.commit("rotate the first again")
+    assert repo.rotate(second) == 2
+    head = repo.commit("rotate the second")
+    done = run(repo.root, "reconcile")
+    assert done.returncode == 0, done.stderr
+    note = repo.note()
+    assert note is not None and note["commit"] == head
+    applied = {a["name"]: a for a in note["applied"]}
+    assert (applied[first]["version"], applied[first]["superseded"]) == (3, [2])
+    assert (applied[second]["version"], applied[second]["superseded"]) == (2, [])
+    told = read_log(trigger_log)
+    assert (first, 2) not in told and len(told[(first, 3)]) == 1
+    assert git(repo.root, "rev-list", "--count", "refs/notes/gitrot").strip() == "2"
