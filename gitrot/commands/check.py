@@ -8,7 +8,7 @@ an error, 1 otherwise; 2 for an unknown revision or a bad rule file; 3 when git 
 from __future__ import annotations
 
 from gitrot import output
-from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from gitrot.errors import EXIT_FINDINGS, EXIT_OK
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -117,19 +117,9 @@ def check(
         command="check",
         rules=verdict.rules,
     )
-    if output_file is not None:
-        from gitrot.fsutil import write_atomic
+    from gitrot.report import deliver
 
-        try:
-            write_atomic(output_file, report, durable=False)
-        except OSError as exc:
-            raise InputError(
-                f"cannot write the report: {exc.strerror}",
-                where=output_file,
-                hint="give --output a file path in a writable directory",
-            ) from None
-    elif report:
-        output.data(report)
+    deliver(report, output_file)
     from gitrot.report import publish_github_summary
 
     publish_github_summary(

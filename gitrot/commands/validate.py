@@ -80,19 +80,9 @@ def validate(
     report = render(
         findings, fmt, checked_files=targets, color=color, command="validate", rules=rules_meta
     )
-    if output_file is not None:
-        from gitrot.fsutil import write_atomic
+    from gitrot.report import deliver
 
-        try:
-            write_atomic(output_file, report, durable=False)
-        except OSError as exc:
-            raise InputError(
-                f"cannot write the report: {exc.strerror}",
-                where=output_file,
-                hint="give --output a file path in a writable directory",
-            ) from None
-    elif report:
-        output.data(report)
+    deliver(report, output_file)
     if fmt == "github":
         from gitrot.report import publish_github_summary
 

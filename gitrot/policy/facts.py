@@ -21,22 +21,9 @@ if TYPE_CHECKING:
 
 def sops_rules(text: str | bytes, where: str) -> list[CreationRule]:
     """The creation rules of a ``.sops.yaml`` text (a file or a git blob); ConfigError."""
-    from gitrot.errors import ConfigError, InputError
-    from gitrot.sops import rules, yaml_parse
+    from gitrot.sops.rules import rules_from_text
 
-    try:
-        data = text.decode("utf-8-sig") if isinstance(text, bytes) else text
-    except UnicodeDecodeError:
-        raise ConfigError("the sops config file is not UTF-8 text", where=where) from None
-    try:
-        documents = yaml_parse.parse(data, filename=where)
-    except ConfigError:
-        raise
-    except InputError as error:
-        raise ConfigError(
-            error.message, where=error.where or where, line=error.line, hint=error.hint
-        ) from None
-    found, _indent = rules.rules_from_document(documents[0] if documents else None, where=where)
+    found, _indent = rules_from_text(text, where=where)
     return found
 
 

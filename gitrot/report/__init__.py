@@ -141,3 +141,24 @@ def publish_github_summary(
         output.info(f"gitrot: warning: cannot append to the job summary {path}: {exc.strerror}")
         return None
     return path
+
+
+def deliver(report: str, output_file: str | None) -> None:
+    """Write ``report`` to ``output_file`` (atomically, once complete), else to stdout."""
+    if output_file is None:
+        if report:
+            from gitrot import output
+
+            output.data(report)
+        return
+    from gitrot.errors import InputError
+    from gitrot.fsutil import write_atomic
+
+    try:
+        write_atomic(output_file, report, durable=False)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the report: {exc.strerror}",
+            where=output_file,
+            hint="give --output a file path in a writable directory",
+        ) from None

@@ -279,8 +279,13 @@ def load_rules(path: Path) -> tuple[list[CreationRule], int | None]:
             where=where,
             hint="check the path given by --config or SOPS_CONFIG",
         ) from None
+    return rules_from_text(data, where=where)
+
+
+def rules_from_text(data: str | bytes, *, where: str) -> tuple[list[CreationRule], int | None]:
+    """:func:`load_rules` of a text (a file's bytes, or a git blob's)."""
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise ConfigError("the sops config file is not UTF-8 text", where=where) from None
 
