@@ -103,13 +103,10 @@ def _find(name: str, type_: str) -> tuple[str, str]:
 
 
 def _load(name: str, target: str, where: str) -> _Factory:
-    import importlib
+    from gitrot.policy.plugins import load_target
 
-    module_name, _, attribute = target.partition(":")
     try:
-        obj: object = importlib.import_module(module_name.strip())
-        for part in attribute.strip().split(".") if attribute.strip() else ():
-            obj = getattr(obj, part)
+        obj = load_target(target)
     except Exception as exc:
         raise ConfigError(
             f"backends.{name}: cannot load {where} ({type(exc).__name__}: {exc})",

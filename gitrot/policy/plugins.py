@@ -182,20 +182,27 @@ def builtin_python_rules() -> list[PythonRule]:
 
 def installed_rules(path: list[str] | None = None) -> list[PythonRule]:
     """The rules other installed packages register under :data:`GROUP`."""
-    import importlib
 
     rules: list[PythonRule] = []
     for dist, name, target in entry_points(GROUP, path):
         where = f"entry point {GROUP}: {name} = {target} ({dist})"
-        module_name, _, attribute = target.partition(":")
         try:
-            obj: object = importlib.import_module(module_name.strip())
-            for part in attribute.strip().split(".") if attribute.strip() else ():
-                obj = getattr(obj, part)
+            obj = load_target(target)
         except Exception as exc:
             raise _bad(where, f"cannot load the rule ({type(exc).__name__}: {exc})") from None
         rules.append(from_object(obj, where))
     return rules
+
+
+def load_target(target: str) -> object:
+    """The object an entry point names (``module:attr.attr``); any import error raised."""
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    obj: object = importlib.import_module(module_name.strip())
+    for part in attribute.strip().split(".") if attribute.strip() else ():
+        obj = getattr(obj, part)
+    return obj
 
 
 def entry_points(group: str, path: list[str] | None = None) -> list[tuple[str, str, str]]:

@@ -82,13 +82,10 @@ def installed_types(path: list[str] | None = None) -> dict[str, tuple[str, str]]
 def _create(
     name: str, options: Mapping[str, object], environ: Mapping[str, str], target: str, where: str
 ) -> Trigger:
-    import importlib
+    from gitrot.policy.plugins import load_target
 
-    module_name, _, attribute = target.partition(":")
     try:
-        factory: object = importlib.import_module(module_name.strip())
-        for part in attribute.strip().split(".") if attribute.strip() else ():
-            factory = getattr(factory, part)
+        factory = load_target(target)
     except Exception as exc:
         raise ConfigError(
             f"cannot load the trigger type ({type(exc).__name__}: {exc})", where=where, hint=_HINT
