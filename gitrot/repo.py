@@ -158,9 +158,13 @@ def _intent_name(path: str) -> str:
 
 def parse_intent(data: str | bytes, path: str) -> RotationIntent:
     """Check the text (or git blob) of the intent at repo-relative ``path``; build the model."""
-    expected = _intent_name(path)
     text = decode(data, path, MAX_FILE_BYTES, InputError)
-    root = parse_root(text, path, InputError)
+    return intent_from_root(parse_root(text, path, InputError), path)
+
+
+def intent_from_root(root: Map, path: str) -> RotationIntent:
+    """:func:`parse_intent` of an already parsed document (the reconciler also decrypts it)."""
+    expected = _intent_name(path)
     doc = Fields(root, "", path, InputError)
     doc.header(INTENT_KIND, API_VERSION)
     doc.allow(("apiVersion", "kind", "metadata", "spec", "sops"))

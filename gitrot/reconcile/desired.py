@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gitrot.core.models import Config, RotationIntent
     from gitrot.git.repo import Commit, Repo
     from gitrot.reconcile.ledger import Entry
+    from gitrot.sops.tree import Map
 
 CONFIG_FILE = "gitrot.yaml"
 
@@ -80,21 +81,27 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
     intent that cannot be is a Desired with a ``problem`` (refused, never skipped)."""
     from gitrot import repo as loader
     from gitrot.core.models import name_of_path
+    from gitrot.errors import InputError
     from gitrot.git.state import read_object
+    from gitrot.repo_fields import decode, parse_root
 
     intents: list[RotationIntent] = []
-    texts: dict[str, bytes] = {}
+    trees: dict[str, Map] = {}
     broken: list[Desired] = []
     for path in paths:
         data = read_object(repo, blobs[path])
         try:
-            intent = loader.parse_intent(data, path)
+            # parsed once: the model and the decryption of its ref share the tree
+            root = parse_root(
+                decode(data, path, loader.MAX_FILE_BYTES, InputError), path, InputError
+            )
+            intent = loader.intent_from_root(root, path)
         except GitrotError as exc:
             name = name_of_path(path) or path
             broken.append(_refused(name, path, blobs[path], f"does not load: {exc.render()}"))
             continue
         intents.append(intent)
-        texts[path] = data
+        trees[path] = root
     problems = _judge(commit, prefix, intents, config, now=now)
     desired = broken
     for intent in intents:
@@ -102,7 +109,7 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
         ref = ""
         if not problem:
             try:
-                ref = _open_ref(texts[intent.path], intent.path, identities)
+                ref = _open_ref(trees[intent.path], intent.path, identities)
             except GitrotError as exc:
                 problem = f"cannot open spec.target.ref: {exc.message}"
         desired.append(
@@ -135,10 +142,10 @@ def _refused(name: str, path: str, blob: str, problem: str) -> Desired:
     )
 
 
-def _open_ref(data: bytes, path: str, identities: Sequence[object]) -> str:
-    from gitrot.reconcile.values import open_field
+def _open_ref(root: Map, path: str, identities: Sequence[object]) -> str:
+    from gitrot.reconcile.values import open_tree_field
 
-    return open_field(data.decode("utf-8"), path, identities, "spec.target.ref")
+    return open_tree_field(root, path, identities, "spec.target.ref")
 
 
 def _judge(

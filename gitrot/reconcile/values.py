@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gitrot.core.models import GeneratedValue
+    from gitrot.sops.document import SopsFile
+    from gitrot.sops.tree import Map
 
 
 def generate(settings: GeneratedValue) -> SecretValue:
@@ -27,11 +29,34 @@ def generate(settings: GeneratedValue) -> SecretValue:
 def open_field(text: str, where: str, identities: Sequence[object], key: str) -> str:
     """The decrypted top-level ``key.…`` string (``spec.target.ref``, ``value``) of a SOPS
     YAML document; the MAC is checked. InputError/IntegrityError on failure."""
+    from gitrot.sops.document import SopsFile
+
+    return _field(SopsFile.parse(text, fmt="yaml", where=where), where, identities, key)
+
+
+def open_tree_field(root: Map, where: str, identities: Sequence[object], key: str) -> str:
+    """:func:`open_field` of a document already parsed (a gitrot file: one document)."""
     from gitrot.errors import InputError
-    from gitrot.sops.document import SopsFile, decrypt
+    from gitrot.sops.document import SopsFile
+    from gitrot.sops.metadata import from_map
+    from gitrot.sops.tree import Entry, Map
+
+    block = root.get("sops")
+    if block is None:
+        raise InputError("not a sops-encrypted file (no 'sops' metadata)", where=where)
+    metadata = from_map(block, where=where)
+    stripped = Map(
+        [i for i in root.items if not (isinstance(i, Entry) and i.key == "sops")], root.line
+    )
+    return _field(SopsFile([stripped], metadata, "yaml", where), where, identities, key)
+
+
+def _field(source: SopsFile, where: str, identities: Sequence[object], key: str) -> str:
+    from gitrot.errors import InputError
+    from gitrot.sops.document import decrypt
     from gitrot.sops.tree import Map
 
-    opened = decrypt(SopsFile.parse(text, fmt="yaml", where=where), identities)
+    opened = decrypt(source, identities)
     node: object = opened.docs[0]
     for part in key.split("."):
         node = node.get(part) if isinstance(node, Map) else None
