@@ -67,6 +67,7 @@ _RULE_KEYS = (
     "field",
     "expr",
     "message",
+    "message_expr",
     "hint",
 )
 #: input variables a rule may require; when one is null the rule is "not evaluated"
@@ -184,6 +185,7 @@ class Rule:
         "id",
         "line",
         "message",
+        "message_program",
         "program",
         "requires",
         "select",
@@ -205,6 +207,7 @@ class Rule:
         where: str = "",
         line: int = 0,
         program: Program | None = None,
+        message_program: Program | None = None,
         contexts: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
     ) -> None:
@@ -218,6 +221,7 @@ class Rule:
         self.select = select
         self.expr = expr
         self.message = message
+        self.message_program = message_program
         self.hint = hint
         self.field = field
         self.where = where
@@ -244,8 +248,21 @@ class Rule:
         if result is True:
             return []
         if result is False:
-            return [(self.field, self.message)]
+            return [(self.field, self._message(document, bindings))]
         raise TypeError(f"the expression returned {type(result).__name__}, not a boolean")
+
+    def _message(self, document: Mapping[str, object], bindings: Bindings | None) -> str:
+        """``message_expr``'s string when the rule has one and it evaluates to a string
+        (like ``messageExpression`` in Kubernetes admission policies), else ``message``."""
+        if self.message_program is None:
+            return self.message
+        from gitrot.policy import cel
+
+        try:
+            text = cel.evaluate(self.message_program, document if bindings is None else bindings)
+        except cel.CelError:
+            return self.message
+        return text if isinstance(text, str) and text.strip() else self.message
 
     def location(self) -> str:
         return f"{self.where}:{self.line}" if self.line else self.where
@@ -327,6 +344,20 @@ def _rule(fields: Fields) -> Rule:
             hint="expressions are CEL (https://cel.dev) over the input document "
             "(gitrot/schemas/policy-input.schema.json)",
         ) from None
+    message_program = None
+    message_expr = fields.opt_text("message_expr")
+    if message_expr:
+        line, column = fields.pos("message_expr")
+        try:
+            message_program = cel.compile(message_expr)
+        except CelError as exc:
+            raise InputError(
+                f"rule {rule_id!r}: message_expr: {exc.message}",
+                where=fields.where,
+                line=line,
+                column=column,
+                hint="message_expr is a CEL expression that returns the finding's message",
+            ) from None
     return Rule(
         rule_id,
         severity,
@@ -339,6 +370,7 @@ def _rule(fields: Fields) -> Rule:
         where=fields.where,
         line=fields.at[0],
         program=program,
+        message_program=message_program,
         contexts=contexts,
         requires=requires,
     )

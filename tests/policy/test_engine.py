@@ -101,3 +101,26 @@ def test_the_input_document_follows_its_schema() -> None:
     assert paths
     for path in paths:
         validator.validate(parse_fixture(path.read_text(), str(path))[0])
+
+
+def test_message_expr_names_what_is_wrong_and_falls_back_to_message() -> None:
+    config = _config()
+    expr = json.dumps("'says ' + intent.spec.reason")
+    (finding,) = engine.evaluate(
+        parse_rules(_rule("false", message_expr=expr), "policies/x.yaml"),
+        [_intent()],
+        config,
+        now=NOW,
+    )
+    assert finding.message == "says Scheduled rotation"
+    broken = json.dumps("intent.spec.nothing + 'x'")  # fails at run time: the plain message
+    (finding,) = engine.evaluate(
+        parse_rules(_rule("false", message_expr=broken), "policies/x.yaml"),
+        [_intent()],
+        config,
+        now=NOW,
+    )
+    assert finding.message == "m"
+    with pytest.raises(InputError, match="message_expr: CEL syntax error") as info:
+        parse_rules(_rule("false", message_expr=json.dumps("'a' +")), "policies/x.yaml")
+    assert info.value.line == 9

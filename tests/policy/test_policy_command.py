@@ -93,7 +93,7 @@ def test_validate_runs_the_built_in_and_repository_rules(gitrot, policy_repo: Pa
     assert [line.split(": ", 1)[1] for line in lines] == [
         "error: [reason-required] spec.reason is too short: say why in at least 10 characters, "
         "30 for an emergency rotation",
-        "error: [backend-exists] spec.target.backend names no backend in gitrot.yaml",
+        "error: [backend-exists] spec.target.backend 'vault' is not a backend in gitrot.yaml",
     ]
     assert lines[0].startswith("secrets/payments/db.yaml:10:")
     intent.write_text(text)
