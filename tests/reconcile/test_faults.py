@@ -200,7 +200,7 @@ def test_killed_anywhere_a_normal_run_converges(make_repo: MakeRepo, trigger_log
     )
     print(f"\n{KILLS} kills (command trigger): {dict(outcomes)}; {normal} normal runs")
     assert sum(outcomes.values()) == KILLS
-    assert outcomes["some written"] >= KILLS // 5, outcomes  # the kills hit the writes
+    assert outcomes["some written"] >= KILLS // 10, outcomes  # the kills hit the writes
     assert normal == KILLS
 
 
@@ -275,7 +275,7 @@ def test_killed_anywhere_with_a_receiver_failing_half_its_requests(
         f"{len(receiver.cut_short)} cut short by a kill"
     )
     assert sum(outcomes.values()) == WEBHOOK_KILLS
-    assert outcomes["some written"] >= WEBHOOK_KILLS // 5, outcomes
+    assert outcomes["some written"] >= WEBHOOK_KILLS // 10, outcomes
 
 
 def test_a_rerun_on_the_same_commit_repeats_nothing(make_repo: MakeRepo, trigger_log: Path) -> None:
