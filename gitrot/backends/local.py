@@ -284,7 +284,7 @@ def store_path(name: str, options: Mapping[str, object], root: str) -> str:
     if path.startswith("~") or ".." in re.split(r"[/\\]", path) or store == base:
         raise ConfigError(
             f"backends.{name}.path must be a folder inside the repository, got {path!r}",
-            hint="give a relative path without '..' (or an absolute path outside it)",
+            hint="give a relative path inside the repository, without '..'",
         )
     return store
 
