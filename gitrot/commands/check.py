@@ -67,21 +67,9 @@ _FROM_THE_TOP = ("github", "sarif", "markdown")
 
 def _moved(finding: Finding, top: str | None) -> Finding:
     """The finding with its path from the top of the git tree (unchanged when None)."""
-    from gitrot.core.findings import Finding
-
     if top is None or not finding.path:
         return finding
-    moved = Finding(
-        finding.rule_id,
-        finding.severity,
-        top,
-        finding.line,
-        finding.column,
-        finding.message,
-        hint=finding.hint,
-        fingerprint=finding.fingerprint,
-    )
-    return moved.waive(finding.waived) if finding.waived else moved
+    return finding.relocated(top)
 
 
 def check(

@@ -143,16 +143,16 @@ class Finding:
         """A copy of this finding, covered by the waiver that ``note`` describes."""
         if not note:
             raise ValueError("a waived finding needs the note of its waiver")
+        return self._copy(self.path, note)
+
+    def relocated(self, path: str) -> Finding:
+        """A copy of this finding at another path (a report that names files otherwise)."""
+        return self._copy(path, self.waived)
+
+    def _copy(self, path: str, waived: str) -> Finding:
+        rule_id, severity, _path, line, column, message, hint, fingerprint, _ = self._fields()
         return Finding(
-            self.rule_id,
-            self.severity,
-            self.path,
-            self.line,
-            self.column,
-            self.message,
-            self.hint,
-            self.fingerprint,
-            waived=note,
+            rule_id, severity, path, line, column, message, hint, fingerprint, waived=waived
         )
 
     def _fields(self) -> tuple[str, str, str, int, int, str, str, str, str]:

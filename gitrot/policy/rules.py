@@ -305,7 +305,6 @@ def parse_rules(text: str, where: str) -> list[Rule]:
 
 
 def _rule(fields: Fields) -> Rule:
-    from gitrot.policy.cel import CelError
     from gitrot.policy.input import CONTEXTS
 
     fields.allow(_RULE_KEYS)
@@ -330,34 +329,13 @@ def _rule(fields: Fields) -> Rule:
     contexts = _choices(fields, "contexts", CONTEXTS)
     requires = _choices(fields, "requires", REQUIRABLE)
     expr = fields.text("expr")
-    line, column = fields.pos("expr")
-    try:
-        from gitrot.policy import cel
-
-        program = cel.compile(expr)
-    except CelError as exc:
-        raise InputError(
-            f"rule {rule_id!r}: {exc.message}",
-            where=fields.where,
-            line=line,
-            column=column,
-            hint="expressions are CEL (https://cel.dev) over the input document "
-            "(gitrot/schemas/policy-input.schema.json)",
-        ) from None
-    message_program = None
+    program = _compiled(fields, "expr", expr, rule_id, _EXPR_HINT)
     message_expr = fields.opt_text("message_expr")
-    if message_expr:
-        line, column = fields.pos("message_expr")
-        try:
-            message_program = cel.compile(message_expr)
-        except CelError as exc:
-            raise InputError(
-                f"rule {rule_id!r}: message_expr: {exc.message}",
-                where=fields.where,
-                line=line,
-                column=column,
-                hint="message_expr is a CEL expression that returns the finding's message",
-            ) from None
+    message_program = (
+        _compiled(fields, "message_expr", message_expr, rule_id, _MESSAGE_HINT)
+        if message_expr
+        else None
+    )
     return Rule(
         rule_id,
         severity,
@@ -374,6 +352,31 @@ def _rule(fields: Fields) -> Rule:
         contexts=contexts,
         requires=requires,
     )
+
+
+_EXPR_HINT = (
+    "expressions are CEL (https://cel.dev) over the input document "
+    "(gitrot/schemas/policy-input.schema.json)"
+)
+_MESSAGE_HINT = "message_expr is a CEL expression that returns the finding's message"
+
+
+def _compiled(fields: Fields, key: str, text: str, rule_id: str, hint: str) -> Program:
+    """The program of the CEL text at ``key``; InputError at its line for a bad one."""
+    from gitrot.policy import cel
+
+    try:
+        return cel.compile(text)
+    except cel.CelError as exc:
+        line, column = fields.pos(key)
+        prefix = "" if key == "expr" else f"{key}: "
+        raise InputError(
+            f"rule {rule_id!r}: {prefix}{exc.message}",
+            where=fields.where,
+            line=line,
+            column=column,
+            hint=hint,
+        ) from None
 
 
 def _choices(fields: Fields, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:

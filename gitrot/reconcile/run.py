@@ -67,16 +67,29 @@ class Session:
 def plan(session: Session, rev: str, *, now: datetime) -> tuple[str, list[Item], Config]:
     """(target commit id, items, config at the target) without changing anything."""
     from gitrot.git.repo import resolve
-    from gitrot.git.state import read_note, reconciled
-    from gitrot.reconcile import desired
-    from gitrot.reconcile.ledger import parse_ledger
-    from gitrot.reconcile.plan import make_plan
+    from gitrot.git.state import reconciled
 
-    commit = resolve(session.repo, rev)
-    previous = reconciled(session.repo)
-    ledger = parse_ledger(
+    return _plan(
+        session, resolve(session.repo, rev), _ledger(session, reconciled(session.repo)), now=now
+    )
+
+
+def _ledger(session: Session, previous: str | None) -> dict[str, Entry]:
+    """The ledger of the note on the last reconciled commit (empty without one)."""
+    from gitrot.git.state import read_note
+    from gitrot.reconcile.ledger import parse_ledger
+
+    return parse_ledger(
         read_note(session.repo, previous) if previous else None, "refs/notes/gitrot"
     )
+
+
+def _plan(
+    session: Session, commit: Commit, ledger: Mapping[str, Entry], *, now: datetime
+) -> tuple[str, list[Item], Config]:
+    from gitrot.reconcile import desired
+    from gitrot.reconcile.plan import make_plan
+
     config = desired.read_config(commit, session.prefix)
     blobs = desired.intent_blobs(commit, session.prefix)
     paths = desired.candidates(blobs, ledger)
@@ -133,17 +146,15 @@ def _once(session: Session, rev: str, *, jobs: int, now: Callable[[], datetime])
     from gitrot.git import state
     from gitrot.git.repo import resolve
     from gitrot.policy.input import rfc3339
-    from gitrot.reconcile.ledger import parse_ledger, render_note
+    from gitrot.reconcile.ledger import render_note
 
     started = now()
     previous = state.reconciled(session.repo)
     commit = resolve(session.repo, rev)
     _not_older(session, str(commit.id), previous)
-    commit_id, items, config = plan(session, rev, now=started)
+    ledger = _ledger(session, previous)
+    commit_id, items, config = _plan(session, commit, ledger, now=started)
     outcome = Outcome(commit_id, items)
-    ledger = parse_ledger(
-        state.read_note(session.repo, previous) if previous else None, "refs/notes/gitrot"
-    )
     if not items and previous == commit_id:
         outcome.noop = True
         return outcome
