@@ -12,6 +12,7 @@ import re
 from gitrot.core.durations import parse_duration
 from gitrot.core.models import (
     API_VERSION,
+    DEFAULT_MAX_WAIVER_DAYS,
     BackendConfig,
     Config,
     Freeze,
@@ -46,6 +47,8 @@ _CREDENTIAL_WORDS = (
     "authorization",
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\[\]-]{0,98}")
+_SSH_ED25519 = re.compile(r"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}=?(?: \S.*)?")
 _DRIVE = re.compile(r"[A-Za-z]:")
 
 
@@ -53,7 +56,17 @@ def parse_config_map(root: Map, where: str) -> Config:
     doc = Fields(root, "", where, ConfigError)
     doc.header(CONFIG_KIND, API_VERSION)
     doc.allow(
-        ("apiVersion", "kind", "recipients", "backends", "triggers", "classes", "freezes", "policy")
+        (
+            "apiVersion",
+            "kind",
+            "recipients",
+            "backends",
+            "triggers",
+            "classes",
+            "freezes",
+            "policy",
+            "reconciler",
+        )
     )
     recipients = doc.mapping("recipients")
     for name, recipient in recipients.text_map().items():
@@ -68,8 +81,15 @@ def parse_config_map(root: Map, where: str) -> Config:
     policy = doc.opt_mapping("policy")
     paths: tuple[str, ...] = ("policies/",)
     waivers: str | None = "waivers.yaml"
+    owners: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+    max_waiver_days = DEFAULT_MAX_WAIVER_DAYS
     if policy is not None:
-        policy.allow(("paths", "waivers"))
+        policy.allow(("paths", "waivers", "owners", "waiver_approvers", "max_waiver_days"))
+        owners = _logins(policy, "owners")
+        approvers = _logins(policy, "waiver_approvers")
+        if "max_waiver_days" in policy.node:
+            max_waiver_days = policy.integer("max_waiver_days", minimum=1, maximum=3660)
         if policy.get("paths", required=False) is not None:
             paths = policy.text_list("paths", unique=True)
             for path in paths:
@@ -92,7 +112,38 @@ def parse_config_map(root: Map, where: str) -> Config:
         freezes=_freezes(doc),
         policy_paths=paths,
         waivers_path=waivers,
+        owners=owners,
+        waiver_approvers=approvers,
+        max_waiver_days=max_waiver_days,
+        signing_key=_signing_key(doc),
     )
+
+
+def _logins(policy: Fields, key: str) -> tuple[str, ...]:
+    """A list of logins (GitHub/GitLab user names, compared case-insensitively)."""
+    if policy.get(key, required=False) is None:
+        return ()
+    logins = policy.text_list(key, unique=True)
+    for login in logins:
+        if not _LOGIN.fullmatch(login):
+            policy.fail(key, f"{policy.full(key)}: {login!r} is not a login", "write user names")
+    return logins
+
+
+def _signing_key(doc: Fields) -> str | None:
+    """``reconciler.signing_key``: the public Ed25519 key that signs refs/gitrot/state."""
+    section = doc.opt_mapping("reconciler")
+    if section is None:
+        return None
+    section.allow(("signing_key",))
+    key = section.opt_text("signing_key")
+    if key is not None and not _SSH_ED25519.fullmatch(key.strip()):
+        section.fail(
+            "signing_key",
+            f"{section.full('signing_key')} is not an Ed25519 public key (ssh-ed25519 AAAA...)",
+            "gitrot init writes it; print it again with ssh-keygen -y -f .gitrot/signing.key",
+        )
+    return key.strip() if key is not None else None
 
 
 def _plugins(

@@ -383,6 +383,9 @@ def _is_date(text: object) -> bool:
     return isinstance(text, str) and _DATE.fullmatch(text) is not None
 
 
+DEFAULT_MAX_WAIVER_DAYS = 90
+
+
 class Config(_Model):
     """``gitrot.yaml``."""
 
@@ -390,9 +393,13 @@ class Config(_Model):
         "backends",
         "classes",
         "freezes",
+        "max_waiver_days",
+        "owners",
         "policy_paths",
         "recipients",
+        "signing_key",
         "triggers",
+        "waiver_approvers",
         "waivers_path",
     )
     _compare = __slots__
@@ -407,6 +414,10 @@ class Config(_Model):
         freezes: tuple[Freeze, ...] | list[Freeze] = (),
         policy_paths: tuple[str, ...] | list[str] = ("policies/",),
         waivers_path: str | None = "waivers.yaml",
+        owners: tuple[str, ...] | list[str] = (),
+        waiver_approvers: tuple[str, ...] | list[str] = (),
+        max_waiver_days: int = DEFAULT_MAX_WAIVER_DAYS,
+        signing_key: str | None = None,
     ) -> None:
         self.recipients: dict[str, str] = dict(recipients)
         self.backends: dict[str, BackendConfig] = dict(backends or {})
@@ -419,3 +430,11 @@ class Config(_Model):
         self.freezes: tuple[Freeze, ...] = tuple(freezes)
         self.policy_paths: tuple[str, ...] = tuple(policy_paths)
         self.waivers_path = waivers_path
+        # logins (compared case-insensitively) whose approval a change to the policy needs
+        self.owners: tuple[str, ...] = tuple(owners)
+        # logins who may approve a waiver (never the pull request's author)
+        self.waiver_approvers: tuple[str, ...] = tuple(waiver_approvers)
+        _check(_is_int(max_waiver_days) and max_waiver_days > 0, "max_waiver_days must be > 0")
+        self.max_waiver_days = max_waiver_days
+        # the reconciler's public Ed25519 key ("ssh-ed25519 AAAA..."): signs refs/gitrot/state
+        self.signing_key = signing_key
