@@ -1,4 +1,10 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a half-written one."""
+"""Reading and writing files safely.
+
+Reads open only regular files (a FIFO, device or socket is refused before it can block or
+have side effects); writes are atomic (a reader sees the old file or the new one, never a
+half-written one); :func:`inside` is the one check that a repository path does not leave
+the repository through a symlink. Symlinks that resolve inside the repository are followed.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +18,89 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024) -> str:
-    """Read a UTF-8 text file for gitrot; refuse huge, binary or unreadable files cleanly."""
-    where = str(path)
+def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024, where: str = "") -> str:
+    """Read a UTF-8 text file for gitrot; refuse huge, binary, special or unreadable files
+    cleanly. ``where`` names the file in errors (default: ``path``)."""
+    where = where or str(path)
+    return decode_text(read_bytes(path, limit=limit, where=where), where=where, limit=limit)
+
+
+def read_bytes(path: str | Path, *, limit: int, where: str = "") -> bytes:
+    """At most ``limit + 1`` bytes of a regular file; InputError for anything else.
+
+    A FIFO, socket or device is refused before it is opened (opening a FIFO blocks until
+    a writer comes), and the file is opened non-blocking and checked again, so one swapped
+    in between is refused too.
+    """
+    where = where or str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        check_regular(os.stat(path).st_mode, where)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise InputError("no such file", where=where, hint="check the path") from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a file", where=where, hint="name a file") from None
     except OSError as exc:
         raise InputError(
             f"cannot read the file: {exc.strerror}", where=where, hint="check its permissions"
         ) from None
-    return decode_text(data, where=where, limit=limit)
+    with os.fdopen(fd, "rb") as handle:
+        check_regular(os.fstat(fd).st_mode, where)
+        os.set_blocking(fd, True)
+        try:
+            return handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}", where=where) from None
+
+
+_SPECIAL = (
+    ("S_ISFIFO", "a FIFO (named pipe)"),
+    ("S_ISSOCK", "a socket"),
+    ("S_ISCHR", "a character device"),
+    ("S_ISBLK", "a block device"),
+)
+
+
+def check_regular(mode: int, where: str) -> None:
+    """InputError naming ``where`` unless ``mode`` (``st_mode``) is a regular file's."""
+    import stat
+
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise InputError("is a directory, not a file", where=where, hint="name a file")
+    kind = next((name for test, name in _SPECIAL if getattr(stat, test)(mode)), "not a file")
+    raise InputError(
+        f"is {kind}, not a regular file; refusing to open it",
+        where=where,
+        hint="gitrot reads only regular files; name the file itself",
+    )
+
+
+def inside(root: str | Path, relpath: str) -> str:
+    """The path of the repo-relative ``relpath`` under ``root``, after checking that it
+    stays in the repository once every symlink on the way is resolved (the file need not
+    exist yet: a path to be created is checked through its existing folders).
+
+    InputError (exit 2) naming ``relpath`` for a symlink that leaves the repository or a
+    path with ``..``. Symlinks that resolve inside the repository are followed: they
+    cannot reach anything a commit of the repository could not hold itself.
+    """
+    parts = relpath.split("/")
+    if relpath.startswith("/") or ".." in parts:
+        raise InputError(
+            "the path leaves the repository",
+            where=relpath,
+            hint="give a path inside the policy repository",
+        )
+    full = os.path.join(root, *parts)
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(full)
+    if target != real_root and not target.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise InputError(
+            "a symlink that points outside the repository",
+            where=relpath,
+            hint="policy files must live in the repository; replace the link with the file",
+        )
+    return full
 
 
 def decode_text(data: bytes, *, where: str, limit: int) -> str:
@@ -98,3 +172,16 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def refuse_special(path: str | Path, where: str) -> None:
+    """InputError naming ``where`` when ``path`` is a FIFO, socket or device (a missing
+    file, a folder or a regular file pass): for paths named on the command line."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        check_regular(mode, where)

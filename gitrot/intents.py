@@ -27,9 +27,10 @@ def creation_options(root: str, relpath: str) -> document.EncryptOptions:
     """The encryption settings the repository's ``.sops.yaml`` gives ``relpath``."""
     from pathlib import Path
 
+    from gitrot.fsutil import inside
     from gitrot.sops import rules
 
-    config = Path(root) / rules.CONFIG_NAME
+    config = Path(inside(root, rules.CONFIG_NAME))
     if not config.is_file():
         raise InputError(
             "the repository has no .sops.yaml",
@@ -132,10 +133,11 @@ def sealed_text(
 
 
 def create_file(root: str, relpath: str, text: str) -> None:
-    """Write a new file atomically; refuse to replace an existing one."""
-    from gitrot.fsutil import write_atomic
+    """Write a new file atomically; refuse to replace an existing one, and to write through
+    a folder that is a symlink leaving the repository."""
+    from gitrot.fsutil import inside, write_atomic
 
-    path = os.path.join(root, relpath)
+    path = inside(root, relpath)
     if os.path.lexists(path):
         raise InputError("already exists; refusing to overwrite it", where=relpath)
     os.makedirs(os.path.dirname(path), exist_ok=True)

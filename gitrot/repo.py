@@ -98,14 +98,17 @@ def _outside(rel: str) -> InputError:
     )
 
 
-def _read(root: str, rel: str, error: type[InputError]) -> str:
-    from gitrot.fsutil import read_text
+def read_file(root: str | os.PathLike[str], rel: str) -> str:
+    """The text of the repo-relative file ``rel``: never through a symlink that leaves the
+    repository (any folder on the way included), never a FIFO, socket or device."""
+    return _read(os.fspath(root), rel, InputError)
 
-    full = os.path.join(root, *rel.split("/"))
-    if os.path.islink(full) and not _inside(os.path.realpath(root), full):
-        raise _outside(rel)
+
+def _read(root: str, rel: str, error: type[InputError]) -> str:
+    from gitrot.fsutil import inside, read_text
+
     try:
-        return read_text(full, limit=MAX_FILE_BYTES)
+        return read_text(inside(root, rel), limit=MAX_FILE_BYTES, where=rel)
     except InputError as exc:
         raise error(exc.message, where=rel, line=exc.line, hint=exc.hint) from None
 

@@ -115,7 +115,7 @@ def bump(
     from gitrot import intents, repo
     from gitrot.core.edit import Document
     from gitrot.core.models import GeneratedValue
-    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.fsutil import inside, write_atomic
 
     intents.check_name(name)
     if not reason.strip():
@@ -130,8 +130,8 @@ def bump(
             "--value-stdin",
         )
     version = intent.version + 1
-    path = os.path.join(root, relpath)
-    doc = Document(read_text(path), where=relpath)
+    path = inside(root, relpath)
+    doc = Document(repo.read_file(root, relpath), where=relpath)
     doc.set(("spec", "version"), version)
     doc.set(("spec", "reason"), reason.strip())
     spec = doc.entry(("spec",)).value

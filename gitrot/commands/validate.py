@@ -74,7 +74,7 @@ def validate(
     from gitrot.report import render
 
     root = root or workspace.find_root()
-    targets = [_relative(root, f) for f in files]
+    targets = [_target(root, f) for f in files]
     findings, targets, rules_meta = judge(root, targets, context=context)
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
     report = render(
@@ -178,11 +178,9 @@ def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
     for path, before in (committed or {}).items():
         if before is None:
             continue
-        try:
-            with open(os.path.join(root, *path.split("/")), "rb") as stream:
-                now = stream.read()
-        except OSError:
-            continue  # deleted: the PR check (gitrot check) judges deletions
+        now = _read_bytes(root, path)
+        if now is None:
+            continue  # deleted (the PR check judges deletions), or refused by the loader
         if now != before:
             found.append(
                 Finding(
@@ -215,12 +213,11 @@ def intent_facts(
     paths = [intent.path for intent in intents]
     creation: dict[str, known.RuleFacts] = {}
     problems: list[GitrotError] = []
-    sops_config = os.path.join(root, CONFIG_NAME)
-    if os.path.isfile(sops_config):
+    if os.path.lexists(os.path.join(root, CONFIG_NAME)):
         try:
-            from gitrot.fsutil import read_text
+            from gitrot import repo
 
-            rule_list = known.sops_rules(read_text(sops_config), CONFIG_NAME)
+            rule_list = known.sops_rules(repo.read_file(root, CONFIG_NAME), CONFIG_NAME)
             creation, problems = known.creation_facts(rule_list, paths)
         except GitrotError as exc:
             problems = [exc]
@@ -243,10 +240,14 @@ def intent_facts(
 
 
 def _read_bytes(root: str, relpath: str) -> bytes | None:
+    """The bytes of a file the loader also reads, or None when it cannot be read (missing,
+    outside the repository, special): the loader reports those."""
+    from gitrot import repo
+    from gitrot.fsutil import inside, read_bytes
+
     try:
-        with open(os.path.join(root, *relpath.split("/")), "rb") as stream:
-            return stream.read()
-    except OSError:
+        return read_bytes(inside(root, relpath), limit=repo.MAX_FILE_BYTES, where=relpath)
+    except InputError:
         return None
 
 
@@ -275,9 +276,18 @@ def _names_policy_file(targets: list[str]) -> bool:
 
 def _check_sealed(root: str, relpath: str) -> None:
     from gitrot import repo
-    from gitrot.fsutil import read_text
 
-    repo.parse_sealed(read_text(os.path.join(root, relpath), limit=repo.MAX_FILE_BYTES), relpath)
+    repo.parse_sealed(repo.read_file(root, relpath), relpath)
+
+
+def _target(root: str, path: str) -> str:
+    """The repo-relative form of a FILE argument; InputError (exit 2) for one outside the
+    repository, reached through a symlink that leaves it, or a FIFO, socket or device."""
+    from gitrot.fsutil import inside, refuse_special
+
+    relative = _relative(root, path)
+    refuse_special(inside(root, relative), relative)
+    return relative
 
 
 def _relative(root: str, path: str) -> str:
