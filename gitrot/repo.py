@@ -53,16 +53,26 @@ def intent_files(root: str | os.PathLike[str]) -> list[str]:
 
     Raises InputError for a symlink that points outside the repository.
     """
-    paths, errors = _scan(os.fspath(root))
+    paths, _, errors = _scan(os.fspath(root))
     if errors:
         raise errors[0]
     return paths
 
 
-def _scan(root: str) -> tuple[list[str], list[InputError]]:
+def secrets_files(root: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+    """(:func:`intent_files`, every ``secrets/**/*.sealed.yaml``) in one walk, both sorted
+    repo-relative posix paths; raises like :func:`intent_files`."""
+    paths, sealed, errors = _scan(os.fspath(root))
+    if errors:
+        raise errors[0]
+    return paths, sealed
+
+
+def _scan(root: str) -> tuple[list[str], list[str], list[InputError]]:
     top = os.path.join(root, SECRETS_DIR)
     real_root = os.path.realpath(root)
     paths: list[str] = []
+    sealed: list[str] = []
     errors: list[InputError] = []
     for folder, dirs, files in os.walk(top):
         rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
@@ -71,7 +81,7 @@ def _scan(root: str) -> tuple[list[str], list[InputError]]:
             if os.path.islink(full) and not _inside(real_root, full):
                 errors.append(_outside(f"{rel_folder}/{name}"))
         for name in files:
-            if not name.endswith(".yaml") or name.endswith(SEALED_SUFFIX):
+            if not name.endswith(".yaml"):
                 continue
             rel = f"{rel_folder}/{name}"
             if os.path.islink(os.path.join(folder, name)) and not _inside(
@@ -79,10 +89,11 @@ def _scan(root: str) -> tuple[list[str], list[InputError]]:
             ):
                 errors.append(_outside(rel))
                 continue
-            paths.append(rel)
+            (sealed if name.endswith(SEALED_SUFFIX) else paths).append(rel)
     paths.sort()
+    sealed.sort()
     errors.sort(key=lambda exc: exc.where)
-    return paths, errors
+    return paths, sealed, errors
 
 
 def _inside(real_root: str, path: str) -> bool:
@@ -131,7 +142,7 @@ def load_intents_report(
     root: str | os.PathLike[str],
 ) -> tuple[list[RotationIntent], list[InputError]]:
     """Every good intent and every error (one per bad file), both sorted by path."""
-    paths, errors = _scan(os.fspath(root))
+    paths, _, errors = _scan(os.fspath(root))
     intents: list[RotationIntent] = []
     for path in paths:
         try:

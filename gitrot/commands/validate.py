@@ -121,7 +121,8 @@ def judge(
     waivers_path = config.waivers_path if config is not None else None
     judged_all = not targets or (waivers_path is not None and waivers_path in targets)
     if judged_all:
-        everything = [repo.CONFIG_FILE, *repo.intent_files(root)]
+        intent_files, sealed_files = repo.secrets_files(root)
+        everything = [repo.CONFIG_FILE, *intent_files, *sealed_files]
         targets = list(dict.fromkeys([*targets, *everything]))
     findings: list[Finding] = sealed_changes(root, targets)
     intents: list[RotationIntent] = []

@@ -224,3 +224,33 @@ def test_a_committed_sealed_value_never_changes(gitrot, policy: Path, monkeypatc
     code, found = findings(gitrot, sealed)
     assert code == 1 and ids(found) == ["sealed-immutable"]
     assert "s3cret" not in json.dumps(found)
+
+
+def test_whole_repository_validate_checks_sealed_documents(
+    gitrot, policy: Path, monkeypatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"s3cret-value-1\n")))
+    result = gitrot("rotate", NAME, "--reason", "Vendor issued a new password", "--value-stdin")
+    assert result.code == 0, result.err
+    sealed = policy / f"secrets/{NAME}.v2.sealed.yaml"
+    assert findings(gitrot) == (0, [])
+    # a stray sealed document for another version, and one whose value is in clear
+    stray = policy / f"secrets/{NAME}.v7.sealed.yaml"
+    stray.write_text(sealed.read_text())
+    clear = policy / "secrets/api/key.v1.sealed.yaml"
+    clear.parent.mkdir()
+    clear.write_text(
+        "apiVersion: gitrot/v1\nkind: SealedValue\nmetadata: {name: api/key, version: 1}\n"
+        "value: not-encrypted\n"
+    )
+    code, found = findings(gitrot)
+    assert code == 1
+    where = sorted((str(f["file"]), str(f["message"])) for f in found)
+    assert [path for path, _ in where] == [
+        "secrets/api/key.v1.sealed.yaml",
+        f"secrets/{NAME}.v7.sealed.yaml",
+    ]
+    assert "does not match the file name" in where[1][1]
+    assert "s3cret" not in json.dumps(found)
