@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from gitrot.sops.tree import Value
 
 CONFIG_KIND = "Config"
-BACKEND_TYPES = ("local", "vault", "aws-secrets-manager", "gcp-secret-manager")
-TRIGGER_TYPES = ("webhook", "command", "github")
+#: gitrot's own types and those it plans (DESIGN.md section 4; the reconciler refuses an
+#: intent on a planned backend type that is not installed)
+BACKEND_TYPES = ("local", "vault", "aws-secrets-manager")
+TRIGGER_TYPES = ("webhook", "command")
 _REQUIRED_OPTIONS = {"local": ("path",), "vault": ("url",), "webhook": ("url",)}
 _AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}|age1[a-z0-9]+1[02-9ac-hj-np-z]{20,}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -149,7 +151,9 @@ def _signing_key(doc: Fields) -> str | None:
 def _plugins(
     doc: Fields, section: str, types: tuple[str, ...]
 ) -> list[tuple[str, str, dict[str, object]]]:
-    """(name, type, options) of each backend or trigger; options exclude ``type``."""
+    """(name, type, options) of each backend or trigger; options exclude ``type``. Each is
+    checked by the check the reconciler makes when it opens it (check_backend,
+    check_trigger), its refusal reported at the option's line and column."""
     table = doc.opt_mapping(section)
     if table is None:
         return []
@@ -166,16 +170,67 @@ def _plugins(
             )
         for option in _REQUIRED_OPTIONS.get(kind, ()):
             item.text(option)
-        if kind == "local":
-            _relative(item, "path", item.text("path"))
-        if kind == "command":
-            argv = item.text_list("argv")
-            if not argv:
-                item.fail("argv", f"{item.full('argv')} must list the command and its arguments")
         _no_credentials(item)
         options = {e.key: to_plain(e.value) for e in item.node.entries() if e.key != "type"}
+        _check_plugin(item, section, entry.key, kind, options)
         found.append((entry.key, kind, options))
+    if section == "triggers":
+        _no_credential_env(doc, table, found)
     return found
+
+
+def _check_plugin(
+    item: Fields, section: str, name: str, kind: str, options: dict[str, object]
+) -> None:
+    """The reconciler's own check of one plugin's options, at the offending option."""
+    from gitrot.triggers.options import OptionError
+
+    try:
+        if section == "backends":
+            from gitrot.backends.registry import check_backend
+
+            check_backend(name, kind, options)
+        else:
+            from gitrot.triggers.registry import check_trigger
+
+            check_trigger(name, kind, options)
+    except OptionError as exc:
+        key = exc.option if exc.option and item.node.entry(exc.option) is not None else "type"
+        item.fail(key, exc.message, exc.hint)
+    except ConfigError as exc:  # a plugin's own check
+        item.fail("type", exc.message, exc.hint)
+
+
+def _no_credential_env(
+    doc: Fields, table: Fields, triggers: list[tuple[str, str, dict[str, object]]]
+) -> None:
+    """A command trigger's ``env`` never names a variable another plugin reads a
+    credential from (``secret_env``, ``token_env``...)."""
+    credentials: dict[str, str] = {}
+    for section in ("backends", "triggers"):
+        plugins = doc.node.get(section)
+        if not isinstance(plugins, Map):
+            continue
+        for plugin in plugins.entries():
+            if not isinstance(plugin.value, Map):
+                continue
+            for option in plugin.value.entries():
+                key = option.key.lower().replace("-", "_")
+                if key.endswith("_env") and isinstance(option.value, str):
+                    credentials.setdefault(option.value, f"{section}.{plugin.key}.{option.key}")
+    for name, kind, options in triggers:
+        names = options.get("env") if kind == "command" else None
+        if not isinstance(names, list):
+            continue
+        for variable in names:
+            if variable in credentials:
+                table.mapping(name).fail(
+                    "env",
+                    f"triggers.{name}.env must not pass {variable} to a command: "
+                    f"{credentials[variable]} reads a credential from it",
+                    "a command trigger never gets gitrot's credentials; give the consumer "
+                    "its own (or use a webhook)",
+                )
 
 
 def _installed(section: str) -> frozenset[str]:

@@ -1,7 +1,9 @@
 """The ``local`` backend: a directory of age-encrypted versions (DESIGN.md section 4).
 
 Layout of a store (``path`` in gitrot.yaml, relative to the policy repository's root,
-default ``.gitrot/store``); every folder is created 0700 and every file 0600::
+default ``.gitrot/store``; never the root, in ``.git`` or ``secrets/``, nor through a
+symbolic link committed to the repository); every folder is created 0700 and every file
+0600::
 
     <store>/<ref>/            one folder per secret; a ref ``payments/db`` nests two folders
         .lock                 flock'd by every writer around check-then-write
@@ -35,7 +37,6 @@ import os
 import re
 
 from gitrot.backends.base import AppliedVersion, BackendContext, BackendError, VersionConflict
-from gitrot.errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -262,31 +263,122 @@ class LocalBackend:
         )
 
 
-def store_path(name: str, options: Mapping[str, object], root: str) -> str:
-    """The absolute store folder from the options; ConfigError for anything but ``path``, or
-    a relative path that leaves the repository."""
+def check_options(name: str, options: Mapping[str, object]) -> str:
+    """The store's path relative to the repository root (checked as text: no root is
+    needed), or an OptionError: the one check the loader (``validate``, ``check``) and
+    :func:`store_path` share. Refused: other options, an absolute path or one with ``..``
+    or ``~``, the repository root itself, anything in ``.git`` or ``secrets/``, control
+    characters."""
+    from gitrot.triggers.options import OptionError
+
     unknown = sorted(set(options) - {"path"})
     if unknown:
-        raise ConfigError(
+        raise OptionError(
             f"backends.{name}: unknown option {unknown[0]!r} for type local",
+            option=unknown[0],
             hint="the local backend takes one option, path (the store folder)",
         )
     path = options.get("path", DEFAULT_PATH)
     if not isinstance(path, str) or not path.strip():
-        raise ConfigError(
+        raise OptionError(
             f"backends.{name}.path must be a folder name, got {path!r}",
+            option="path",
             hint=f"for example path: {DEFAULT_PATH}",
         )
-    if os.path.isabs(path):
-        return os.path.normpath(path)
-    base = os.path.abspath(root)
-    store = os.path.normpath(os.path.join(base, path))
-    if path.startswith("~") or ".." in re.split(r"[/\\]", path) or store == base:
-        raise ConfigError(
-            f"backends.{name}.path must be a folder inside the repository, got {path!r}",
-            hint="give a relative path inside the repository, without '..'",
+    inside = "a relative path inside the repository, without '..'"
+    segments = [part for part in re.split(r"[/\\]", path) if part not in ("", ".")]
+    if not segments:
+        raise OptionError(
+            f"backends.{name}.path must be a folder inside the repository, not its root",
+            option="path",
+            hint=f"give {inside}, like path: {DEFAULT_PATH}",
         )
-    return store
+    if (
+        any(not ch.isprintable() for ch in path)
+        or path.startswith(("/", "\\", "~"))
+        or re.match(r"[A-Za-z]:", path)
+        or ".." in segments
+    ):
+        raise OptionError(
+            f"backends.{name}.path must be a relative path inside the repository, got {path!r}",
+            option="path",
+            hint=f"give {inside}, like path: {DEFAULT_PATH}",
+        )
+    first = segments[0].lower()
+    if first in (".git", "secrets"):
+        raise OptionError(
+            f"backends.{name}.path must not be in {segments[0]}/, got {path!r}",
+            option="path",
+            hint=f"keep the store out of git's folder and the intents' folder: give {inside}, "
+            f"like path: {DEFAULT_PATH}",
+        )
+    return "/".join(segments)
+
+
+def store_path(name: str, options: Mapping[str, object], root: str) -> str:
+    """The absolute store folder from the options (:func:`check_options`), refused when a
+    folder on the way is a symbolic link git tracks (:func:`committed_symlink`): a pull
+    request must not point the store outside the repository."""
+    relative = check_options(name, options)
+    base = os.path.abspath(root)
+    link = committed_symlink(base, relative)
+    if link is not None:
+        from gitrot.triggers.options import OptionError
+
+        raise OptionError(
+            f"backends.{name}.path goes through {link}, a symbolic link committed to the "
+            "repository (or, outside one, leading out of the folder)",
+            option="path",
+            hint="a store path never follows a committed symlink: remove the link from git "
+            "(an operator may link .gitrot/store, which git ignores, to a shared folder)",
+        )
+    return os.path.join(base, *relative.split("/"))
+
+
+def committed_symlink(root: str, relative: str) -> str | None:
+    """The first folder of ``root/relative`` (or the path itself) that is a symbolic link
+    tracked by the git repository ``root`` is in (relative to ``root``), else None. A link
+    git does not track was made by whoever runs gitrot; outside a repository every link is
+    refused unless it stays inside ``root``."""
+    parts = relative.split("/")
+    links = [
+        "/".join(parts[: i + 1])
+        for i in range(len(parts))
+        if os.path.islink(os.path.join(root, *parts[: i + 1]))
+    ]
+    if not links:
+        return None
+    tracked = _tracked(root, links)
+    for link in links:
+        if tracked is None:
+            real = os.path.realpath(os.path.join(root, link))
+            base = os.path.realpath(root)
+            if real != base and not real.startswith(base.rstrip(os.sep) + os.sep):
+                return link
+        elif link in tracked:
+            return link
+    return None
+
+
+def _tracked(root: str, paths: list[str]) -> set[str] | None:
+    """Those of ``paths`` (relative to ``root``) that git's index holds; None outside a
+    git repository."""
+    import pygit2
+
+    try:
+        found = pygit2.discover_repository(root)
+        if found is None:
+            return None
+        repo = pygit2.Repository(found)
+        workdir = repo.workdir
+        if not workdir:
+            return None
+        prefix = os.path.relpath(os.path.realpath(root), os.path.realpath(workdir))
+        index = repo.index
+    except pygit2.GitError:
+        return None
+    prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
+    return {path for path in paths if f"{prefix}{path}" in index}
 
 
 def check_ref(ref: str) -> None:

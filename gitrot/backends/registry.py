@@ -9,6 +9,12 @@ The entry point names a class (or callable) taking ``(name, options, context)`` 
 :mod:`gitrot.backends.base`). Entry points are found by reading ``entry_points.txt``
 directly (:func:`gitrot.policy.plugins.entry_points`), and only the type a configuration
 names is imported. Two distributions registering one type is an error, never a silent pick.
+
+:func:`check_backend` is the one check of a backend's type and options: the loader of
+gitrot.yaml calls it (so ``validate`` and ``check`` refuse at ``gitrot.yaml:LINE:COL``
+what the reconciler would), and :func:`open_backend` makes the same checks. A registered
+type may give its factory a ``check_options(name, options)`` attribute (a static or class
+method raising a ConfigError) for the loader to call.
 """
 
 from __future__ import annotations
@@ -32,6 +38,50 @@ PLANNED = ("vault", "aws-secrets-manager")
 _METHODS = ("current", "get", "write", "read", "close")
 
 
+def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
+    """Refuse (OptionError, or the plugin's ConfigError) a type nobody provides or options
+    the backend would refuse; nothing is opened. gitrot's planned types (:data:`PLANNED`)
+    are accepted when not installed: the reconciler refuses the intents that use them."""
+    from gitrot.triggers.options import WHERE
+
+    if type_ == "local":
+        from gitrot.backends.local import check_options
+
+        check_options(name, options)
+        return
+    try:
+        dist, target = _find(name, type_)
+    except ConfigError as exc:
+        if type_ in PLANNED:
+            return
+        raise _at_type(exc) from None
+    hook = getattr(
+        _load(name, target, f"backend type {type_!r} ({target}, from {dist})"),
+        "check_options",
+        None,
+    )
+    if callable(hook):
+        try:
+            hook(name, dict(options))
+        except ConfigError as exc:
+            if not exc.where:
+                exc.where = WHERE
+            raise
+        except Exception as exc:
+            from gitrot.triggers.options import OptionError
+
+            raise OptionError(
+                f"backends.{name}: {type_} refuses its options ({type(exc).__name__}: {exc})",
+                hint=f"check the options of backends.{name} against the documentation of {dist}",
+            ) from None
+
+
+def _at_type(exc: ConfigError) -> ConfigError:
+    from gitrot.triggers.options import OptionError
+
+    return OptionError(exc.message, option="type", hint=exc.hint)
+
+
 def open_backend(
     name: str, type_: str, options: Mapping[str, object], context: BackendContext
 ) -> Backend:
@@ -44,6 +94,8 @@ def open_backend(
     dist, target = _find(name, type_)
     where = f"backend type {type_!r} ({target}, from {dist})"
     factory = _load(name, target, where)
+    if type_ not in BUILTIN:
+        check_backend(name, type_, options)
     try:
         backend = factory(name, options, context)
     except (GitrotError, BackendError):

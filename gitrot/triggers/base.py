@@ -14,9 +14,15 @@ credentials come from (never the config).
 
 from __future__ import annotations
 
+import threading
+
+#: set when the reconciler is interrupted: no trigger starts a command or a retry any more
+STOPPING = threading.Event()
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Protocol
 
     class Trigger(Protocol):
@@ -71,3 +77,18 @@ class Receipt:
 
     def as_dict(self) -> dict[str, object]:
         return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    def redacted(self, values: Sequence[str] = ()) -> Receipt:
+        """This receipt with ``values`` (in any encoding) and anything shaped like a
+        credential taken out of its detail (:func:`gitrot.triggers.redact.redact`): the
+        reconciler passes every receipt, of any trigger type, through it."""
+        from gitrot.triggers.redact import redact
+
+        return Receipt(
+            trigger=self.trigger,
+            delivery_id=self.delivery_id,
+            ok=self.ok,
+            attempts=self.attempts,
+            detail=redact(str(self.detail), values),
+            at=self.at,
+        )

@@ -1,8 +1,9 @@
-"""Checks of a trigger's options (its mapping in gitrot.yaml, without ``type``).
+"""Checks of a plugin's options (its mapping in gitrot.yaml, without ``type``).
 
-Each problem is a :class:`~gitrot.errors.ConfigError` at ``gitrot.yaml`` that names the
-option as ``triggers.<name>.<option>`` and says what would be accepted. Messages repeat
-numbers and names, never a string that could be a credential.
+Each problem is an :class:`OptionError` (a :class:`~gitrot.errors.ConfigError` at
+``gitrot.yaml``) that names the option as ``triggers.<name>.<option>`` and says what would
+be accepted; its ``option`` lets the loader point at the option's line and column. Messages
+repeat numbers and names, never a string that could be a credential.
 """
 
 from __future__ import annotations
@@ -20,10 +21,28 @@ if TYPE_CHECKING:
 WHERE = "gitrot.yaml"
 MAX_SECONDS = 24 * 3600.0  # a trigger that needs longer than a day is a typo
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: variables a command trigger's ``env`` may not pass on: gitrot's own credentials (its age
+#: identity, the backends' and cloud tokens, the webhook keys kept in GITROT_*) and any
+#: name that says it holds one
+REFUSED_ENV = re.compile(
+    r"(?i)(SOPS_.*|GITROT_.*|VAULT_TOKEN|VAULT_.*TOKEN.*|AWS_.*SECRET.*|AWS_SESSION_TOKEN|"
+    r"AWS_SECURITY_TOKEN|GOOGLE_APPLICATION_CREDENTIALS|AZURE_CLIENT_SECRET|"
+    r"SSH_AUTH_SOCK|GPG_AGENT_INFO|GNUPGHOME|"
+    r".*(?:TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY).*)"
+)
 
 
-def fail(trigger: str, option: str, message: str, hint: str = "") -> ConfigError:
-    return ConfigError(f"triggers.{trigger}.{option} {message}", where=WHERE, hint=hint)
+class OptionError(ConfigError):
+    """A refused option of ``<section>.<plugin>``; ``option`` is the key to point at
+    (``type`` for the type itself, empty for the plugin's mapping)."""
+
+    def __init__(self, message: str, *, option: str = "", hint: str = "") -> None:
+        super().__init__(message, where=WHERE, hint=hint)
+        self.option = option
+
+
+def fail(trigger: str, option: str, message: str, hint: str = "") -> OptionError:
+    return OptionError(f"triggers.{trigger}.{option} {message}", option=option, hint=hint)
 
 
 def allow(trigger: str, kind: str, options: Mapping[str, object], known: tuple[str, ...]) -> None:
@@ -31,9 +50,9 @@ def allow(trigger: str, kind: str, options: Mapping[str, object], known: tuple[s
     silently leave the default in place."""
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ConfigError(
+        raise OptionError(
             f"triggers.{trigger}: unknown option {unknown[0]!r} for a {kind} trigger",
-            where=WHERE,
+            option=unknown[0],
             hint=f"a {kind} trigger takes: {', '.join(known)}",
         )
 
@@ -91,15 +110,22 @@ def env_name(trigger: str, options: Mapping[str, object], option: str) -> str:
     return value
 
 
-def relative_path(trigger: str, options: Mapping[str, object], option: str) -> str:
-    """A path relative to the policy repository's root that stays inside it."""
-    value = options.get(option)
-    hint = "paths in gitrot.yaml are relative to the repository root, without '..'"
-    if not isinstance(value, str) or not value:
-        raise fail(trigger, option, f"must be a relative path, got {value!r}", hint)
-    posix = value.replace("\\", "/")
-    if posix.startswith(("/", "~")) or re.match(r"[A-Za-z]:", posix) or ".." in posix.split("/"):
-        raise fail(
-            trigger, option, f"must be a relative path inside the repository, got {value!r}", hint
-        )
-    return value
+def env_names(trigger: str, options: Mapping[str, object], option: str) -> tuple[str, ...]:
+    """A list of environment variable names a command may get (default none); a name
+    :data:`REFUSED_ENV` matches is refused: a trigger never gets gitrot's credentials."""
+    value = options.get(option, [])
+    hint = "list variable names, like env: [DEPLOY_TARGET, KUBECONFIG]"
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fail(trigger, option, "must be a list of environment variable names", hint)
+    for item in value:
+        if not _ENV_NAME.fullmatch(item):
+            raise fail(trigger, option, "holds a string that is not a variable name", hint)
+        if REFUSED_ENV.fullmatch(item):
+            raise fail(
+                trigger,
+                option,
+                f"must not pass {item} to a command: it is (or looks like) a credential",
+                "a command trigger runs without gitrot's identity, tokens and cloud "
+                "credentials; give the consumer its own (or use a webhook)",
+            )
+    return tuple(dict.fromkeys(value))

@@ -23,9 +23,8 @@ import hashlib
 import hmac
 import time
 
-from gitrot.errors import ConfigError
 from gitrot.triggers import options as opts
-from gitrot.triggers.base import Receipt
+from gitrot.triggers.base import STOPPING, Receipt
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -72,9 +71,56 @@ def encode(delivery: Delivery) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
+class WebhookOptions:
+    """A webhook trigger's options, checked (:func:`check`)."""
+
+    __slots__ = ("backoff", "loopback", "retries", "secret_env", "timeout", "url")
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        loopback: bool,
+        secret_env: str,
+        timeout: float,
+        retries: int,
+        backoff: float,
+    ) -> None:
+        self.url = url
+        self.loopback = loopback
+        self.secret_env = secret_env
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+
+def check(name: str, options: Mapping[str, object]) -> WebhookOptions:
+    """The options of ``triggers.<name>`` (type webhook), or an OptionError: the one check
+    the loader (``validate``, ``check``) and the reconciler share. Whether ``secret_env``
+    is set is the reconciler's environment's business, not the file's (see ``fire``)."""
+    opts.allow(name, "webhook", options, OPTIONS)
+    url, loopback = _url(name, options.get("url"))
+    return WebhookOptions(
+        url=url,
+        loopback=loopback,
+        secret_env=opts.env_name(name, options, "secret_env"),
+        timeout=opts.seconds(name, options, "timeout", DEFAULT_TIMEOUT),
+        retries=opts.count(name, options, "retries", DEFAULT_RETRIES, maximum=MAX_RETRIES),
+        backoff=opts.seconds(name, options, "backoff", DEFAULT_BACKOFF, zero=True),
+    )
+
+
+def _wait(seconds: float) -> None:
+    """A backoff wait that ends at once when the reconciler is stopped."""
+    STOPPING.wait(seconds)
+
+
 class WebhookTrigger:
     """``triggers.<name>`` with ``type: webhook``. ``sleep``, ``clock`` and ``jitter`` (a
-    number in [0, 1)) are the waits, the time and the randomness: tests pass their own."""
+    number in [0, 1)) are the waits, the time and the randomness: tests pass their own.
+    Without its key in the environment (``secret_env`` unset or empty) it opens, but every
+    delivery fails with that reason, sending nothing: only its consumers wait, and they
+    are told on a later run once the key is set."""
 
     __slots__ = (
         "_clock",
@@ -96,30 +142,23 @@ class WebhookTrigger:
         options: Mapping[str, object],
         environ: Mapping[str, str],
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = _wait,
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] | None = None,
     ) -> None:
         import random
 
-        opts.allow(name, "webhook", options, OPTIONS)
+        checked = check(name, options)
         self.name = name
-        self.url, loopback = _url(name, options.get("url"))
-        self.secret_env = opts.env_name(name, options, "secret_env")
-        key = environ.get(self.secret_env, "")
-        if not key:
-            raise ConfigError(
-                f"trigger {name}: the environment variable {self.secret_env} is not set or "
-                "empty; a webhook is only sent signed",
-                where=opts.WHERE,
-                hint=f"set {self.secret_env} to the key the receiver checks "
-                f"{SIGNATURE_HEADER} with",
-            )
-        self._key = key.encode()
-        self.timeout = opts.seconds(name, options, "timeout", DEFAULT_TIMEOUT)
-        self.retries = opts.count(name, options, "retries", DEFAULT_RETRIES, maximum=MAX_RETRIES)
-        self.backoff = opts.seconds(name, options, "backoff", DEFAULT_BACKOFF, zero=True)
-        self._opener = _opener(https=self.url.lower().startswith("https:"), loopback=loopback)
+        self.url = checked.url
+        self.secret_env = checked.secret_env
+        self._key = environ.get(self.secret_env, "").encode()
+        self.timeout = checked.timeout
+        self.retries = checked.retries
+        self.backoff = checked.backoff
+        self._opener = _opener(
+            https=self.url.lower().startswith("https:"), loopback=checked.loopback
+        )
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter or random.SystemRandom().random
@@ -127,6 +166,14 @@ class WebhookTrigger:
     def fire(self, delivery: Delivery) -> Receipt:
         import urllib.request
 
+        if not self._key:
+            return self._failed(
+                delivery,
+                f"not sent: the environment variable {self.secret_env} is not set or empty "
+                "(a webhook is only sent signed)",
+            )
+        if STOPPING.is_set():
+            return self._failed(delivery, "not sent: the reconciler is stopping")
         body = encode(delivery)
         request = urllib.request.Request(  # noqa: S310  # the scheme is checked in _url
             self.url,
@@ -148,6 +195,9 @@ class WebhookTrigger:
             if ok or not retry or attempts > self.retries:
                 break
             self._sleep(self.delay(attempts, retry_after))
+            if STOPPING.is_set():
+                detail = f"{detail}; not retried: the reconciler is stopping"
+                break
         if not ok and attempts > 1:
             detail = f"{detail} after {attempts} attempts"
         return Receipt(
@@ -157,6 +207,16 @@ class WebhookTrigger:
             attempts=attempts,
             detail=detail,
             at=at,
+        )
+
+    def _failed(self, delivery: Delivery, detail: str) -> Receipt:
+        return Receipt(
+            trigger=self.name,
+            delivery_id=delivery.delivery_id,
+            ok=False,
+            attempts=0,
+            detail=detail,
+            at=int(self._clock()),
         )
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -222,6 +282,13 @@ def _url(name: str, value: object) -> tuple[str, bool]:
     hint = "use an https:// URL (plain http is allowed for 127.0.0.1, ::1 and localhost only)"
     if not isinstance(value, str) or not value:
         raise opts.fail(name, "url", "must be the receiver's URL", hint)
+    if any(ch <= " " or ch == "\x7f" or not ch.isascii() for ch in value):
+        raise opts.fail(
+            name,
+            "url",
+            "must not hold spaces, line breaks, control or non-ASCII characters",
+            "percent-encode them (%20 for a space), or fix the URL",
+        )
     try:
         parts = urlsplit(value)
         host = (parts.hostname or "").lower()

@@ -17,6 +17,18 @@ from gitrot.errors import ConfigError
 from tests.backends.helpers import COMMIT, NAME, REF, backend, new_context, random_value, write
 
 
+def git_init(root: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+
+
+def git_add(root: Path, *paths: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-C", str(root), "add", *paths], check=True)
+
+
 @pytest.fixture
 def context(tmp_path: Path) -> BackendContext:
     return new_context(tmp_path)
@@ -174,20 +186,30 @@ def test_the_store_defaults_to_dot_gitrot(context: BackendContext, tmp_path: Pat
     assert (tmp_path / DEFAULT_PATH / "payments" / "db" / "v1.json").is_file()
 
 
-def test_an_absolute_store_may_be_anywhere(context: BackendContext, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
-    elsewhere = tmp_path_factory.mktemp("elsewhere") / "store"
-    store = LocalBackend("local", {"path": str(elsewhere)}, context)
+def test_an_untracked_symlink_may_lead_anywhere(context: BackendContext, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """An operator links the store to a shared folder (git does not track the link)."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (Path(context.root) / "shared").symlink_to(elsewhere, target_is_directory=True)
+    git_init(Path(context.root))
+    store = LocalBackend("local", {"path": "shared/store"}, context)
     write(store, 1, random_value())
-    assert (elsewhere / "payments" / "db" / "v1.age").is_file()
+    assert (elsewhere / "store" / "payments" / "db" / "v1.age").is_file()
 
 
 @pytest.mark.parametrize(
     ("options", "problem"),
     [
-        ({"path": "../store"}, "must be a folder inside the repository, got '../store'"),
-        ({"path": "a/../../store"}, "must be a folder inside the repository"),
-        ({"path": "."}, "must be a folder inside the repository"),
-        ({"path": "~/store"}, "must be a folder inside the repository"),
+        ({"path": "../store"}, "must be a relative path inside the repository, got '../store'"),
+        ({"path": "a/../../store"}, "must be a relative path inside the repository"),
+        ({"path": "."}, "must be a folder inside the repository, not its root"),
+        ({"path": "./"}, "must be a folder inside the repository, not its root"),
+        ({"path": "~/store"}, "must be a relative path inside the repository"),
+        ({"path": "/var/lib/store"}, "must be a relative path inside the repository"),
+        ({"path": "st\nore"}, "must be a relative path inside the repository"),
+        ({"path": ".git/store"}, "must not be in .git/"),
+        ({"path": "./.GIT"}, "must not be in .GIT/"),
+        ({"path": "secrets/store"}, "must not be in secrets/"),
+        ({"path": "secrets"}, "must not be in secrets/"),
         ({"path": ""}, "must be a folder name, got ''"),
         ({"path": 3}, "must be a folder name, got 3"),
         ({"path": "s", "url": "x"}, "unknown option 'url' for type local"),
@@ -411,3 +433,34 @@ def test_a_failed_write_leaves_no_version_and_no_temporary_file(
     value = random_value()
     write(store, 1, value)
     assert store.read(REF) == value
+
+
+@pytest.mark.parametrize("link", ["store", "data", ".gitrot"])
+def test_a_committed_symlink_on_the_store_path_is_refused(
+    context: BackendContext, tmp_path_factory: pytest.TempPathFactory, link: str
+) -> None:
+    """A pull request commits a link and points the store through it: refused, nothing
+    written where the link leads."""
+    root = Path(context.root)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    git_init(root)
+    (root / link).symlink_to(elsewhere, target_is_directory=True)
+    git_add(root, link)
+    path = {"store": "store", "data": "data/store", ".gitrot": ".gitrot/store"}[link]
+    with pytest.raises(ConfigError, match=rf"goes through {link}, a symbolic link committed"):
+        LocalBackend("local", {"path": path}, context)
+    assert not list(elsewhere.iterdir())
+
+
+def test_outside_a_repository_a_symlink_must_stay_inside(
+    context: BackendContext, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = Path(context.root)
+    (root / "real").mkdir()
+    (root / "inside").symlink_to(root / "real", target_is_directory=True)
+    assert LocalBackend("local", {"path": "inside/store"}, context).store == str(
+        root / "inside" / "store"
+    )
+    (root / "out").symlink_to(tmp_path_factory.mktemp("out"), target_is_directory=True)
+    with pytest.raises(ConfigError, match="goes through out, a symbolic link"):
+        LocalBackend("local", {"path": "out/store"}, context)

@@ -70,7 +70,7 @@ def test_local_is_built_in(context: BackendContext, tmp_path: Path) -> None:
 
 
 def test_local_options_are_checked(context: BackendContext) -> None:
-    with pytest.raises(ConfigError, match=r"backends\.main\.path must be a folder inside"):
+    with pytest.raises(ConfigError, match=r"backends\.main\.path must be a relative path inside"):
         open_backend("main", "local", {"path": "../x"}, context)
 
 

@@ -43,11 +43,18 @@ def test_the_command_learns_what_changed_and_never_the_value(tmp_path: Path) -> 
     out = tmp_path / "env.json"
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_GB.UTF-8",
+        "HOME": str(tmp_path),
         "DEPLOY_TARGET": "staging",
+        "NOT_LISTED": "dropped",
+        "VAULT_TOKEN": VALUE,
+        "AWS_SECRET_ACCESS_KEY": VALUE,
+        "SOPS_AGE_KEY_FILE": str(tmp_path / ".gitrot" / "reconciler.key"),
         "GITROT_WEBHOOK_SECRET": VALUE,  # another trigger's key: not for the command
         "GITROT_DELIVERY_ID": "stale",
     }
-    trigger = command([sys.executable, script(tmp_path, DUMP), str(out)], tmp_path, environ)
+    argv = [sys.executable, script(tmp_path, DUMP), str(out)]
+    trigger = command(argv, tmp_path, environ, env=["DEPLOY_TARGET", "MISSING"])
     receipt = trigger.fire(delivery(7))
     assert receipt.as_dict() == {
         "trigger": "ledger-worker",
@@ -67,27 +74,68 @@ def test_the_command_learns_what_changed_and_never_the_value(tmp_path: Path) -> 
         "GITROT_BACKEND": "vault",
         "GITROT_BACKEND_VERSION_ID": "17",
     }
-    assert seen["env"]["DEPLOY_TARGET"] == "staging"  # the rest of the environment is kept
+    rest = {k: v for k, v in seen["env"].items() if not k.startswith(("GITROT_", "LC_CTYPE"))}
+    cwd = seen["cwd"]
+    assert rest == {
+        "PATH": environ["PATH"],
+        "LANG": "en_GB.UTF-8",
+        "HOME": cwd,
+        "TMPDIR": cwd,
+        "DEPLOY_TARGET": "staging",  # listed in env:
+    }
     assert not [k for k, v in seen["env"].items() if VALUE in v or VALUE in k]
-    assert Path(seen["cwd"]) == tmp_path
+    assert not Path(cwd).is_relative_to(tmp_path)  # outside the repository
+    assert Path(cwd).name.startswith("gitrot-trigger-")
+    assert not Path(cwd).exists()  # removed afterwards
     if seen["stdin"] is not None:
         assert seen["stdin"] == "/dev/null"
 
 
-def test_cwd_is_relative_to_the_policy_root(tmp_path: Path) -> None:
-    (tmp_path / "deploy" / "ledger").mkdir(parents=True)
-    out = tmp_path / "env.json"
-    argv = [sys.executable, script(tmp_path, DUMP), str(out)]
-    assert command(argv, tmp_path, cwd="deploy/ledger").fire(delivery()).ok
-    assert Path(json.loads(out.read_text())["cwd"]) == tmp_path / "deploy" / "ledger"
-    receipt = command(argv, tmp_path, cwd="missing").fire(delivery())
-    assert (receipt.ok, receipt.detail) == (False, f"cwd not found: {tmp_path / 'missing'}")
+def test_each_delivery_gets_a_fresh_folder(tmp_path: Path) -> None:
+    out = tmp_path / "pwd.log"
+    argv = ["sh", "-c", f'pwd >> {out}; ls -A >> {out}; touch left-behind; echo "--" >> {out}']
+    trigger = command(argv, tmp_path)
+    assert trigger.fire(delivery(1)).ok
+    assert trigger.fire(delivery(2)).ok
+    folders = [line for line in out.read_text().splitlines() if line.startswith("/")]
+    assert len(set(folders)) == 2
+    assert "left-behind" not in out.read_text()
+    assert not any(Path(folder).exists() for folder in folders)
 
 
-@pytest.mark.parametrize("cwd", ["/tmp", "../elsewhere", "deploy/../..", "~/x", ""])
-def test_cwd_must_stay_inside_the_repository(tmp_path: Path, cwd: str) -> None:
-    with pytest.raises(ConfigError, match=r"triggers\.ledger-worker\.cwd must be a relative"):
-        command(["true"], tmp_path, cwd=cwd)
+def test_cwd_is_not_an_option_any_more(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"triggers\.ledger-worker\.cwd is not an option") as info:
+        command(["true"], tmp_path, cwd="deploy")
+    assert "make, -C" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "VAULT_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "SOPS_AGE_KEY",
+        "SOPS_AGE_KEY_FILE",
+        "SOPS_AGE_KEY_CMD",
+        "GITROT_WEBHOOK_SECRET",
+        "GITROT_ANYTHING",
+        "GITHUB_TOKEN",
+        "DB_PASSWORD",
+        "SSH_AUTH_SOCK",
+        "my_api_key",
+    ],
+)
+def test_env_never_passes_a_credential(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"env must not pass {name} to a command") as info:
+        command(["true"], tmp_path, env=[name])
+    assert info.value.option == "env"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("env", ["PATH", ["1BAD"], [3], ["A B"]])
+def test_env_lists_variable_names(tmp_path: Path, env: object) -> None:
+    with pytest.raises(ConfigError, match=r"triggers\.ledger-worker\.env "):
+        command(["true"], tmp_path, env=env)
 
 
 def test_a_failing_command_reports_its_exit_code_and_last_line(tmp_path: Path) -> None:
@@ -107,12 +155,15 @@ def test_output_is_kept_only_as_a_short_last_line(tmp_path: Path) -> None:
     chatty = script(
         tmp_path,
         "import sys\nfor i in range(20000): print('line', i)\n"
-        "print('x' * 5000 + '\\x1b[31m')\nprint()\nsys.exit(1)\n",
+        "print('x' * 1000 + '\\x1b[31m')\nprint()\nsys.exit(1)\n",
     )
     receipt = command([sys.executable, chatty], tmp_path).fire(delivery())
     assert receipt.detail.startswith("exit 1: xxxx")
     assert receipt.detail.endswith("…")
     assert len(receipt.detail) <= 210
+    huge = script(tmp_path, "import sys\nprint('y' * 5000)\nsys.exit(1)\n", "huge.py")
+    # a line longer than the tail is cut at its start too: none of it is kept
+    assert command([sys.executable, huge], tmp_path).fire(delivery()).detail == "exit 1"
     quiet_ok = script(tmp_path, "print('done: deployed with token abc')\n", "ok.py")
     receipt = command([sys.executable, quiet_ok], tmp_path).fire(delivery())
     assert (receipt.ok, receipt.detail) == (True, "exit 0")  # success keeps no output

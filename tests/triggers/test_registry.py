@@ -63,12 +63,12 @@ def test_the_built_in_types(tmp_path: Path) -> None:
     trigger = open_trigger(
         "ledger-worker",
         "command",
-        {"argv": ["make", "rebuild"], "cwd": "deploy"},
+        {"argv": ["make", "rebuild"], "env": ["DEPLOY_TARGET"]},
         {},
         root=str(tmp_path),
     )
     assert isinstance(trigger, CommandTrigger)
-    assert trigger.cwd == str(tmp_path / "deploy")
+    assert trigger.env == ("DEPLOY_TARGET",)
     trigger = open_trigger(
         "payments-api",
         "webhook",

@@ -282,6 +282,54 @@ def test_plain_http_is_allowed_to_loopback(url: str) -> None:
     assert webhook(url).url == url
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ci.example/hooks/re build",
+        "https://ci.example/hook\r\nX-Injected: 1",
+        "https://ci.example/hook\n",
+        " https://ci.example/hook",
+        "https://ci.example/hook\t",
+        "https://ci.example/ho\x00ok",
+        "https://ci.example/ho\x7fok",
+        "https://ci.example/h\u00f6ok",
+    ],
+)
+def test_a_url_with_spaces_or_control_characters_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"url must not hold spaces, line breaks") as info:
+        webhook(url)
+    assert "X-Injected" not in info.value.render()
+    assert info.value.option == "url"  # type: ignore[attr-defined]
+
+
+def test_a_backoff_ends_at_once_when_the_reconciler_stops(receiver: Receiver) -> None:
+    """gitrot reconcile's signal handler sets STOPPING: a retry waiting out its backoff
+    ends now, and no delivery starts."""
+    import threading
+
+    from gitrot.triggers.base import STOPPING
+
+    receiver.answer = lambda n: Answer(503)
+    trigger = WebhookTrigger(
+        "payments-api",
+        {"url": receiver.url, "secret_env": "GITROT_WEBHOOK_SECRET", "backoff": "30s"},
+        ENV,
+        jitter=lambda: 0.99,
+    )
+    timer = threading.Timer(0.3, STOPPING.set)
+    started = time.monotonic()
+    timer.start()
+    try:
+        receipt = trigger.fire(delivery())
+        assert time.monotonic() - started < 2
+        assert not receipt.ok
+        assert receipt.detail.endswith("not retried: the reconciler is stopping")
+        assert trigger.fire(delivery()).detail == "not sent: the reconciler is stopping"
+    finally:
+        timer.cancel()
+        STOPPING.clear()
+
+
 def test_a_url_never_shows_its_path_or_credentials() -> None:
     with pytest.raises(ConfigError) as info:
         webhook("http://hooks.example/services/T000/B000/XXXXSECRETPATH")
@@ -296,14 +344,20 @@ def test_a_url_never_shows_its_path_or_credentials() -> None:
 
 
 @pytest.mark.parametrize("environ", [{}, {"GITROT_WEBHOOK_SECRET": ""}])
-def test_a_webhook_without_its_key_is_refused(environ: dict[str, str]) -> None:
-    with pytest.raises(ConfigError, match="GITROT_WEBHOOK_SECRET is not set or empty") as info:
-        WebhookTrigger(
-            "payments-api",
-            {"url": "https://ci.example/hook", "secret_env": "GITROT_WEBHOOK_SECRET"},
-            environ,
-        )
-    assert "GITROT_WEBHOOK_SECRET" in info.value.hint
+def test_a_webhook_without_its_key_sends_nothing(
+    environ: dict[str, str], receiver: Receiver
+) -> None:
+    """An unset key is the reconciler's environment, not the file: the trigger opens (the
+    run goes on) and each delivery fails without a request, to be retried later."""
+    trigger = WebhookTrigger(
+        "payments-api",
+        {"url": receiver.url, "secret_env": "GITROT_WEBHOOK_SECRET"},
+        environ,
+    )
+    receipt = trigger.fire(delivery())
+    assert (receipt.ok, receipt.attempts) == (False, 0)
+    assert "GITROT_WEBHOOK_SECRET is not set or empty" in receipt.detail
+    assert receiver.requests == []
 
 
 @pytest.mark.parametrize("secret_env", [None, "", "not a name", 3])
