@@ -10,7 +10,12 @@ of the policy engine see ``base`` too (``version-step``); these are about files:
 - ``intent-deleted``: an intent is deleted only after a version that says ``retired: true``;
 - ``version-reused``: a re-created intent continues above the versions it had before;
 - ``target-changed``: a new backend or ref is flagged for review (a warning);
-- ``recipients-removed``: a recipient dropped from a SOPS document is flagged (a warning).
+- ``recipients-removed``: a recipient dropped from a SOPS document is flagged (a warning);
+- ``version-start``: a new intent starts at version 1 (above its old versions when the path
+  had an intent before), unless a policy owner approves;
+- ``environment-changed`` / ``class-changed``: a move to another environment or rotation
+  class is an error unless a policy owner approves (the rules judge the intent with both
+  sides either way, so a move never skips the stricter side's rules).
 """
 
 from __future__ import annotations
@@ -52,6 +57,36 @@ RULES: dict[str, tuple[str, str]] = {
         "A recipient removed from a SOPS document is reviewed",
         "Removing an age recipient from an encrypted document takes access away (the "
         "reconciler, break-glass). Review that it is intended.",
+    ),
+    "version-start": (
+        "A new intent starts at version 1",
+        "A secret gitrot never managed starts at version 1 (or one above the versions its "
+        "path had before); any other start needs the approval of a policy owner.",
+    ),
+    "environment-changed": (
+        "A move to another environment is approved by a policy owner",
+        "metadata.environment selects rules (approvals, freezes): a move is judged with both "
+        "environments and needs the approval of a policy owner.",
+    ),
+    "class-changed": (
+        "A move to another rotation class is approved by a policy owner",
+        "metadata.class sets the limits of max-age and min-interval: a move is judged with "
+        "both classes and needs the approval of a policy owner.",
+    ),
+    "policy-changed": (
+        "A change to the policy is reviewed by its owners",
+        "A change to gitrot.yaml, the rule files, the waivers, the scan allowlist or "
+        ".sops.yaml is named finding by finding and needs the approval of one of the base's "
+        "policy.owners (not the author).",
+    ),
+    "waiver-unapproved": (
+        "A waiver a pull request adds is approved",
+        "Its approver is one of the base's policy.waiver_approvers, is not the pull "
+        "request's author, and approved the pull request.",
+    ),
+    "waiver-too-long": (
+        "A waiver a pull request adds is short-lived",
+        "It expires at most policy.max_waiver_days (default 90) from the day it is checked.",
     ),
 }
 
@@ -114,10 +149,14 @@ def missing_sealed(intent: RotationIntent, exists: bool) -> list[Finding]:
     ]
 
 
-def deleted_intent(path: str, before: RotationIntent | None) -> list[Finding]:
-    """``intent-deleted`` when an intent is deleted without a retired last version."""
+def deleted_intent(
+    path: str, before: RotationIntent | None, renamed_to: str | None = None
+) -> list[Finding]:
+    """``intent-deleted`` when an intent is deleted (or renamed: a rename deletes the old
+    name) without a retired last version."""
     if before is not None and before.retired:
         return []
+    how = f"renames {path} to {renamed_to}, which deletes" if renamed_to else "deletes"
     return [
         Finding(
             "intent-deleted",
@@ -125,7 +164,7 @@ def deleted_intent(path: str, before: RotationIntent | None) -> list[Finding]:
             path,
             0,
             0,
-            "the change deletes an intent that was not retired: its secret would be left unmanaged",
+            f"the change {how} an intent that was not retired: its secret would be left unmanaged",
             hint="first merge a version with spec.retired: true (gitrot reconciles it), "
             "then delete the file",
         )
@@ -198,3 +237,79 @@ def removed_recipients(
             hint="check that those keys should lose access (gitrot.yaml recipients)",
         )
     ]
+
+
+def approved(rule_id: str, finding: Finding, approver: str | None, pr_known: bool) -> Finding:
+    """A finding that a policy owner may approve: an error, or with ``approver`` a warning
+    that says who approved. ``pr_known`` False: the hint says how to give the PR facts."""
+    if approver is not None:
+        return Finding(
+            rule_id,
+            Severity.WARNING,
+            finding.path,
+            finding.line,
+            finding.column,
+            f"{finding.message} (approved by policy owner {approver})",
+            hint="review that it is intended",
+        )
+    if not pr_known:
+        from gitrot.check.pr import MISSING_HINT
+
+        return Finding(
+            rule_id,
+            Severity.ERROR,
+            finding.path,
+            finding.line,
+            finding.column,
+            finding.message,
+            hint=MISSING_HINT,
+        )
+    return finding
+
+
+def version_start(intent: RotationIntent, highest_before: int | None) -> list[Finding]:
+    """``version-start`` when an intent the change adds starts above where it should: 1, or
+    one above the highest version its path had (lower is ``version-reused``)."""
+    expected = (highest_before or 0) + 1
+    if intent.version <= expected:
+        return []
+    line, column = intent.position("spec.version")
+    return [
+        Finding(
+            "version-start",
+            Severity.ERROR,
+            intent.path,
+            line,
+            column,
+            f"a new intent starts at spec.version {expected}, not {intent.version}",
+            hint=f"set spec.version: {expected}, or ask a policy owner to approve the start "
+            f"at {intent.version}",
+        )
+    ]
+
+
+def moved(intent: RotationIntent, before: RotationIntent | None) -> list[Finding]:
+    """``environment-changed`` / ``class-changed`` when the intent moved."""
+    if before is None:
+        return []
+    found = []
+    for rule_id, field, old, new in (
+        ("environment-changed", "metadata.environment", before.environment, intent.environment),
+        ("class-changed", "metadata.class", before.rotation_class, intent.rotation_class),
+    ):
+        if old != new:
+            line, column = intent.position(field)
+            found.append(
+                Finding(
+                    rule_id,
+                    Severity.ERROR,
+                    intent.path,
+                    line,
+                    column,
+                    f"{field} changed from {old or 'none'} to {new or 'none'}: the intent is "
+                    "judged by the rules of both",
+                    hint="ask a policy owner to approve the move (and make it a change of "
+                    "its own, not with a rotation)",
+                )
+            )
+    return found

@@ -12,13 +12,14 @@ import subprocess
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.git.change import Change
+    from gitrot.git.repo import Commit, Repo
 
 
-def highest_versions(change: Change, paths: list[str]) -> dict[str, int]:
-    """``{path: highest spec.version a deleted intent at path had}`` before the merge base,
-    for the paths (relative to the policy root) that had one. Without a ``git`` executable
-    the answer is empty (nothing is known to have been reused)."""
+def highest_versions(repo: Repo, prefix: str, rev: Commit, paths: list[str]) -> dict[str, int]:
+    """``{path: highest spec.version a deleted intent at path had}`` in the history of
+    ``rev`` (the merge base, or the last reconciled commit), for the paths (relative to the
+    policy root ``prefix``) that had one. Without a ``git`` executable the answer is empty
+    (nothing is known to have been reused)."""
     import shutil
 
     from gitrot.errors import GitError
@@ -28,23 +29,23 @@ def highest_versions(change: Change, paths: list[str]) -> dict[str, int]:
     executable = shutil.which("git")
     if executable is None or not paths:
         return {}
-    full = {change.prefix + path: path for path in paths}
+    full = {prefix + path: path for path in paths}
     argv = [
         executable,
-        f"--git-dir={change.repo.path}",
+        f"--git-dir={repo.path}",
         "log",
         "--diff-filter=D",
         "--format=%x01%H",
         "--name-only",
         "--no-renames",
-        str(change.merge_base.id),
+        str(rev.id),
         "--",
         *full,
     ]
     done = subprocess.run(argv, env=no_git_env(), capture_output=True, check=False)
     if done.returncode != 0:
         problem = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        raise GitError(f"git log failed: {' '.join(problem)}", where=change.repo.path)
+        raise GitError(f"git log failed: {' '.join(problem)}", where=repo.path)
     highest: dict[str, int] = {}
     commit_id = ""
     for raw in done.stdout.decode("utf-8", "replace").splitlines():
@@ -53,7 +54,7 @@ def highest_versions(change: Change, paths: list[str]) -> dict[str, int]:
             continue
         if raw not in full or not commit_id:
             continue
-        commit = change.repo.get(commit_id)
+        commit = repo.get(commit_id)
         parents = getattr(commit, "parents", [])
         if not parents:
             continue

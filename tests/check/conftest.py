@@ -102,6 +102,14 @@ class PolicyRepo:
     def delete(self, rel: str) -> None:
         (self.policy / rel).unlink()
 
+    def govern(self, owners: tuple[str, ...] = ("alice",), approvers: tuple[str, ...] = ()) -> None:
+        """Name the policy owners (``policy.owners``) and the waiver approvers in gitrot.yaml
+        (commit it on the base branch: the base's say who approves)."""
+        lines = f"  owners: [{', '.join(owners)}]\n"
+        if approvers:
+            lines += f"  waiver_approvers: [{', '.join(approvers)}]\n"
+        self.edit("gitrot.yaml", "  waivers: waivers.yaml\n", "  waivers: waivers.yaml\n" + lines)
+
     # -- git ----------------------------------------------------------------------------
 
     def commit(self, message: str, *, ago: int = 0, author: tuple[str, str] = DEV) -> pygit2.Oid:

@@ -79,12 +79,12 @@ def add_backend(policy: PolicyRepo, name: str = "archive") -> None:
     )
 
 
-def waiver(rule: str, expires: object) -> str:
+def waiver(rule: str, expires: object, approver: str = "alice") -> str:
     return (
         "apiVersion: gitrot/v1\nkind: Waivers\nwaivers:\n"
         f"  - rule: {rule}\n    secrets: payments/*\n"
         '    reason: "CHG-77: the vendor needs a second rotation this week"\n'
-        f'    approver: alice@example.com\n    expires: "{expires}"\n'
+        f'    approver: {approver}\n    expires: "{expires}"\n'
     )
 
 
@@ -100,7 +100,7 @@ def test_good_rotation_of_a_prod_secret_approved_by_a_reviewer_passes(
     assert policy.check() == (0, [])
 
 
-def test_without_pr_facts_the_approval_is_not_evaluated(
+def test_without_pr_facts_the_check_fails_closed(
     policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GITROT_PR_AUTHOR")
@@ -109,9 +109,9 @@ def test_without_pr_facts_the_approval_is_not_evaluated(
     policy.rotate(DB)
     policy.commit("Rotate the payments database password", ago=HOUR)
     code, found = policy.check()
-    assert code == 0 and ids(found) == ["approval-required"]
-    assert found[0]["severity"] == "info" and "not evaluated" in found[0]["message"]
-    assert found[0]["file"] == INTENT
+    assert code == 1 and ids(found) == ["approval-required"]
+    assert found[0]["severity"] == "error" and "unknown" in found[0]["message"]
+    assert found[0]["file"] == INTENT and "GITROT_PR_APPROVALS" in found[0]["hint"]
 
 
 def test_an_approval_by_the_author_alone_does_not_count(
@@ -126,16 +126,14 @@ def test_an_approval_by_the_author_alone_does_not_count(
     assert found[0]["severity"] == "error"
 
 
-def test_unknown_approvals_are_not_evaluated(
-    policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unknown_approvals_fail_closed(policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITROT_PR_APPROVALS")  # the author is known, the reviews are not
     policy.branch("pr")
     policy.rotate(DB)
     policy.commit("Rotate the payments database password", ago=HOUR)
     code, found = policy.check()
-    assert code == 0 and ids(found) == ["approval-required"]
-    assert found[0]["severity"] == "info" and "not evaluated" in found[0]["message"]
+    assert code == 1 and ids(found) == ["approval-required"]
+    assert found[0]["severity"] == "error" and "GITROT_PR_AUTHOR" in found[0]["hint"]
 
 
 # -- 2-4. versions ------------------------------------------------------------------------
@@ -331,16 +329,15 @@ def test_a_private_key_block(policy: PolicyRepo) -> None:
 
 def test_an_allowlisted_fingerprint_passes(policy: PolicyRepo) -> None:
     secret = "Tr0ub4dor&3"
-    policy.branch("pr")
-    policy.write("deploy/config.yaml", f"password: {secret}\n")
-    policy.commit("Add the test fixture's password", ago=2 * HOUR)
-    assert ids(policy.check()[1]) == ["plaintext-password"]
     policy.write(
         ".gitrot-scan-allow.yaml",
         f"allow:\n  - fingerprint: {fingerprint(secret)}\n"
         "    reason: the password of the throwaway test database\n",
     )
-    policy.commit("Allow the test fixture's password", ago=HOUR)
+    policy.commit("Allow the test fixture's password", ago=DAY, author=MAINTAINER)
+    policy.branch("pr")
+    policy.write("deploy/config.yaml", f"password: {secret}\n")
+    policy.commit("Add the test fixture's password", ago=2 * HOUR)
     assert policy.check() == (0, [])
 
 
@@ -423,7 +420,9 @@ def test_an_emergency_needs_a_long_reason(frozen: PolicyRepo) -> None:
 
 @pytest.fixture
 def rotated(policy: PolicyRepo) -> PolicyRepo:
-    """``main`` rotated the password an hour ago; ``pr`` rotates it again."""
+    """``main`` rotated the password an hour ago (alice owns the policy and approves
+    waivers); ``pr`` rotates it again."""
+    policy.govern(owners=("alice",), approvers=("alice",))
     policy.rotate(DB)
     policy.commit("Rotate", ago=HOUR, author=MAINTAINER)
     policy.branch("pr")
@@ -441,17 +440,25 @@ def test_a_waiver_covers_the_min_interval(rotated: PolicyRepo) -> None:
     rotated.write("waivers.yaml", waiver("min-interval", TODAY + timedelta(days=7)))
     rotated.commit("Rotate again, with a waiver", ago=HOUR // 2)
     code, found = rotated.check()
-    assert code == 0 and ids(found) == ["min-interval"]
-    assert found[0]["waived"].startswith("waived by alice@example.com until")
+    assert code == 0 and ids(found) == ["min-interval", "policy-changed"]
+    waived, changed = sorted(found, key=lambda f: f["rule_id"])
+    assert waived["waived"].startswith("waived by alice until")
+    assert (
+        changed["severity"] == "warning"
+        and "approved by policy owner alice" in (changed["message"])
+    )
 
 
 def test_an_expired_waiver_changed_in_the_pr(policy: PolicyRepo) -> None:
+    policy.govern(owners=("alice",), approvers=("alice",))
+    policy.commit("Name the policy owners", ago=DAY, author=MAINTAINER)
     policy.branch("pr")
     policy.write("waivers.yaml", waiver("max-age", TODAY - timedelta(days=1)))
     policy.commit("Waive the max age", ago=HOUR)
     code, found = policy.check()
-    assert code == 1 and ids(found) == ["waiver-expired"]
-    assert (found[0]["file"], found[0]["line"]) == ("waivers.yaml", 4)
+    assert code == 1 and ids(found) == ["policy-changed", "waiver-expired"]
+    expired = next(f for f in found if f["rule_id"] == "waiver-expired")
+    assert (expired["file"], expired["line"]) == ("waivers.yaml", 4)
 
 
 # -- 23. recipients -------------------------------------------------------------------------
@@ -489,18 +496,31 @@ def test_a_removed_recipient_still_named_in_gitrot_yaml(break_glass: PolicyRepo)
     drop_break_glass(break_glass, from_config=False)
     break_glass.commit("Drop the break-glass key", ago=HOUR)
     code, found = break_glass.check()
-    assert code == 1 and ids(found) == ["recipients-removed", "recipients-required"]
+    assert code == 1
+    assert ids(found) == ["policy-changed", "recipients-removed", "recipients-required"]
     assert {(f["rule_id"], f["severity"], f["file"]) for f in found} == {
+        ("policy-changed", "error", ".sops.yaml"),
         ("recipients-removed", "warning", INTENT),
         ("recipients-required", "error", INTENT),
     }
 
 
 def test_a_removed_recipient_dropped_from_gitrot_yaml_too(break_glass: PolicyRepo) -> None:
+    """The base still requires the break-glass recipient: dropping it loosens the policy,
+    which a pull request cannot do to itself (the base's recipients-required holds)."""
     drop_break_glass(break_glass, from_config=True)
     break_glass.commit("Retire the break-glass key", ago=HOUR)
     code, found = break_glass.check()
-    assert code == 0 and ids(found) == ["recipients-removed"]
+    assert code == 1
+    assert ids(found) == [
+        "policy-changed",
+        "policy-changed",
+        "recipients-removed",
+        "recipients-required",
+    ]
+    messages = " ".join(f["message"] for f in found if f["rule_id"] == "policy-changed")
+    assert "recipient 'break-glass' removed" in messages
+    assert ".sops.yaml recipient removed: age1" in messages
 
 
 # -- 24. a change of what every intent is judged by ------------------------------------------
@@ -515,8 +535,10 @@ def test_a_config_change_rejudges_untouched_intents(policy: PolicyRepo) -> None:
     policy.edit("gitrot.yaml", "  archive: {type: local, path: .gitrot/archive}\n", "")
     policy.commit("Drop the archive backend", ago=HOUR)
     code, found = policy.check()
-    assert code == 1 and ids(found) == ["backend-exists", "backend-exists"]
-    assert sorted(f["file"] for f in found) == [
+    assert code == 1 and ids(found) == ["backend-exists", "backend-exists", "policy-changed"]
+    changed = next(f for f in found if f["rule_id"] == "policy-changed")
+    assert "backend 'archive' removed (was type local" in changed["message"]
+    assert sorted(f["file"] for f in found if f["rule_id"] != "policy-changed") == [
         intent_path("search/api-key"),
         intent_path("search/reader-key"),
     ]
@@ -656,11 +678,24 @@ def test_annotations_from_a_subfolder_name_files_from_the_top(monorepo: PolicyRe
 # -- 29. report formats ----------------------------------------------------------------------
 
 
+NOTE_RULE = """\
+apiVersion: gitrot/v1
+kind: PolicyRules
+rules:
+  - id: rotation-noted
+    severity: info
+    description: Every rotation is noted for the audit.
+    field: spec.version
+    expr: "!change.rotation"
+    message: a rotation, noted for the audit
+"""
+
+
 @pytest.fixture
-def mixed(policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch) -> PolicyRepo:
-    """A change with an error, a warning and an info finding (no PR facts)."""
-    monkeypatch.delenv("GITROT_PR_AUTHOR")
+def mixed(policy: PolicyRepo) -> PolicyRepo:
+    """A change with an error, a warning and an info finding."""
     add_backend(policy)
+    policy.write("policies/notes.yaml", NOTE_RULE)
     policy.commit("Declare the archive backend", ago=20 * DAY, author=MAINTAINER)
     policy.branch("pr")
     policy.rotate(DB)
@@ -669,7 +704,7 @@ def mixed(policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch) -> PolicyRepo:
     policy.commit("Rotate twice and move", ago=HOUR)
     code, found = policy.check()
     assert code == 1
-    assert ids(found) == ["approval-required", "target-changed", "version-step"]
+    assert ids(found) == ["rotation-noted", "target-changed", "version-step"]
     return policy
 
 
@@ -686,7 +721,7 @@ def test_sarif_is_valid_sarif_2_1_0(mixed: PolicyRepo) -> None:
     (run,) = document["runs"]
     results = sorted((r["ruleId"], r["level"]) for r in run["results"])
     assert results == [
-        ("approval-required", "note"),
+        ("rotation-noted", "note"),
         ("target-changed", "warning"),
         ("version-step", "error"),
     ]
@@ -730,7 +765,7 @@ def test_text_and_output_file(mixed: PolicyRepo, tmp_path: Path) -> None:
     result = mixed.check_raw("--format", "json", "--output", str(report))
     assert result.code == 1 and result.out == ""
     assert ids(json.loads(report.read_text())) == [
-        "approval-required",
+        "rotation-noted",
         "target-changed",
         "version-step",
     ]

@@ -1,0 +1,176 @@
+"""One side's policy, read from a commit: gitrot.yaml, its rule files, waivers, the scan
+allowlist and ``.sops.yaml``.
+
+The PR check judges a change with the base's policy and the head's (a finding under either
+counts); the reconciler with the last reconciled commit's and the target's. A
+:class:`Tree` reads files of one commit below the policy repository's folder; a
+:class:`Policy` is what that commit says.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
+    from gitrot.core.findings import Finding
+    from gitrot.core.models import Config
+    from gitrot.git.repo import Commit
+    from gitrot.policy.rules import AnyRule
+    from gitrot.scan.allowlist import AllowEntry
+    from gitrot.sops.rules import CreationRule
+    from gitrot.waivers import Waiver
+
+CONFIG_FILE = "gitrot.yaml"
+SOPS_CONFIG = ".sops.yaml"
+SCAN_ALLOWLIST = ".gitrot-scan-allow.yaml"
+MAX_FILE_BYTES = 1024 * 1024
+
+
+class Tree:
+    """The files of ``commit`` below ``prefix`` (``""`` or ``"policy/"``), from git objects."""
+
+    __slots__ = ("commit", "prefix")
+
+    def __init__(self, commit: Commit, prefix: str) -> None:
+        self.commit = commit
+        self.prefix = prefix
+
+    def read(self, path: str) -> bytes | None:
+        from gitrot.git.repo import read_blob
+
+        return read_blob(self.commit, self.prefix + path)
+
+    def list(self, folder: str) -> list[str]:
+        """The files under ``folder`` (policy-relative), sorted."""
+        from gitrot.git.state import list_blobs
+
+        top = (self.prefix + folder).rstrip("/")
+        if not top:
+            return []
+        found = list_blobs(self.commit, top)
+        return sorted(path[len(self.prefix) :] for path in found)
+
+
+class Policy:
+    """What one commit's policy files say. ``texts`` holds the raw text of each policy file
+    (for :mod:`gitrot.check.policy_diff`); ``rule_files`` the rule files ``policy.paths``
+    names there."""
+
+    __slots__ = (
+        "allow",
+        "config",
+        "rule_files",
+        "rules",
+        "sops",
+        "sops_problem",
+        "texts",
+        "waiver_problems",
+        "waivers",
+    )
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rules: list[AnyRule] = []
+        self.rule_files: list[str] = []
+        self.texts: dict[str, bytes] = {}
+        self.sops: list[CreationRule] | None = None
+        self.sops_problem: Exception | None = None
+        self.allow: list[AllowEntry] = []
+        self.waivers: list[Waiver] = []
+        self.waiver_problems: list[Finding] = []
+
+    def key(self) -> tuple[tuple[str, bytes], ...]:
+        """Equal for two commits whose policies judge alike (the same files, byte for byte)."""
+        return tuple(sorted(self.texts.items()))
+
+
+def rule_files(tree: Tree, config: Config) -> list[str]:
+    """The rule files ``policy.paths`` names in ``tree`` (a folder: its own ``*.yaml``)."""
+    found: list[str] = []
+    for entry in config.policy_paths:
+        rel = entry.rstrip("/")
+        inside = [p for p in tree.list(rel + "/") if p.endswith(".yaml")]
+        direct = [p for p in inside if "/" not in p[len(rel) + 1 :]]
+        if direct:
+            found.extend(direct)
+        elif rel.endswith(".yaml") and tree.read(rel) is not None:
+            found.append(rel)
+    return list(dict.fromkeys(found))
+
+
+def load_config(tree: Tree) -> Config | None:
+    """The commit's gitrot.yaml; None when it has none. A GitrotError when it does not load."""
+    from gitrot import repo
+
+    text = tree.read(CONFIG_FILE)
+    if text is None:
+        return None
+    return repo.parse_config(text, CONFIG_FILE)
+
+
+def load_policy(
+    tree: Tree,
+    config: Config,
+    builtin: Sequence[AnyRule],
+    installed: Sequence[AnyRule],
+    extra_ids: Collection[str],
+) -> Policy:
+    """The policy of ``tree`` whose gitrot.yaml is ``config``: the ``builtin`` rules, the
+    repository's rule files, then the ``installed`` ones, checked for unique ids (InputError);
+    ``.sops.yaml``, the waivers (``extra_ids``: the ids of checks a waiver may name besides
+    the rules') and the scan allowlist (InputError when it does not load)."""
+    from gitrot.errors import GitrotError, InputError
+    from gitrot.policy import rules as rules_module
+    from gitrot.repo_fields import decode
+
+    policy = Policy(config)
+    config_text = tree.read(CONFIG_FILE)
+    if config_text is not None:
+        policy.texts[CONFIG_FILE] = config_text
+    repo_rules: list[AnyRule] = []
+    policy.rule_files = rule_files(tree, config)
+    for path in policy.rule_files:
+        data = tree.read(path) or b""
+        policy.texts[path] = data
+        repo_rules.extend(
+            rules_module.parse_rules(decode(data, path, MAX_FILE_BYTES, InputError), path)
+        )
+    policy.rules = rules_module.check_unique([*builtin, *repo_rules, *installed])
+    sops_text = tree.read(SOPS_CONFIG)
+    if sops_text is not None:
+        policy.texts[SOPS_CONFIG] = sops_text
+        from gitrot.policy.facts import sops_rules
+
+        try:
+            policy.sops = sops_rules(sops_text, SOPS_CONFIG)
+        except GitrotError as exc:
+            policy.sops_problem = exc
+    allow_text = tree.read(SCAN_ALLOWLIST)
+    if allow_text is not None:
+        from gitrot.scan import allowlist
+
+        policy.texts[SCAN_ALLOWLIST] = allow_text
+        policy.allow = allowlist.parse(allow_text.decode("utf-8", "replace"), where=SCAN_ALLOWLIST)
+    if config.waivers_path:
+        text = tree.read(config.waivers_path)
+        if text is not None:
+            policy.texts[config.waivers_path] = text
+            known = {rule.id for rule in policy.rules} | set(extra_ids)
+            policy.waivers, policy.waiver_problems = _waivers(text, config.waivers_path, known)
+    return policy
+
+
+def _waivers(text: bytes, where: str, known: Collection[str]) -> tuple[list[Waiver], list[Finding]]:
+    from gitrot import waivers
+    from gitrot.core.findings import Finding, Severity
+
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        bad = Finding(
+            waivers.INVALID, Severity.ERROR, where, 0, 0, "the waivers file is not UTF-8 text"
+        )
+        return [], [bad]
+    return waivers.parse_waivers(decoded, where, known)
