@@ -102,7 +102,7 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
             continue
         intents.append(intent)
         trees[path] = root
-    problems = _judge(commit, prefix, intents, config, now=now)
+    problems = _judge(repo, commit, prefix, intents, blobs, config, now=now)
     desired = broken
     for intent in intents:
         problem = problems.get(intent.path, "")
@@ -148,46 +148,41 @@ def _open_ref(root: Map, path: str, identities: Sequence[object]) -> str:
     return open_tree_field(root, path, identities, "spec.target.ref")
 
 
-def _judge(
+def _judge(  # noqa: PLR0917 - what one judgement reads
+    repo: Repo,
     commit: Commit,
     prefix: str,
     intents: list[RotationIntent],
+    blobs: Mapping[str, str],
     config: Config,
     *,
     now: datetime,
 ) -> dict[str, str]:
-    """``{path: why refused}`` for intents with an error finding at ``commit``."""
+    """``{path: why refused}`` for intents with an unwaived error finding, judged as the PR
+    check judges (:func:`gitrot.check.judge.judge_commits`): the base is the last reconciled
+    commit (none: no base), the head ``commit``; the rules of both commits' policies, the
+    intents' history from git, ``commit``'s waivers. What needs the pull request's facts
+    (approvals) is not evaluated: they are not known after the merge."""
+    from gitrot.check.judge import judge_commits
     from gitrot.core.findings import Severity
-    from gitrot.errors import InputError
-    from gitrot.git.repo import read_blob
-    from gitrot.policy import engine
-    from gitrot.policy import rules as rules_module
-    from gitrot.policy.plugins import installed_rules
-    from gitrot.repo_fields import decode
+    from gitrot.git.state import read_object, reconciled
 
     if not intents:
         return {}
-    loaded = rules_module.builtin_rules()
-    for rel in _rule_files(commit, prefix, config):
-        data = read_blob(commit, prefix + rel) or b""
-        loaded.extend(rules_module.parse_rules(decode(data, rel, 1024 * 1024, InputError), rel))
-    loaded = rules_module.check_unique([*loaded, *installed_rules()])
-    findings = engine.evaluate(loaded, intents, config, now=now, context="pr")
+    base_id = reconciled(repo)
+    base = None
+    if base_id is not None and base_id != str(commit.id):
+        import pygit2
+
+        found = repo.get(base_id)
+        base = found.peel(pygit2.Commit) if found is not None else None
+    elif base_id is not None:
+        base = commit
+    texts = {i.path: read_object(repo, blobs[i.path]) for i in intents}
+    judged = judge_commits(repo, base, commit, prefix, intents, texts, now=now, config=config)
     problems: dict[str, str] = {}
-    for finding in findings:
-        if finding.severity == Severity.ERROR and not finding.waived:
-            problems.setdefault(finding.path, f"[{finding.rule_id}] {finding.message}")
+    for path, findings in judged.items():
+        for finding in findings:
+            if finding.severity == Severity.ERROR and not finding.waived:
+                problems.setdefault(path, f"[{finding.rule_id}] {finding.message}")
     return problems
-
-
-def _rule_files(commit: Commit, prefix: str, config: Config) -> list[str]:
-    from gitrot.git.state import list_blobs
-
-    found: list[str] = []
-    for entry in config.policy_paths:
-        rel = entry.rstrip("/")
-        for path in sorted(list_blobs(commit, prefix + rel)):
-            inner = path[len(prefix + rel) + 1 :]
-            if "/" not in inner and inner.endswith(".yaml"):
-                found.append(path[len(prefix) :])
-    return found
