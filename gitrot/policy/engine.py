@@ -40,6 +40,15 @@ def evaluate(
     what CI says about the pull request (author, approvals), None when unknown. A rule that
     ``requires`` an unknown variable reports an info finding "not evaluated", never a pass.
     """
+    from gitrot.policy import budget
+
+    if budget.available():  # each rule's CPU time on each intent is bounded (a child process)
+        items = list(intents)
+        return budget.bounded(
+            lambda: evaluate(rules, items, config, now=now, facts=facts, context=context, pr=pr),
+            rules,
+            items,
+        )
     from gitrot.policy.cel import Bindings
     from gitrot.policy.input import UNKNOWN, config_document, input_document, rfc3339
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
 #: ids of gitrot's own checks, which rules may not take (``waiver-*`` too)
-RESERVED_IDS = frozenset({"schema", "sealed-immutable"})
+RESERVED_IDS = frozenset({"schema", "sealed-immutable", "rule-cost"})
 
 
 def is_reserved(rule_id: str) -> bool:
@@ -244,6 +244,8 @@ class Rule:
         ``bindings``, when given, holds ``document`` already converted for CEL."""
         from gitrot.policy import cel
 
+        if cel.watch is not None and cel.skipped(self.program):
+            return []  # over its cost bound earlier in this run: gitrot.policy.budget says so
         result = cel.evaluate(self.program, document if bindings is None else bindings)
         if result is True:
             return []
