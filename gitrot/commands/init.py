@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import argparse
 
 KEY_FILE = ".gitrot/reconciler.key"  # the reconciler's identity: git-ignored, 0600
+SIGNING_KEY_FILE = ".gitrot/signing.key"  # signs refs/gitrot/state: git-ignored, 0600
 SCHEMA_BASE = "https://gitrot.dev/schemas/"
 
 # Default rotation classes; every limit names the rule it comes from.
@@ -43,8 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="scaffold a policy repository",
         description="Make DIR (default: the current directory) a gitrot policy repository: git "
         "init if needed, gitrot.yaml with the local backend and default classes, .sops.yaml, a "
-        "reconciler identity outside git, the pre-commit hook, policies/ and waivers.yaml. "
-        "Existing files are never overwritten.",
+        "reconciler identity and signing key outside git, the pre-commit hook, policies/ and "
+        "waivers.yaml. Existing files are never overwritten; a gitrot.yaml without "
+        "reconciler.signing_key gets one added.",
     )
     parser.add_argument("dir", nargs="?", default=".")
     parser.add_argument(
@@ -64,9 +66,10 @@ def init(directory: str, *, break_glass: str | None) -> int:
     os.makedirs(directory, exist_ok=True)
     created_repo = git.ensure_repo(directory)
     recipient, created_key = _reconciler_recipient(directory)
+    signing, created_signing = _signing_key(directory)
     recipients = [recipient] + ([break_glass] if break_glass else [])
     files = {
-        "gitrot.yaml": config_text(recipient, break_glass),
+        "gitrot.yaml": config_text(recipient, break_glass, signing),
         ".sops.yaml": sops_config_text(recipients),
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".gitignore": GITIGNORE,
@@ -79,6 +82,15 @@ def init(directory: str, *, break_glass: str | None) -> int:
     if created_key:
         output.info(f"gitrot: new reconciler identity in {KEY_FILE} (git-ignored, 0600)")
         changed.append(KEY_FILE)
+    if created_signing:
+        output.info(f"gitrot: new state signing key in {SIGNING_KEY_FILE} (git-ignored, 0600)")
+        changed.append(SIGNING_KEY_FILE)
+    if "gitrot.yaml" not in changed and _add_signing_key(directory, signing):
+        output.info(
+            "gitrot: added reconciler.signing_key to gitrot.yaml; commit it (through a pull "
+            "request) so the reconciler's state can be verified"
+        )
+        changed.append("gitrot.yaml (reconciler.signing_key)")
     for name in changed:
         output.info(f"gitrot: created {name}")
     if not changed and not created_repo:
@@ -112,6 +124,56 @@ def _reconciler_recipient(directory: str) -> tuple[str, bool]:
     return recipient, True
 
 
+def _signing_key(directory: str) -> tuple[str, bool]:
+    """The public half of ``.gitrot/signing.key`` (made 0600 when missing), and whether it
+    was made."""
+    from gitrot.git import sshsig
+
+    path = os.path.join(directory, SIGNING_KEY_FILE)
+    if os.path.exists(path):
+        try:
+            with open(path, "rb") as stream:
+                return sshsig.public_line(sshsig.load_private(stream.read())), False
+        except (OSError, ValueError, TypeError):
+            raise InputError(
+                "is not an unencrypted Ed25519 OpenSSH private key",
+                where=path,
+                hint="remove it to make a new one (then commit the new reconciler.signing_key)",
+            ) from None
+    private, public = sshsig.generate()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private)
+    return public, True
+
+
+def _add_signing_key(directory: str, public: str) -> bool:
+    """Add ``reconciler: {signing_key: ...}`` to an existing gitrot.yaml that has no
+    ``reconciler`` section (appended: the rest of the file stays as it is). A section with
+    another key is left alone, with a warning."""
+    import re
+
+    from gitrot.fsutil import read_text, write_atomic
+
+    path = os.path.join(directory, "gitrot.yaml")
+    if not os.path.isfile(path):
+        return False
+    text = read_text(path)
+    if re.search(r"^reconciler\s*:", text, re.MULTILINE):
+        if public.split()[1] not in text:
+            output.info(
+                "gitrot: warning: gitrot.yaml names another reconciler.signing_key than "
+                f"{SIGNING_KEY_FILE}; the state this reconciler signs will not verify "
+                f"(print this one with ssh-keygen -y -f {SIGNING_KEY_FILE})"
+            )
+        return False
+    block = "" if text.endswith("\n") or not text else "\n"
+    block += f"reconciler:\n  signing_key: {public}\n"
+    write_atomic(path, text + block, mode=os.stat(path).st_mode & 0o777)
+    return True
+
+
 def _write_new(directory: str, name: str, text: str) -> bool:
     """Create ``name`` unless it exists (then it is left exactly as it is)."""
     from gitrot.fsutil import write_atomic
@@ -124,8 +186,14 @@ def _write_new(directory: str, name: str, text: str) -> bool:
     return True
 
 
-def config_text(reconciler: str, break_glass: str | None) -> str:
+def config_text(reconciler: str, break_glass: str | None, signing_key: str | None = None) -> str:
     glass = f"  break-glass: {break_glass}\n" if break_glass else ""
+    signer = (
+        "# the public key that verifies the reconciler's state (refs/gitrot/state)\n"
+        f"reconciler:\n  signing_key: {signing_key}\n"
+        if signing_key
+        else ""
+    )
     return (
         f"# yaml-language-server: $schema={SCHEMA_BASE}config.schema.json\n"
         "apiVersion: gitrot/v1\n"
@@ -143,6 +211,7 @@ def config_text(reconciler: str, break_glass: str | None) -> str:
         "policy:\n"
         "  paths: [policies/]\n"
         "  waivers: waivers.yaml\n"
+        f"{signer}"
     )
 
 

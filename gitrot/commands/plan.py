@@ -1,7 +1,8 @@
 """``gitrot plan [--rev REV]``: what ``gitrot reconcile`` would do, changing nothing.
 
 Like ``terraform plan``: one line per secret to write, record or notify, and why; refused
-intents (policy at the target commit, a desired version below the applied one) too. Exit 0
+intents (policy at the target commit, a desired version below the applied one, a location
+another secret owns) too. ``--full`` compares every intent with its backend. Exit 0
 when the plan can be applied, 1 when something would be refused.
 """
 
@@ -23,14 +24,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "plan",
         help="what reconcile would do at a commit (dry run)",
         description="Compare the intents at REV (default HEAD) with the backends and the "
-        "last note, and print what gitrot reconcile would write and whom it would tell.",
+        "reconciler's signed state, and print what gitrot reconcile would write and whom it "
+        "would tell.",
     )
     parser.add_argument("--rev", default="HEAD", metavar="REV")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="compare every intent with its backend, whatever refs/gitrot/state says",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(run=lambda args: run_plan(args.rev, fmt=args.format))
+    parser.set_defaults(run=lambda args: run_plan(args.rev, fmt=args.format, full=args.full))
 
 
-def run_plan(rev: str, *, fmt: str = "text", root: str | None = None) -> int:
+def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool = False) -> int:
     import os
     from datetime import UTC, datetime
 
@@ -39,7 +46,7 @@ def run_plan(rev: str, *, fmt: str = "text", root: str | None = None) -> int:
     from gitrot.reconcile.run import Session, plan
 
     session = Session(root or str(workspace.find_root()), os.environ)
-    commit, items, _config = plan(session, rev, now=datetime.now(UTC))
+    commit, items, _config = plan(session, rev, now=datetime.now(UTC), full=full)
     if fmt == "json":
         import json
 

@@ -1,7 +1,9 @@
 """``gitrot status``: per secret, desired (git) against applied (backend) against told.
 
 Reads the intents at HEAD, each backend's newest version (the backend is the truth, not
-the note), and the consumers' last deliveries from the note of ``refs/gitrot/reconciled``.
+the records), and the consumers' last deliveries from the reconciler's signed state
+(``refs/gitrot/state``; a state that does not verify is ignored with a warning, and its
+deliveries show as pending).
 ``--exit-code`` exits 1 on drift (a desired version not applied, or a consumer not told).
 """
 
@@ -39,18 +41,14 @@ def run_status(
 
     from gitrot import workspace
     from gitrot.git.repo import resolve
-    from gitrot.git.state import read_note, reconciled
     from gitrot.reconcile import desired
-    from gitrot.reconcile.ledger import parse_ledger
-    from gitrot.reconcile.run import Session, applied_versions
+    from gitrot.reconcile.run import Session, applied_versions, read_state
 
     session = Session(root or str(workspace.find_root()), os.environ)
     commit = resolve(session.repo, rev)
     config = desired.read_config(commit, session.prefix)
-    previous = reconciled(session.repo)
-    ledger = parse_ledger(
-        read_note(session.repo, previous) if previous else None, "refs/notes/gitrot"
-    )
+    state = read_state(session, config)
+    ledger = dict(state.entries()) if state.trusted else {}
     blobs = desired.intent_blobs(commit, session.prefix)
     wanted = desired.load(
         session.repo,
@@ -62,7 +60,7 @@ def run_status(
         session.identities,
         now=datetime.now(UTC),
     )
-    applied = applied_versions(session, config, wanted)
+    applied = applied_versions(session, config, wanted, commit)
     rows = []
     drift = False
     for want in sorted(wanted, key=lambda w: w.name):

@@ -1,12 +1,17 @@
-"""The reconciler's state in git: a note per reconciled commit and a ref to the last one.
+"""The reconciler's records in git: its state, a note per reconciled commit, a ref to the last.
 
-- ``refs/notes/gitrot``: a JSON note on each reconciled commit (what was applied, where,
+- ``refs/gitrot/state``: a chain of commits, each signed by the reconciler (SSHSIG in the
+  ``gpgsig`` header, :mod:`gitrot.git.sshsig`), whose tree holds one small file per secret
+  (:mod:`gitrot.reconcile.ledger` says what is in it); :func:`update_tree` rewrites only the
+  subtrees on the path of a changed file, so unchanged secrets share git objects; the ref
+  moves with compare-and-swap (:func:`move_state`);
+- ``refs/notes/gitrot``: a JSON note on each reconciled commit (what one run did, where,
   when, by whom; never a value), written with pygit2;
 - ``refs/gitrot/reconciled``: the last reconciled commit, moved with compare-and-swap
   (``git update-ref NEW OLD``) so two reconcilers sharing a repository never lose an update;
-- :func:`push` sends both to a remote with ``--force-with-lease`` on each (a lost race is a
-  :class:`LostRace`: the caller fetches, re-reads and tries again); :func:`fetch` brings the
-  remote's into the local refs.
+- :func:`push` sends the three to a remote with ``--force-with-lease`` on each (a lost race
+  is a :class:`LostRace`: the caller fetches, re-reads and tries again); :func:`fetch` brings
+  the remote's into the local refs.
 
 Also :func:`list_blobs`, the intents of a commit without a checkout.
 """
@@ -20,10 +25,16 @@ from gitrot.errors import GitError
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import pygit2
+
     from gitrot.git.repo import Commit, Repo
 
 NOTES_REF = "refs/notes/gitrot"
 RECONCILED_REF = "refs/gitrot/reconciled"
+STATE_REF = "refs/gitrot/state"
+REFS = (NOTES_REF, RECONCILED_REF, STATE_REF)
 _ZERO = "0" * 40
 
 
@@ -98,10 +109,93 @@ def write_note(repo: Repo, commit_id: str, text: str, *, who: tuple[str, str]) -
         ) from exc
 
 
+def state_head(repo: Repo) -> str | None:
+    """The commit id ``refs/gitrot/state`` names, or None."""
+    try:
+        ref = repo.lookup_reference(STATE_REF)
+    except (KeyError, ValueError):
+        return None
+    return str(ref.target)
+
+
+def write_blob(repo: Repo, data: bytes) -> str:
+    return str(repo.create_blob(data))
+
+
+def update_tree(
+    repo: Repo, base: pygit2.Tree | None, changes: Mapping[str, str | None]
+) -> str | None:
+    """The id of ``base`` with ``changes`` (``{"a/b/c.json": blob id, or None to remove}``)
+    applied; only the trees on the paths of changed files are written. None: empty."""
+    import pygit2
+
+    builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    groups: dict[str, dict[str, str | None]] = {}
+    for path, blob in changes.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            groups.setdefault(head, {})[rest] = blob
+        elif blob is None:
+            if builder.get(head) is not None:
+                builder.remove(head)
+        else:
+            builder.insert(head, blob, pygit2.GIT_FILEMODE_BLOB)
+    for name, inner in groups.items():
+        entry = builder.get(name)
+        old = repo[entry.id] if entry is not None and entry.type_str == "tree" else None
+        tree = update_tree(repo, old, inner)  # type: ignore[arg-type]
+        if tree is None:
+            if entry is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, tree, pygit2.GIT_FILEMODE_TREE)
+    if len(builder) == 0:
+        return None
+    return str(builder.write())
+
+
+def empty_tree(repo: Repo) -> str:
+    return str(repo.TreeBuilder().write())
+
+
+def commit_state(  # noqa: PLR0917
+    repo: Repo,
+    tree: str,
+    parent: str | None,
+    message: str,
+    who: tuple[str, str],
+    sign: Callable[[bytes], str] | None,
+) -> str:
+    """A new state commit (not yet on the ref), signed with ``sign`` (the armored SSH
+    signature of the commit's bytes) when given."""
+    import pygit2
+
+    signature = pygit2.Signature(*who)
+    parents: list[str | pygit2.Oid] = [parent] if parent else []
+    try:
+        if sign is None:
+            return str(repo.create_commit(None, signature, signature, message, tree, parents))
+        # the commit's text (pygit2's stubs say Oid; it is the text), signed, then stored
+        content = str(repo.create_commit_string(signature, signature, message, tree, parents))
+        armored = sign(content.encode("utf-8"))
+        return str(repo.create_commit_with_signature(content, armored, "gpgsig"))
+    except (pygit2.GitError, OSError) as exc:
+        raise GitError(f"cannot write the state commit: {exc}", where=_where(repo)) from exc
+
+
+def move_state(repo: Repo, new: str, old: str | None) -> None:
+    """Move ``refs/gitrot/state`` from ``old`` to ``new`` atomically (:class:`LostRace`)."""
+    _update_ref(repo, STATE_REF, new, old)
+
+
 def advance(repo: Repo, new: str, old: str | None) -> None:
     """Move ``refs/gitrot/reconciled`` from ``old`` (None: absent) to ``new``, atomically;
     :class:`LostRace` when it no longer names ``old``."""
-    done = _git(repo, ["update-ref", RECONCILED_REF, new, old or _ZERO], check=False)
+    _update_ref(repo, RECONCILED_REF, new, old)
+
+
+def _update_ref(repo: Repo, name: str, new: str, old: str | None) -> None:
+    done = _git(repo, ["update-ref", name, new, old or _ZERO], check=False)
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         import re
@@ -109,12 +203,12 @@ def advance(repo: Repo, new: str, old: str | None) -> None:
         locked = re.search(r"Unable to create '([^']+\.lock)'", stderr)
         if locked is not None:
             raise GitError(
-                f"cannot move {RECONCILED_REF}: its lock file {locked.group(1)} exists",
+                f"cannot move {name}: its lock file {locked.group(1)} exists",
                 where=_where(repo),
                 hint=_LOCK_HINT,
             )
         raise LostRace(
-            f"{RECONCILED_REF} moved while reconciling",
+            f"{name} moved while reconciling",
             where=_where(repo),
             hint="another reconciler ran at the same time; run again",
         )
@@ -122,7 +216,7 @@ def advance(repo: Repo, new: str, old: str | None) -> None:
 
 def fetch(repo: Repo, remote: str) -> None:
     """Replace the local gitrot refs with the remote's (absent there: left alone)."""
-    refspecs = [f"+{NOTES_REF}:{NOTES_REF}", f"+{RECONCILED_REF}:{RECONCILED_REF}"]
+    refspecs = [f"+{name}:{name}" for name in REFS]
     done = _git(repo, ["fetch", "--quiet", remote, *refspecs], check=False)
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
@@ -135,7 +229,7 @@ def fetch(repo: Repo, remote: str) -> None:
 
 def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
     """``{ref: id}`` of the gitrot refs on ``remote``."""
-    done = _git(repo, ["ls-remote", remote, NOTES_REF, RECONCILED_REF], check=False)
+    done = _git(repo, ["ls-remote", remote, *REFS], check=False)
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         raise GitError(f"git ls-remote {remote} failed: {_first(stderr)}", where=_where(repo))
@@ -150,9 +244,10 @@ def push(repo: Repo, remote: str, expected: dict[str, str]) -> None:
     """Push the local gitrot refs to ``remote`` if the remote's are still ``expected``
     (``{ref: id}``, an absent ref meaning it did not exist); :class:`LostRace` otherwise."""
     args = ["push", "--quiet", "--atomic", "--porcelain"]
-    for name in (NOTES_REF, RECONCILED_REF):
+    names = [name for name in REFS if _exists(repo, name)]
+    for name in names:
         args.append(f"--force-with-lease={name}:{expected.get(name, '')}")
-    args += [remote, f"{NOTES_REF}:{NOTES_REF}", f"{RECONCILED_REF}:{RECONCILED_REF}"]
+    args += [remote, *(f"{name}:{name}" for name in names)]
     done = _git(repo, args, check=False)
     if done.returncode == 0:
         return
@@ -164,6 +259,14 @@ def push(repo: Repo, remote: str, expected: dict[str, str]) -> None:
             hint="fetched again and retried; if this persists, run again",
         )
     raise GitError(f"git push {remote} failed: {_first(text)}", where=_where(repo))
+
+
+def _exists(repo: Repo, name: str) -> bool:
+    try:
+        repo.lookup_reference(name)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 def _git(repo: Repo, args: list[str], *, check: bool) -> subprocess.CompletedProcess[bytes]:

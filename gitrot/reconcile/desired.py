@@ -1,7 +1,8 @@
 """What git says at the target commit: the intents to apply, read from git objects.
 
-Only intents whose file changed since the ledger's (a different blob id) or whose
-consumers still wait for a delivery are loaded: a no-op run on 10,000 intents compares ids.
+Only intents whose file differs from the one the trusted state settled (applied and
+delivered: its ``intents/`` tree) are loaded: a no-op run on 10,000 intents compares two
+tree ids; without a trusted state every intent is.
 Those are parsed, judged by the policy at the target commit (the built-in pack and the
 rule files there; an error finding refuses the intent: fail closed), and their
 ``spec.target.ref`` decrypted with the reconciler's identity.
@@ -18,9 +19,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
+    import pygit2
+
     from gitrot.core.models import Config, RotationIntent
     from gitrot.git.repo import Commit, Repo
-    from gitrot.reconcile.ledger import Entry
     from gitrot.sops.tree import Map
 
 CONFIG_FILE = "gitrot.yaml"
@@ -54,16 +56,49 @@ def intent_blobs(commit: Commit, prefix: str) -> dict[str, str]:
     }
 
 
-def candidates(blobs: Mapping[str, str], ledger: Mapping[str, Entry]) -> list[str]:
-    """The intent paths worth loading: changed since the ledger, or with a delivery due."""
-    from gitrot.core.models import name_of_path
+def secrets_tree(repo: Repo, commit: Commit, prefix: str) -> pygit2.Tree | None:
+    """The ``secrets/`` tree at ``commit`` (None without one)."""
+    import pygit2
 
-    chosen = []
-    for path, blob in blobs.items():
-        entry = ledger.get(name_of_path(path) or "")
-        if entry is None or entry.blob != blob or entry.pending():
-            chosen.append(path)
-    return sorted(chosen)
+    try:
+        item = commit.tree[prefix + "secrets"]
+    except KeyError:
+        return None
+    return repo[item.id] if isinstance(item, pygit2.Tree) else None  # type: ignore[return-value]
+
+
+def changed_intents(
+    repo: Repo, new: pygit2.Tree | None, old: pygit2.Tree | None
+) -> tuple[dict[str, str], list[str]]:
+    """``({intent path: blob id}, [removed intent paths])``: the intents of the ``secrets/``
+    tree ``new`` whose blob differs from the settled tree ``old`` (the state's
+    ``intents/``), and those ``old`` has and ``new`` does not. Only differing subtrees are
+    read: equal trees (the no-op run) cost one comparison."""
+    from gitrot.check.changes import is_intent_path
+
+    changed: dict[str, str] = {}
+    removed: list[str] = []
+    stack: list[tuple[str, pygit2.Tree | None, pygit2.Tree | None]] = [("secrets", new, old)]
+    while stack:
+        folder, here, there = stack.pop()
+        if here is not None and there is not None and here.id == there.id:
+            continue
+        mine = {item.name: item for item in here} if here is not None else {}
+        theirs = {item.name: item for item in there} if there is not None else {}
+        for name in mine.keys() | theirs.keys():
+            a, b = mine.get(name), theirs.get(name)
+            if a is not None and b is not None and a.id == b.id:
+                continue
+            path = f"{folder}/{name}"
+            sub_a = repo[a.id] if a is not None and a.type_str == "tree" else None
+            sub_b = repo[b.id] if b is not None and b.type_str == "tree" else None
+            if sub_a is not None or sub_b is not None:
+                stack.append((path, sub_a, sub_b))  # type: ignore[arg-type]
+            if a is not None and a.type_str == "blob" and is_intent_path(path):
+                changed[path] = str(a.id)
+            elif b is not None and b.type_str == "blob" and is_intent_path(path):
+                removed.append(path)
+    return changed, sorted(removed)
 
 
 def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found

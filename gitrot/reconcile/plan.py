@@ -11,10 +11,13 @@ For each desired intent the plan says what to do:
   ledger has no successful delivery for;
 - ``trigger``: applied and recorded, but some consumer's delivery failed: fire again, with
   the same delivery id;
-- ``refuse``: the intent failed policy at the target commit (fail closed), or its desired
-  version is below the applied one (a rollback is a new version, never a downgrade).
+- ``refuse``: the intent failed policy at the target commit (fail closed), its desired
+  version is below the applied one (a rollback is a new version, never a downgrade), or its
+  location (backend, ref) belongs to another secret: the backend holds a version written
+  for another name, the state records another owner, or another intent of the same commit
+  claims it (a backend location belongs to one secret).
 
-Intents whose ledger entry shows the desired version applied and delivered are not items.
+Intents whose state entry shows the desired version applied and delivered are not items.
 """
 
 from __future__ import annotations
@@ -106,28 +109,57 @@ def make_plan(
     desired: list[Desired],
     applied: Mapping[tuple[str, str], AppliedVersion | None],
     ledger: Mapping[str, Entry],
+    owners: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Item]:
     """The items, in name order. ``applied`` maps (backend, ref) to the backend's newest
-    version; ``ledger`` maps a name to what the last note recorded."""
+    version; ``ledger`` maps a name to what the state recorded; ``owners`` maps (backend,
+    ref) to the secret the state says wrote it."""
+    owners = owners or {}
+    claimed = _claims(desired, applied, owners)
     items: list[Item] = []
     for want in sorted(desired, key=lambda d: d.name):
         if want.problem:
             items.append(Item(REFUSE, want, reason=want.problem))
             continue
-        have = applied.get((want.backend, want.ref))
+        location = (want.backend, want.ref)
+        have = applied.get(location)
         entry = ledger.get(want.name)
-        if (
-            have is not None
-            and have.version == want.version
-            and have.key != idempotency_key(want.name, want.version)
+        if have is not None and (
+            have.name != want.name or have.key != idempotency_key(have.name, have.version)
         ):
             items.append(
                 Item(
                     REFUSE,
                     want,
                     applied=have,
-                    reason=f"version {want.version} of its ref in {want.backend} was written "
-                    f"for another secret ({have.name}); two intents must not share a ref",
+                    reason=f"version {have.version} of its ref in {want.backend} was written "
+                    f"for another secret ({have.name}); a backend location belongs to one "
+                    "secret: give this intent a ref of its own",
+                )
+            )
+            continue
+        owner = owners.get(location)
+        if owner is not None and owner != want.name:
+            items.append(
+                Item(
+                    REFUSE,
+                    want,
+                    applied=have,
+                    reason=f"its ref in {want.backend} belongs to another secret ({owner}, "
+                    "refs/gitrot/state); a backend location belongs to one secret: give this "
+                    "intent a ref of its own",
+                )
+            )
+            continue
+        keeper = claimed.get(location, want.name)
+        if keeper != want.name:
+            items.append(
+                Item(
+                    REFUSE,
+                    want,
+                    applied=have,
+                    reason=f"it shares its ref in {want.backend} with {keeper}; a backend "
+                    "location belongs to one secret: give this intent a ref of its own",
                 )
             )
             continue
@@ -188,6 +220,31 @@ def make_plan(
                 )
             )
     return items
+
+
+def _claims(
+    desired: list[Desired],
+    applied: Mapping[tuple[str, str], AppliedVersion | None],
+    owners: Mapping[tuple[str, str], str],
+) -> dict[tuple[str, str], str]:
+    """For each location several intents of this commit target: the one that keeps it (its
+    owner per the state, else the backend's writer, else the first name)."""
+    wanting: dict[tuple[str, str], list[str]] = {}
+    for want in desired:
+        if not want.problem:
+            wanting.setdefault((want.backend, want.ref), []).append(want.name)
+    claims: dict[tuple[str, str], str] = {}
+    for location, names in wanting.items():
+        if len(names) < 2:
+            continue
+        have = applied.get(location)
+        for candidate in (owners.get(location), have.name if have is not None else None):
+            if candidate in names:
+                claims[location] = candidate
+                break
+        else:
+            claims[location] = min(names)
+    return claims
 
 
 def _span(versions: tuple[int, ...]) -> str:

@@ -227,6 +227,19 @@ class PolicyRepo:
         )
         return json.loads(done.stdout) if done.returncode == 0 else None
 
+    def state(self, ref: str = "refs/gitrot/state", cwd: Path | None = None) -> dict[str, Any]:
+        """``{name: entry}`` of the reconciler's state (``secrets/<name>.json`` in the tree
+        of ``refs/gitrot/state``); empty without one."""
+        where = cwd or self.root
+        if not git(where, "rev-parse", "--verify", "--quiet", ref, check=False).strip():
+            return {}
+        found = {}
+        for line in git(where, "ls-tree", "-r", ref, "--", "secrets").splitlines():
+            info, path = line.split("\t")
+            entry = json.loads(git(where, "cat-file", "blob", info.split()[2]))
+            found[path.removeprefix("secrets/").removesuffix(".json")] = entry
+        return found
+
     @property
     def identity(self) -> str:
         return (self.root / ".gitrot" / "reconciler.key").read_text()
@@ -242,9 +255,8 @@ class PolicyRepo:
         context = BackendContext(
             root=str(self.root), recipients=(self.recipient(),), identities=self.identity
         )
-        path = str(self.store) if self.store is not None else ".gitrot/store"
-        # LocalBackend takes an absolute path (gitrot.yaml does not)
-        return LocalBackend("local", {"path": path}, context)
+        # with a shared store, .gitrot/store is a link to it (git does not track it)
+        return LocalBackend("local", {"path": ".gitrot/store"}, context)
 
 
 def expected_delivery(name: str, version: int, trigger: str = "api") -> str:

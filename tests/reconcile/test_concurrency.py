@@ -58,9 +58,10 @@ class Remote:
         git(path.parent, "clone", "--quiet", str(self.path), str(path))
         assert self.repo.store is not None
         share_store(path, self.repo.store)
-        key = path / ".gitrot" / "reconciler.key"
-        shutil.copyfile(self.repo.root / ".gitrot" / "reconciler.key", key)
-        key.chmod(0o600)
+        for name in ("reconciler.key", "signing.key"):
+            key = path / ".gitrot" / name
+            shutil.copyfile(self.repo.root / ".gitrot" / name, key)
+            key.chmod(0o600)
         return path
 
     def pull(self) -> None:
@@ -123,8 +124,13 @@ def check_round(
     note = json.loads(git(fresh, "notes", "--ref", "gitrot", "show", head))
     assert note["commit"] == head
     assert note["previous"] == (commits[-2] if len(commits) > 1 else None)
-    assert {name: e["version"] for name, e in note["ledger"].items()} == repo.desired
-    assert all(e["deliveries"]["api"]["ok"] for e in note["ledger"].values())
+    assert note["state"] == git(fresh, "rev-parse", "refs/gitrot/state").strip()
+    state = repo.state(cwd=fresh)
+    assert {name: e["version"] for name, e in state.items()} == repo.desired
+    assert all(e["deliveries"]["api"]["ok"] for e in state.values())
+    verify = run(fresh, "plan", "--format", "json")  # the state verifies: nothing to do
+    assert (verify.returncode, json.loads(verify.stdout)["items"]) == (0, []), verify.stderr
+    assert "warning" not in verify.stderr
     applied = {(a["name"], a["version"]) for a in note["applied"]}
     assert applied == set(repo.desired.items())
 

@@ -1,7 +1,7 @@
 """Fault injection (DESIGN.md section 4): ``gitrot reconcile`` SIGKILLed at random points of
 50-rotation runs (50 kills), each kill followed by a normal run. After every normal run: each
 (name, version) is in the store once with one value, every consumer was told about every
-version with one delivery id, the note on HEAD holds the whole ledger and
+version with one delivery id, the signed state holds every secret and
 ``refs/gitrot/reconciled`` is HEAD. Then the same (50 kills) with a webhook receiver that
 fails every other request; there a normal run may end with exit 1 (a delivery failed every
 attempt), and runs are repeated until one exits 0.
@@ -78,16 +78,18 @@ def check_deliveries(repo: PolicyRepo, deliveries: Deliveries) -> None:
 
 
 def check_note(repo: PolicyRepo, previous: str | None) -> None:
-    """The note on HEAD: every intent in the ledger at its desired version, its blob, key
-    and backend id, its consumer told; every version listed as applied at HEAD (whichever
-    run wrote it: a killed one, the normal one, one that only re-delivered); the previous
-    reconciled commit named; ``refs/gitrot/reconciled`` is HEAD."""
+    """The state: every intent at its desired version, its blob, key and backend id, its
+    consumer told; the note on HEAD: every version listed as applied at HEAD (whichever run
+    wrote it: a killed one, the normal one, one that only re-delivered), the previous
+    reconciled commit and the state named; ``refs/gitrot/reconciled`` is HEAD."""
     head = repo.head()
     assert repo.reconciled() == head
     note = repo.note()
     assert note is not None, "no note on HEAD"
-    assert (note["gitrot_note"], note["commit"], note["refused"]) == (1, head, [])
-    ledger = note["ledger"]
+    assert (note["gitrot_note"], note["commit"], note["refused"]) == (2, head, [])
+    assert note["state"] == git(repo.root, "rev-parse", "refs/gitrot/state").strip()
+    assert "ledger" not in note
+    ledger = repo.state()
     assert set(ledger) == set(repo.desired)
     blobs = repo.blobs()
     for name, version in repo.desired.items():
@@ -326,7 +328,7 @@ def test_a_rerun_that_redelivers_keeps_what_the_first_run_applied(
     note = repo.note()
     assert note is not None
     assert note["commit"] == head
-    assert note["ledger"][intent_name(0)]["deliveries"]["api"]["ok"] is True
+    assert repo.state()[intent_name(0)]["deliveries"]["api"]["ok"] is True
     assert note["previous"] == first  # fails: the note now says previous == head
     assert [a["version"] for a in note["applied"]] == [2]  # fails: applied == []
 

@@ -124,7 +124,8 @@ def test_no_value_appears_anywhere_after_a_full_run(
         check=True,
     ).stdout
     assert git(repo.root, "notes", "--ref", "gitrot", "list").count("\n") == 2
-    assert b'"gitrot_note": 1' in objects  # the notes are among the objects scanned
+    assert b'"gitrot_note": 2' in objects  # the notes are among the objects scanned
+    assert b'"gitrot_state": 1' in objects  # and so is the state
     places = {"git objects (cat-file --batch-all-objects)": objects}
     places |= files_under(repo.root)  # the work tree, .git and .gitrot/store, raw
     places |= files_under(temp)

@@ -1,10 +1,12 @@
-"""The plan, pure: desired versions against the backend's and the ledger."""
+"""The plan, pure: desired versions against the backend's and the state's entries."""
 
 from __future__ import annotations
 
+import json
+
 from gitrot.backends.base import AppliedVersion, idempotency_key
 from gitrot.core.models import GeneratedValue
-from gitrot.reconcile.ledger import Entry, parse_ledger, render_note
+from gitrot.reconcile.ledger import Entry, entry_text, parse_note, render_note
 from gitrot.reconcile.plan import RECORD, REFUSE, TRIGGER, WRITE, Desired, make_plan
 
 
@@ -86,22 +88,35 @@ def test_a_downgrade_and_a_policy_failure_are_refused() -> None:
     assert item.action == REFUSE and item.reason.startswith("[backend-exists]")
 
 
-def test_the_note_round_trips_its_ledger_and_holds_no_ref() -> None:
-    ledger = {"payments/db": entry(3, "b3", {"api": True})}
-    text = render_note(
+def test_a_state_entry_round_trips_and_the_note_holds_no_ledger_and_no_ref() -> None:
+    entry_ = entry(3, "b3", {"api": True})
+    text = entry_text("payments/db", entry_)
+    assert Entry.from_dict(json.loads(text)).as_dict("payments/db") == entry_.as_dict("payments/db")
+    note = render_note(
         commit="c" * 40,
         previous=None,
+        state="s" * 40,
         reconciler={"host": "h", "user": "u", "recipient": "age1x"},
         started_at="2026-01-01T00:00:00Z",
         finished_at="2026-01-01T00:00:01Z",
         applied=[],
         deliveries=[],
         refused=[],
-        ledger=ledger,
     )
-    parsed = parse_ledger(text, "note")
-    assert parsed["payments/db"].as_dict() == ledger["payments/db"].as_dict()
-    assert "db/pw" not in text
+    parsed = parse_note(note)
+    assert parsed is not None and "ledger" not in parsed and parsed["state"] == "s" * 40
+    assert "db/pw" not in note + text.decode()
+
+
+def test_entries_and_notes_that_are_not_gitrots_are_refused_or_ignored() -> None:
+    for bad in ([], {"version": 1e400}, {"version": True}, {"version": 2, "blob": 1}):
+        try:
+            Entry.from_dict(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was taken for an entry")
+    for note in ("{", "[]", '"x"', "1e400", "[" * 100_000):
+        assert parse_note(note) is None
 
 
 def test_a_version_written_for_another_secret_is_refused() -> None:
@@ -109,3 +124,26 @@ def test_a_version_written_for_another_secret_is_refused() -> None:
     other.key, other.name = idempotency_key("billing/db", 3), "billing/db"
     (item,) = make_plan([want()], {("local", "db/pw"): other}, {})
     assert item.action == REFUSE and "written for another secret (billing/db)" in item.reason
+
+
+def test_a_location_the_state_gives_another_secret_is_refused() -> None:
+    owners = {("local", "db/pw"): "payments/db-password"}
+    (item,) = make_plan([want(version=4)], {("local", "db/pw"): None}, {}, owners)
+    assert item.action == REFUSE and "belongs to another secret (payments/db-password" in (
+        item.reason
+    )
+
+
+def test_a_newer_version_over_another_secrets_location_is_refused() -> None:
+    (item,) = make_plan([want(name="dev/innocent", version=4)], {("local", "db/pw"): have(3)}, {})
+    assert item.action == REFUSE and "written for another secret (payments/db)" in item.reason
+
+
+def test_two_intents_of_one_commit_on_one_location_the_owner_keeps_it() -> None:
+    one, two = want(name="a/one", version=1), want(name="b/two", version=1)
+    items = {i.desired.name: i for i in make_plan([one, two], {}, {})}
+    assert (items["a/one"].action, items["b/two"].action) == (WRITE, REFUSE)
+    assert "shares its ref in local with a/one" in items["b/two"].reason
+    owners = {("local", "db/pw"): "b/two"}
+    items = {i.desired.name: i for i in make_plan([one, two], {}, {}, owners)}
+    assert (items["a/one"].action, items["b/two"].action) == (REFUSE, WRITE)
