@@ -54,7 +54,10 @@ _SSH_ED25519 = re.compile(r"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{4
 _DRIVE = re.compile(r"[A-Za-z]:")
 
 
-def parse_config_map(root: Map, where: str) -> Config:
+def parse_config_map(root: Map, where: str, *, base: str | None = None) -> Config:
+    """The Config of a parsed gitrot.yaml; with ``base`` (the folder it was read from),
+    paths in plugin options are also checked on disk (a local store through a committed
+    symbolic link)."""
     doc = Fields(root, "", where, ConfigError)
     doc.header(CONFIG_KIND, API_VERSION)
     doc.allow(
@@ -104,11 +107,11 @@ def parse_config_map(root: Map, where: str) -> Config:
         recipients=recipients.text_map(),
         backends={
             name: BackendConfig(name, kind, options)
-            for name, kind, options in _plugins(doc, "backends", BACKEND_TYPES)
+            for name, kind, options in _plugins(doc, "backends", BACKEND_TYPES, base)
         },
         triggers={
             name: TriggerConfig(name, kind, options)
-            for name, kind, options in _plugins(doc, "triggers", TRIGGER_TYPES)
+            for name, kind, options in _plugins(doc, "triggers", TRIGGER_TYPES, base)
         },
         classes=_classes(doc),
         freezes=_freezes(doc),
@@ -149,7 +152,7 @@ def _signing_key(doc: Fields) -> str | None:
 
 
 def _plugins(
-    doc: Fields, section: str, types: tuple[str, ...]
+    doc: Fields, section: str, types: tuple[str, ...], base: str | None = None
 ) -> list[tuple[str, str, dict[str, object]]]:
     """(name, type, options) of each backend or trigger; options exclude ``type``. Each is
     checked by the check the reconciler makes when it opens it (check_backend,
@@ -172,15 +175,20 @@ def _plugins(
             item.text(option)
         _no_credentials(item)
         options = {e.key: to_plain(e.value) for e in item.node.entries() if e.key != "type"}
-        _check_plugin(item, section, entry.key, kind, options)
+        _check_plugin(item, section, entry.key, kind, options, base)
         found.append((entry.key, kind, options))
     if section == "triggers":
         _no_credential_env(doc, table, found)
     return found
 
 
-def _check_plugin(
-    item: Fields, section: str, name: str, kind: str, options: dict[str, object]
+def _check_plugin(  # noqa: PLR0917 - one plugin and where it is
+    item: Fields,
+    section: str,
+    name: str,
+    kind: str,
+    options: dict[str, object],
+    base: str | None,
 ) -> None:
     """The reconciler's own check of one plugin's options, at the offending option."""
     from gitrot.triggers.options import OptionError
@@ -190,6 +198,10 @@ def _check_plugin(
             from gitrot.backends.registry import check_backend
 
             check_backend(name, kind, options)
+            if kind == "local" and base is not None:
+                from gitrot.backends.local import store_path
+
+                store_path(name, options, base)
         else:
             from gitrot.triggers.registry import check_trigger
 

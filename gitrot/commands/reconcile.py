@@ -1,21 +1,37 @@
 """``gitrot reconcile [--rev REV] [--jobs N] [--push REMOTE]``: apply what git says.
 
 Writes the new secret versions to their backends exactly once, tells their consumers, and
-records what it did in a note on the commit (``refs/notes/gitrot``) and in
-``refs/gitrot/reconciled``. Safe to kill and rerun at any point, and to run several at once.
+records what it did: the state of every secret in ``refs/gitrot/state`` (signed), what this
+run did in a note on the commit (``refs/notes/gitrot``), and ``refs/gitrot/reconciled``.
+``--full`` compares every intent with its backend (as a run does when the state does not
+verify). Safe to kill and rerun at any point, and to run several at once.
 Exit 0 when everything is applied and delivered; 1 when an intent was refused or a delivery
 failed (it is retried on the next run); 3 when a backend or the remote is unreachable.
+
+SIGINT and SIGTERM stop a run at once: running trigger commands are killed with their
+process groups, no trigger starts and no webhook retries any more, and the main thread is
+interrupted (KeyboardInterrupt: exit 130; SIGTERM: exit 143). What it was doing then has
+:data:`GRACE` seconds to finish; then the process exits anyway (a run is safe to kill
+anywhere: the next one converges).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from gitrot import output
-from gitrot.errors import EXIT_FINDINGS, EXIT_OK
+from gitrot.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
+    from types import FrameType
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+GRACE = 1.5  # seconds between the signal and the forced exit
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,14 +48,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="REMOTE",
         help="publish the note and refs/gitrot/reconciled to REMOTE (compare-and-swap)",
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="compare every intent with its backend, whatever refs/gitrot/state says",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(
-        run=lambda args: run_reconcile(args.rev, jobs=args.jobs, push=args.push, fmt=args.format)
+        run=lambda args: run_reconcile(
+            args.rev, jobs=args.jobs, push=args.push, fmt=args.format, full=args.full
+        )
     )
 
 
 def run_reconcile(
-    rev: str, *, jobs: int = 4, push: str | None = None, fmt: str = "text", root: str | None = None
+    rev: str,
+    *,
+    jobs: int = 4,
+    push: str | None = None,
+    fmt: str = "text",
+    root: str | None = None,
+    full: bool = False,
 ) -> int:
     import os
     from datetime import UTC, datetime
@@ -51,12 +80,16 @@ def run_reconcile(
     if jobs < 1 or jobs > 64:
         raise InputError("--jobs must be between 1 and 64")
     session = Session(root or str(workspace.find_root()), os.environ)
-    outcome = reconcile(session, rev, jobs=jobs, push=push, now=lambda: datetime.now(UTC))
+    with stopped_by_signals():
+        outcome = reconcile(
+            session, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC)
+        )
     if fmt == "json":
         import json
 
         document = {
             "commit": outcome.commit,
+            "state": outcome.state,
             "applied": outcome.applied,
             "deliveries": outcome.deliveries,
             "refused": outcome.refused,
@@ -76,3 +109,55 @@ def run_reconcile(
         else:
             output.info(f"gitrot: reconciled {outcome.commit[:12]} (note in refs/notes/gitrot)")
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """While the ``with`` runs, SIGINT and SIGTERM kill the running trigger commands, stop
+    new ones and webhook retries, and interrupt the main thread (outside the main thread,
+    where handlers cannot be installed, nothing changes)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The handler: kill, stop, arm the forced exit, raise in the main thread."""
+    import signal
+
+    from gitrot.triggers.command import stop_all
+
+    stop_all()
+    interrupted = signum == signal.SIGINT
+    code = EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+    _force_exit_after(GRACE, code)
+    if interrupted:
+        raise KeyboardInterrupt
+    output.error("gitrot: error: terminated (SIGTERM)", "")
+    raise SystemExit(code)
+
+
+def _force_exit_after(seconds: float, code: int) -> None:
+    """Exit with ``code`` in ``seconds`` unless the process has ended by then (worker
+    threads in a backend call or a webhook request would otherwise hold the exit)."""
+    import threading
+
+    def end() -> None:
+        import time
+
+        time.sleep(seconds)
+        from gitrot.triggers.command import stop_all
+
+        stop_all()
+        os._exit(code)
+
+    threading.Thread(target=end, name="gitrot-stop", daemon=True).start()
