@@ -384,7 +384,7 @@ def load_config(root: str | os.PathLike[str]) -> Config:
             hint="run gitrot inside a policy repository, or create one with `gitrot init`",
         )
     text = _read(base, CONFIG_FILE, ConfigError)
-    return parse_config_map(parse_root(text, CONFIG_FILE, ConfigError), CONFIG_FILE)
+    return parse_config_map(parse_root(text, CONFIG_FILE, ConfigError), CONFIG_FILE, base=base)
 
 
 def parse_config(data: str | bytes, path: str = CONFIG_FILE) -> Config:
