@@ -4,7 +4,10 @@ Reads the current version of each secret from its backend (``--version`` picks a
 and runs CMD with the values in its environment only: nothing is written to disk, nothing
 printed. The intent (``secrets/NAME.yaml`` in the working tree) says which backend and ref;
 the ref is opened with the reconciler's identity (``.gitrot/reconciler.key``,
-``SOPS_AGE_KEY_FILE``...). Exit status: CMD's.
+``SOPS_AGE_KEY_FILE``...). What is read must have been written for NAME (a backend
+location belongs to one secret): a version another intent wrote there is refused (exit 1).
+Exit status: CMD's; 1 for a version written for another secret, 2 for what the backend
+refuses (no such version...), 3 when the backend is unreachable; nothing runs then.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 
 if TYPE_CHECKING:
     import argparse
+
+    from gitrot.backends.base import Backend
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,10 +82,35 @@ def exec_with_secrets(
         session = reconcile.Session(root, os.environ)
         backend = reconcile.backend_for(session, config, intent.backend)
         try:
-            env[variable] = backend.read(ref, version).reveal()
+            env[variable] = _read(backend, name, ref, version, path)
         finally:
             backend.close()
     try:
         return subprocess.run(command, env=env, check=False).returncode
     except FileNotFoundError:
         raise InputError(f"no such command: {command[0]}", hint="check the command") from None
+
+
+def _read(backend: Backend, name: str, ref: str, version: int | None, path: str) -> str:
+    """The value of ``version`` (default: the newest) of ``ref``, once its record says it
+    was written for ``name``; backend failures as one clean error line."""
+    from gitrot.backends.base import BackendError
+    from gitrot.errors import EnvironmentFailure, IntegrityError
+
+    where = f"backend {backend.name}"
+    try:
+        newest = backend.current([ref]).get(ref) if version is None else None
+        record = newest if version is None else backend.get(ref, version)
+        if record is not None and record.name != name:
+            raise IntegrityError(
+                f"version {record.version} at {name}'s ref was written for another secret "
+                f"({record.name}); refusing to hand it over",
+                where=path,
+                hint="a backend location belongs to one secret: find out who wrote it "
+                "(gitrot status, refs/notes/gitrot) and rotate this secret",
+            )
+        return backend.read(ref, record.version if record else version).reveal()
+    except BackendError as exc:
+        if exc.unreachable:
+            raise EnvironmentFailure(exc.message, where=where) from None
+        raise InputError(exc.message, where=where) from None

@@ -17,6 +17,8 @@ the rest is applied and recorded.
 
 from __future__ import annotations
 
+import re
+
 from gitrot.errors import GitrotError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     Done = tuple[AppliedVersion, list[Receipt], bool]
 
 MAX_RACES = 8
+_OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 GRACE_S = 0.5  # interrupted: how long running items get to finish (the forced exit is at 1.5 s)
 SIGNING_KEY = ".gitrot/signing.key"
 WHO = ("gitrot reconciler", "gitrot@localhost")
@@ -168,6 +172,7 @@ def _plan(
         config,
         session.identities,
         now=now,
+        settled=settled,
     )
     ledger: dict[str, Entry] = {}
     for want in wanted:
@@ -598,14 +603,20 @@ def _record(  # noqa: PLR0917
             f"the note on {commit_id[:12]} in {refs.NOTES_REF} is not one gitrot wrote; "
             "replacing it"
         )
+    # an earlier run's note on this commit: its start and the commit before it are kept
+    # when they look like what gitrot writes (a note is never trusted, only kept)
     before = earlier.get("previous", previous) if earlier else previous
     started_at = earlier.get("started_at") if earlier else None
+    if not (isinstance(before, str) and _OID.fullmatch(before)):
+        before = previous
+    if not (isinstance(started_at, str) and _TIME.fullmatch(started_at)):
+        started_at = None
     note = render_note(
         commit=commit_id,
-        previous=before if isinstance(before, str) else previous,
+        previous=before,
         state=new_state,
         reconciler=_who(session),
-        started_at=started_at if isinstance(started_at, str) else rfc3339(started),
+        started_at=started_at or rfc3339(started),
         finished_at=rfc3339(now()),
         applied=_merged(earlier, "applied", outcome.applied),
         deliveries=_merged(earlier, "deliveries", outcome.deliveries),
