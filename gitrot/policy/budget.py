@@ -111,7 +111,6 @@ def _in_child(
     """The findings of a child that finished, or (program id, subject count) of one the
     budget stopped. Exceptions of ``run`` are raised again here."""
     import mmap
-    import pickle
     import signal
     import struct
 
@@ -127,12 +126,14 @@ def _in_child(
     with os.fdopen(reader, "rb") as stream:
         data = stream.read()
     _, status = os.waitpid(pid, 0)
+    if data[:1] == b"F":  # the findings, as tuples of str and int (marshal: no import)
+        import marshal
+
+        return [Finding(*fields) for fields in marshal.loads(data[1:])]  # noqa: S302 - ours
     if data:
-        kind, value = pickle.loads(data)  # noqa: S301 - our own child's bytes
-        if kind == "raise":
-            raise value
-        found: list[Finding] = value
-        return found
+        import pickle
+
+        raise pickle.loads(data[1:])  # noqa: S301 - our own child's exception
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF:
         program_id, subject = struct.unpack_from("qq", shared, 0)
         return program_id, subject
@@ -145,26 +146,45 @@ def _in_child(
 def _child(  # pragma: no cover - runs in the forked child
     run: Callable[[], list[Finding]], skipped: frozenset[int], shared: object, writer: int
 ) -> None:
-    import pickle
+    import gc
     import signal
 
     from gitrot.policy import cel
 
+    gc.disable()  # a collection would touch, and so copy, every page the parent shares
     code = 0
     try:
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
         cel.watch = cel.Watch(shared, skipped, BUDGET_SECONDS)  # type: ignore[arg-type]
         try:
-            payload = pickle.dumps(("ok", run()))
+            import marshal
+
+            payload = b"F" + marshal.dumps([_fields(f) for f in run()])
         except BaseException as exc:  # every outcome goes to the parent
+            import pickle
+
             try:
-                payload = pickle.dumps(("raise", exc))
+                payload = b"E" + pickle.dumps(exc)
             except Exception:
                 error = InputError(f"policy evaluation failed: {type(exc).__name__}: {exc}")
-                payload = pickle.dumps(("raise", error))
+                payload = b"E" + pickle.dumps(error)
         with os.fdopen(writer, "wb") as out:
             out.write(payload)
     except BaseException:
         code = 70
     finally:
         os._exit(code)
+
+
+def _fields(finding: Finding) -> tuple[str, str, str, int, int, str, str, str, str]:
+    return (
+        finding.rule_id,
+        finding.severity,
+        finding.path,
+        finding.line,
+        finding.column,
+        finding.message,
+        finding.hint,
+        finding.fingerprint,
+        finding.waived,
+    )
