@@ -16,8 +16,14 @@ temp dir, keyed by the parameters), and times ``gitrot plan`` there with everyth
 date (--runs times, median): ``plan, 10,000 up-to-date intents: Y ms (target < 1000 ms)``.
 A missed target prints a cProfile top 15 by cumulative time of the command.
 
+Last, the growth of the repository: a copy of that repository, ``git gc``, then --growth
+commits each rotating one secret, each reconciled by ``gitrot reconcile``, then ``git gc``
+again: ``growth, 100 reconciled rotations on 10,000 intents: A MB -> B MB (+C MB, target
+< 2 MB)``. What grows is the commits themselves, one note each (what the run did) and the
+state's changed entries: the state shares every unchanged secret's objects.
+
 Usage: python bench/reconcile.py [--rotations 1000] [--intents 10000] [--runs 5]
-                                 [--jobs 4] [--repo DIR]
+                                 [--growth 100] [--jobs 4] [--repo DIR]
 """
 
 from __future__ import annotations
@@ -39,11 +45,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-GENERATOR = 1  # bump when the repositories change shape: the cache key includes it
+GENERATOR = 2  # bump when the repositories change shape: the cache key includes it
 TEAM_SIZE = 100
 CLASS = "bench-key"  # no min_interval: the bench rotates every intent twice in a minute
 TRIGGERS = 'triggers:\n  rebuild: {type: command, argv: ["true"]}\n'
-TARGET_RECONCILE_S, TARGET_PLAN_MS = 10.0, 1000.0
+TARGET_RECONCILE_S, TARGET_PLAN_MS, TARGET_GROWTH_MB = 10.0, 1000.0, 2.0
 
 
 def tool(name: str) -> str:
@@ -238,11 +244,56 @@ def time_plan(base: Path, count: int, runs: int, jobs: int) -> None:
         profile(root, ["plan"])
 
 
+def repository_size(root: Path) -> int:
+    """Bytes of the repository's objects after ``git gc`` (packs and any loose ones)."""
+    git, env = tool("git"), git_env()
+    subprocess.run([git, "gc", "--quiet", "--prune=now"], cwd=root, env=env, check=True)
+    done = subprocess.run(
+        [git, "count-objects", "-v"], cwd=root, env=env, check=True, capture_output=True, text=True
+    )
+    fields = dict(line.split(": ", 1) for line in done.stdout.splitlines())
+    return (int(fields["size"]) + int(fields["size-pack"])) * 1024
+
+
+def time_growth(base: Path, count: int, rotations: int, jobs: int) -> None:
+    """``rotations`` commits on a copy of the up-to-date repository, each rotating one
+    secret and reconciled; the repository's size after ``git gc`` before and after."""
+    source = up_to_date(base, count, jobs)
+    with tempfile.TemporaryDirectory(prefix="gitrot-bench-growth-") as tmp:
+        root = Path(tmp, "policy")
+        shutil.copytree(source, root, symlinks=True)
+        before = repository_size(root)
+        began = time.perf_counter()
+        for step in range(rotations):
+            index = (step * 97) % count  # spread over the teams
+            path = root / "secrets" / f"{intent_name(index)}.yaml"
+            text = path.read_text()
+            version = int(text.split("\n    version: ", 1)[1].split("\n", 1)[0])
+            text = text.replace(f"\n    version: {version}\n", f"\n    version: {version + 1}\n", 1)
+            path.write_text(text.replace("reason: Initial version", f"reason: Bench CHG-{step}"))
+            commit_all(root, f"Rotate {intent_name(index)}")
+            _, done = gitrot(root, "reconcile", "--jobs", str(jobs), "--format", "json")
+            applied = json.loads(done.stdout)["applied"]
+            if [a["name"] for a in applied] != [intent_name(index)]:
+                sys.exit(f"bench: rotation {step} applied {applied!r}")
+        spent = time.perf_counter() - began
+        after = repository_size(root)
+        grown = (after - before) / 1e6
+        verdict = "OK" if grown < TARGET_GROWTH_MB else "MISSED"
+        print(
+            f"growth, {rotations:,} reconciled rotations on {count:,} intents: "
+            f"{before / 1e6:.2f} MB -> {after / 1e6:.2f} MB (+{grown:.2f} MB, target < "
+            f"{TARGET_GROWTH_MB:g} MB) {verdict} [{spent / rotations:.2f} s per commit + run]",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rotations", type=int, default=1000)
     parser.add_argument("--intents", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--growth", type=int, default=100, help="rotations for the growth")
     parser.add_argument("--jobs", type=int, default=4, help="gitrot reconcile --jobs")
     parser.add_argument("--repo", type=Path, default=None, help="where to cache the big one")
     args = parser.parse_args()
@@ -250,6 +301,8 @@ def main() -> None:
     time_rotations(args.rotations, args.jobs)
     base = args.repo or Path(tempfile.gettempdir(), "gitrot-bench-reconcile")
     time_plan(base, args.intents, args.runs, args.jobs)
+    if args.growth:
+        time_growth(base, args.intents, args.growth, args.jobs)
 
 
 if __name__ == "__main__":
