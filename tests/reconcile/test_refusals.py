@@ -169,3 +169,65 @@ def test_two_intents_sharing_a_ref_in_one_commit_apply_one_and_refuse_the_other(
     state = repo.state()
     assert list(state) == [record.name]
     assert state[record.name]["key"] == idempotency_key(record.name, 1)
+
+
+def test_a_trigger_or_backend_that_cannot_be_opened_refuses_its_items_only(
+    make_repo: MakeRepo, trigger_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger or a backend the reconciler cannot open (a plugin's ConfigError, an option
+    it refuses) refuses the intents that need it, at gitrot.yaml:LINE; the others are
+    applied and recorded, and a rerun tells their consumers nothing again."""
+    import contextlib
+    import io
+
+    from gitrot.backends import registry as backends
+    from gitrot.errors import ConfigError
+    from gitrot.triggers import registry as triggers
+    from tests.reconcile.helpers import cli
+
+    log = logger_trigger(trigger_log)
+    repo = make_repo(2, commit=False, triggers={"api": log, "flaky": log})
+    config = repo.root / "gitrot.yaml"
+    text = config.read_text().replace(
+        "backends:\n", "backends:\n  other: {type: local, path: .gitrot/other}\n", 1
+    )
+    config.write_text(text)
+    repo.new("svc/told-by-flaky", consumers=("flaky",))
+    args = ["new", "svc/elsewhere", "--backend", "other", "--ref", "svc/elsewhere"]
+    assert cli(repo.root, *args, "--owner", "team-a", "--class", "test-key") == 0
+    repo.commit()
+    lines = config.read_text().splitlines()
+    flaky_line = next(n for n, line in enumerate(lines, 1) if line.startswith("  flaky:"))
+    other_line = next(n for n, line in enumerate(lines, 1) if line.startswith("  other:"))
+    open_trigger, open_backend = triggers.open_trigger, backends.open_backend
+
+    def trigger(name: str, *args: object, **kwargs: object) -> object:
+        if name == "flaky":
+            raise ConfigError("triggers.flaky: the plugin refuses its options")
+        return open_trigger(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    def backend(name: str, *args: object) -> object:
+        if name == "other":
+            raise ConfigError("backends.other: the plugin refuses its options")
+        return open_backend(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(triggers, "open_trigger", trigger)
+    monkeypatch.setattr(backends, "open_backend", backend)
+    for attempt in range(2):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli(repo.root, "reconcile", "--format", "json")
+        assert code == 1
+        report = json.loads(out.getvalue())
+        reasons = {r["name"]: r["reason"] for r in report["refused"]}
+        assert set(reasons) == {"svc/told-by-flaky", "svc/elsewhere"}
+        assert f"(gitrot.yaml:{flaky_line})" in reasons["svc/told-by-flaky"]
+        assert f"(gitrot.yaml:{other_line})" in reasons["svc/elsewhere"]
+        applied = {a["name"] for a in report["applied"]}
+        assert applied == ({intent_name(0), intent_name(1)} if attempt == 0 else set())
+    assert set(repo.state()) == {intent_name(0), intent_name(1)}
+    assert {k: len(v) for k, v in read_log(trigger_log).items()} == {
+        (intent_name(0), 1): 1,
+        (intent_name(1), 1): 1,
+    }
+    assert repo.backend().versions("svc/told-by-flaky") == []
