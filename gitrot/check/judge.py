@@ -394,7 +394,7 @@ def _facts(
         befores = {i.path: old.read(i.path) for i in intents}
     configs = [p.config for p in pipeline.policies]
     times = _rotation_times(pipeline, intents, befores, configs)
-    return {
+    found = {
         intent.path: known.compare(
             intent,
             texts.get(intent.path),
@@ -403,6 +403,38 @@ def _facts(
         )
         for intent in intents
     }
+    if pipeline.mode == RECONCILE:
+        _merged_steps(pipeline, intents, found)
+    return found
+
+
+def _merged_steps(
+    pipeline: _Pipeline, intents: list[RotationIntent], found: dict[str, Facts]
+) -> None:
+    """The reconciler may apply several merged commits at once: an intent raised by more
+    than one since the base is compared with its version before the last step when every
+    commit on the way raised it by at most one (each was checked), never otherwise (a
+    direct push that jumps from 1 to 5 stays a ``version-step`` finding)."""
+    import copy
+
+    from gitrot.check.history import steps_by_one
+    from gitrot.policy.input import Facts
+
+    assert pipeline.old is not None  # noqa: S101 - _facts returns early without a base
+    for intent in intents:
+        fact = found[intent.path]
+        base = fact.base
+        if base is None or intent.version <= base.version + 1:
+            continue
+        if steps_by_one(pipeline.repo, pipeline.prefix, pipeline.old, pipeline.new, intent.path):
+            previous = copy.copy(base)
+            previous.version = intent.version - 1
+            found[intent.path] = Facts(
+                status=fact.status,
+                base=previous,
+                base_rotated_at=fact.base_rotated_at,
+                creation_rule=fact.creation_rule,
+            )
 
 
 def _with_rule(fact: Facts, rule: object) -> Facts:
@@ -701,6 +733,8 @@ def scan_change(change: Change, allowlists: Sequence[Sequence[AllowEntry]]) -> l
     Findings carry fingerprints, never the string."""
     from gitrot.scan.detectors import scan_text
 
+    # fingerprints keyed with the base's salt (the first allowlist's): what the allowlist takes
+    salt = next((getattr(a, "salt", None) for a in allowlists if getattr(a, "salt", None)), None)
     hits: list[Hit] = []
     for item in change.files:
         if item.status == "deleted" or (item.new_size or 0) > MAX_SCAN_BYTES:
@@ -708,7 +742,7 @@ def scan_change(change: Change, allowlists: Sequence[Sequence[AllowEntry]]) -> l
         data = change.read_new(item.path)
         if data is None or b"\0" in data:
             continue
-        hits.extend(scan_text(data.decode("utf-8", "replace"), path=item.path))
+        hits.extend(scan_text(data.decode("utf-8", "replace"), path=item.path, salt=salt))
     found = [
         Finding(
             hit.rule,
@@ -725,7 +759,7 @@ def scan_change(change: Change, allowlists: Sequence[Sequence[AllowEntry]]) -> l
     ]
     for commit in change.commits:
         short = commit.id[:12]
-        message_hits = scan_text(commit.message, path=f"commit {short}")
+        message_hits = scan_text(commit.message, path=f"commit {short}", salt=salt)
         for hit in _not_allowed(message_hits, allowlists):
             found.append(
                 Finding(

@@ -1,13 +1,17 @@
 """``gitrot scan [FILE...]``: the secret scanner pre-commit runs on every file a commit touches.
 
-Each finding is one ``path:line:col: error: [rule] description (sha256:...)`` line on stdout
-(or a JSON list); the fingerprint identifies the secret for ``.gitrot-scan-allow.yaml``
-without revealing it. Binary files (a NUL byte) and files over 5 MiB are skipped with a
-notice on stderr. Exit 1 when anything is found, 0 otherwise, 2 on bad input (an unreadable
-or invalid allowlist, a FILE that cannot be read).
+Each finding is one ``path:line:col: error: [rule] description (hmac:...)`` line on stdout
+(or a JSON list); the fingerprint, keyed with the allowlist's salt, identifies the secret
+for ``.gitrot-scan-allow.yaml`` without revealing it (``--init`` creates that file with a
+new salt). Binary files (a NUL byte), files over 5 MiB and symlinks (git records the link,
+not the file it points to) are skipped with a notice on stderr; a FIFO, socket or device is
+refused. Exit 1 when anything is found, 0 otherwise, 2 on bad input (an unreadable or
+invalid allowlist, a FILE that cannot be read).
 """
 
 from __future__ import annotations
+
+import os
 
 from gitrot import output
 from gitrot.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, InputError
@@ -28,9 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="find secrets in files (pre-commit hook)",
         description="Scan FILEs (default: every file git tracks here) for private keys, "
         "tokens of well-known services and secret-looking values, and report each as "
-        "path:line:col: error: [rule] description (sha256:...). The secret itself is never "
+        "path:line:col: error: [rule] description (hmac:...). The secret itself is never "
         "printed. Suppress a finding with a 'gitrot: allow <reason>' comment on its line, or "
-        "with its fingerprint in the allowlist. Exit 1 when anything is found.",
+        "with its fingerprint in the allowlist (gitrot scan --init creates it with the salt "
+        "that keys the fingerprints). Exit 1 when anything is found.",
     )
     parser.add_argument("files", nargs="*", metavar="FILE")
     parser.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
@@ -40,7 +45,47 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PATH",
         help="fingerprints to accept (default: .gitrot-scan-allow.yaml when it exists)",
     )
-    parser.set_defaults(run=lambda a: scan(a.files, fmt=a.fmt, allowlist=a.allowlist))
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="create the allowlist with a new random salt (or add one to it), then stop",
+    )
+    parser.set_defaults(
+        run=lambda a: (
+            init(a.allowlist) if a.init else scan(a.files, fmt=a.fmt, allowlist=a.allowlist)
+        )
+    )
+
+
+def init(allowlist: str | None = None) -> int:
+    """Create the allowlist with a new salt; one that has a salt is left alone, one
+    without gets a salt line (its old entries must then be replaced: the loader says how)."""
+    import secrets
+
+    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.scan import allowlist as allow
+
+    path = allowlist or allow.DEFAULT_FILE
+    salt = secrets.token_hex(16)
+    try:
+        text = read_text(path, limit=1024 * 1024)
+    except InputError:
+        if os.path.lexists(path):
+            raise
+        write_atomic(path, allow.new_text(salt), mode=0o644)
+        output.info(f"gitrot: created {path} with a new salt; commit it")
+        return EXIT_OK
+    import re
+
+    if re.search(r"(?m)^salt:", text):
+        output.info(f"gitrot: {path} already has a salt; nothing to do")
+        return EXIT_OK
+    write_atomic(path, f"salt: {salt}\n" + text)
+    output.info(
+        f"gitrot: added a salt to {path}; replace any sha256: entries with the hmac: "
+        "fingerprints `gitrot scan` prints now"
+    )
+    return EXIT_OK
 
 
 def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -> int:
@@ -59,7 +104,7 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
             unreadable += 1
             continue
         if text is not None:
-            hits.extend(allow.apply(scan_text(text, path=path), entries))
+            hits.extend(allow.apply(scan_text(text, path=path, salt=entries.salt), entries))
     if fmt == "json":
         import json
 
@@ -74,24 +119,27 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
                 "'gitrot: allow <reason>' on the line, or the fingerprint to "
                 f"{allowlist or allow.DEFAULT_FILE}"
             )
+            if entries.salt is None:
+                output.info(
+                    "gitrot: these fingerprints are keyed for this run only: `gitrot scan "
+                    "--init` creates the allowlist with the salt that makes them stable"
+                )
     if unreadable:
         return EXIT_INPUT
     return EXIT_FINDINGS if hits else EXIT_OK
 
 
 def _read(path: str) -> str | None:
-    """The text of ``path``, or None (with a notice) for a binary or huge file."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SIZE + 1)
-    except FileNotFoundError:
-        raise InputError("no such file", where=path, hint="check the path") from None
-    except IsADirectoryError:
+    """The text of ``path``, or None (with a notice) for a binary or huge file, a folder or
+    a symlink; InputError for a FIFO, socket or device (never opened)."""
+    from gitrot.fsutil import read_bytes
+
+    if os.path.isdir(path):
         return None
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the file: {exc.strerror}", where=path, hint="check its permissions"
-        ) from None
+    if os.path.islink(path):
+        output.info(f"gitrot: skipped {path}: a symlink (git records its target's path)")
+        return None
+    data = read_bytes(path, limit=MAX_SIZE)
     if len(data) > MAX_SIZE:
         output.info(f"gitrot: skipped {path}: larger than {MAX_SIZE // (1024 * 1024)} MiB")
         return None

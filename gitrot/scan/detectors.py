@@ -15,10 +15,16 @@ Three families of detectors run over a file's text:
   (``${VAR}``, ``$VAR``, ``{{ ... }}``), placeholders, paths and URLs without credentials
   are never findings.
 
-A hit's ``fingerprint`` is ``sha256:`` and the first 16 hex digits of the SHA-256 of the
-matched secret (what detect-secrets keeps as ``hashed_secret``): enough to allowlist a
-finding, useless to recover the secret. Descriptions name the rule and the key, never the
-value. A ``gitrot: allow <reason>`` comment on a line suppresses that line's hits; the bare
+A hit's ``fingerprint`` is ``hmac:`` and 16 hex digits of an HMAC-SHA256 keyed with the
+repository's salt (the ``salt:`` of ``.gitrot-scan-allow.yaml``, made by ``gitrot scan
+--init``); a secret shorter than :data:`SHORT_SECRET` characters, which could be guessed,
+is first stretched with scrypt (~40 ms and 16 MiB a guess). A fingerprint is stable within
+a repository (the allowlist keeps working), matches nothing in another one (no precomputed
+table, no correlation across repositories), and whoever reads it in a SARIF upload or a CI
+log needs the salt and a scrypt per guess to test a password. Without a salt a run keys
+its fingerprints with a random one: stable for that run only. Descriptions name the rule
+and the key, never the value. A ``gitrot: allow <reason>`` comment on a line suppresses
+that line's hits; the bare
 ``gitrot: allow`` (no reason) is a finding itself.
 """
 
@@ -31,12 +37,35 @@ from itertools import pairwise
 
 
 class Hit:
-    """One finding: where, which rule, and a fingerprint of the secret (never the secret)."""
+    """One finding: where, which rule, and a fingerprint of the secret (never the secret).
 
-    __slots__ = ("column", "description", "fingerprint", "line", "path", "rule")
+    ``digest`` (a domain-separated SHA-256 of the secret, in memory only: never printed,
+    serialised or compared outside :meth:`keyed`) lets an allowlist with another salt (the
+    PR check's base and head) key the same secret its own way."""
+
+    __slots__ = (
+        "_keyed",
+        "column",
+        "description",
+        "digest",
+        "fingerprint",
+        "line",
+        "path",
+        "rule",
+        "short",
+    )
 
     def __init__(  # noqa: PLR0917 (the documented Hit(rule, path, line, ...) shape)
-        self, rule: str, path: str, line: int, column: int, fingerprint: str, description: str
+        self,
+        rule: str,
+        path: str,
+        line: int,
+        column: int,
+        fingerprint: str,
+        description: str,
+        *,
+        digest: bytes = b"",
+        short: bool = False,
     ) -> None:
         self.rule = rule
         self.path = path
@@ -44,6 +73,18 @@ class Hit:
         self.column = column
         self.fingerprint = fingerprint
         self.description = description
+        self.digest = digest
+        self.short = short
+        self._keyed: dict[str, str] = {}
+
+    def keyed(self, salt: str) -> str:
+        """The fingerprint of this hit's secret under ``salt`` (cached)."""
+        if not self.digest:
+            return self.fingerprint
+        found = self._keyed.get(salt)
+        if found is None:
+            found = self._keyed[salt] = keyed(self.digest, salt, stretch=self.short)
+        return found
 
     def key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
@@ -78,11 +119,43 @@ class Hit:
         return f"Hit({self.rule}, {self.path}:{self.line}:{self.column}, {self.fingerprint})"
 
 
-def fingerprint(secret: str) -> str:
-    """``sha256:`` + the first 16 hex digits of the SHA-256 of ``secret``."""
+#: secrets shorter than this (characters) are stretched with scrypt before they are keyed
+SHORT_SECRET = 32
+FINGERPRINT_PREFIX = "hmac:"
+_run_salt: str | None = None
+
+
+def fingerprint(secret: str, salt: str | None = None) -> str:
+    """``hmac:`` + 16 hex digits of HMAC-SHA256(salt, secret), scrypt-stretched when the
+    secret is short; ``salt`` None: this run's random salt (stable for the run only)."""
+    return keyed(digest(secret), salt, stretch=len(secret) < SHORT_SECRET)
+
+
+def digest(secret: str) -> bytes:
+    """What a fingerprint is keyed from: a domain-separated SHA-256 (memory only)."""
     from hashlib import sha256
 
-    return "sha256:" + sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256(b"gitrot-scan\0" + secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def keyed(data: bytes, salt: str | None, *, stretch: bool) -> str:
+    """The fingerprint of ``data`` (a :func:`digest`) under ``salt``. Stretching costs a
+    guesser one scrypt (n=2**14, r=8) per guessed password; without the repository's salt
+    the key is random, unknown to anyone, and nothing needs stretching."""
+    import hashlib
+    import hmac
+
+    if salt is None:
+        global _run_salt  # noqa: PLW0603 - one random salt per process
+        if _run_salt is None:
+            import secrets
+
+            _run_salt = secrets.token_hex(16)
+        salt, stretch = _run_salt, False
+    key = salt.encode("utf-8")
+    if stretch:
+        data = hashlib.scrypt(data, salt=key, n=2**14, r=8, p=1, dklen=32)
+    return FINGERPRINT_PREFIX + hmac.new(key, data, "sha256").hexdigest()[:16]
 
 
 class _Lazy:
@@ -402,9 +475,10 @@ def shannon_entropy(value: str) -> float:
 # -- the scan --------------------------------------------------------------------------------
 
 
-def scan_text(text: str, *, path: str) -> list[Hit]:
-    """Every hit in ``text`` (the contents of ``path``), sorted by position; suppressions
-    by inline ``gitrot: allow <reason>`` comments are applied, the allowlist file is not."""
+def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
+    """Every hit in ``text`` (the contents of ``path``), sorted by position, fingerprinted
+    with ``salt`` (see :func:`fingerprint`); inline suppressions (an allow comment with a
+    reason) are applied, the allowlist file is not."""
     found: list[tuple[int, int, str, str, str]] = []  # start, end, rule, description, secret
     _private_keys(text, found)
     for rule, description, needles, pattern in _TOKEN_RULES:
@@ -441,14 +515,16 @@ def scan_text(text: str, *, path: str) -> list[Hit]:
                         path,
                         line,
                         column,
-                        fingerprint(match.group(0).strip()),
+                        fingerprint(match.group(0).strip(), salt),
                         "'gitrot: allow' needs a reason (gitrot: allow <why this is not a secret>)",
                     )
                 )
     for start, _end, rule, description, secret in found:
         line, column = _position(starts, start)
         if line not in allowed:
-            hits.append(Hit(rule, path, line, column, fingerprint(secret), description))
+            data, short = digest(secret), len(secret) < SHORT_SECRET
+            mark = keyed(data, salt, stretch=short)
+            hits.append(Hit(rule, path, line, column, mark, description, digest=data, short=short))
     hits.sort(key=Hit.key)
     return hits
 

@@ -34,7 +34,7 @@ def test_findings_are_located_and_fingerprinted(gitrot, files: Path) -> None:
     result = gitrot("scan", "clean.yaml", "leak.py", "config.yaml")
     assert result.code == 1
     lines = result.out.splitlines()
-    assert lines[0].startswith("leak.py:2:7: error: [github-token] GitHub token (sha256:")
+    assert lines[0].startswith("leak.py:2:7: error: [github-token] GitHub token (hmac:")
     assert lines[1].startswith(
         "config.yaml:2:13: error: [plaintext-password] plaintext password in 'password'"
     )
@@ -48,40 +48,65 @@ def test_json_output(gitrot, files: Path) -> None:
     assert result.code == 1
     (row,) = json.loads(result.out)
     assert row["file"] == "leak.py" and (row["line"], row["column"]) == (2, 7)
-    assert row["rule"] == "github-token" and row["fingerprint"].startswith("sha256:")
+    assert row["rule"] == "github-token" and row["fingerprint"].startswith("hmac:")
     assert token() not in result.out
     assert json.loads(gitrot("scan", "--format", "json", "clean.yaml").out) == []
 
 
 def test_allowlist_by_fingerprint_reason_and_path(gitrot, files: Path) -> None:
-    (row,) = json.loads(gitrot("scan", "--format", "json", "leak.py").out)
+    assert gitrot("scan", "--init").code == 0
     allow = files / ".gitrot-scan-allow.yaml"
+    salt = allow.read_text().split("salt: ")[1].split()[0]
+    assert gitrot("scan", "--init").code == 0 and salt in allow.read_text()  # kept
+    (row,) = json.loads(gitrot("scan", "--format", "json", "leak.py").out)
     allow.write_text(
-        f"# accepted findings\nallow:\n  - fingerprint: {row['fingerprint']}\n"
+        f"# accepted findings\nsalt: {salt}\nallow:\n  - fingerprint: {row['fingerprint']}\n"
         "    reason: revoked demo token\n"
     )
     assert gitrot("scan", "leak.py").code == 0
     allow.write_text(
-        f"allow:\n  - fingerprint: {row['fingerprint']}\n    reason: fixture\n    path: tests/*\n"
+        f"salt: {salt}\nallow:\n  - fingerprint: {row['fingerprint']}\n    reason: fixture\n"
+        "    path: tests/*\n"
     )
     assert gitrot("scan", "leak.py").code == 1  # the glob does not match leak.py
     (files / "tests").mkdir()
     (files / "tests" / "leak.py").write_text((files / "leak.py").read_text())
     assert gitrot("scan", "tests/leak.py").code == 0
     other = files / "other.yaml"
-    other.write_text(f"allow:\n  - fingerprint: {row['fingerprint']}\n    reason: elsewhere\n")
+    other.write_text(
+        f"salt: {salt}\nallow:\n  - fingerprint: {row['fingerprint']}\n    reason: elsewhere\n"
+    )
     assert gitrot("scan", "--allowlist", "other.yaml", "leak.py").code == 0
+    # another salt (another repository) keys the same secret another way
+    other.write_text(other.read_text().replace(salt, salt[::-1]))
+    assert gitrot("scan", "--allowlist", "other.yaml", "leak.py").code == 1
+
+
+def test_init_adds_a_salt_to_an_old_allowlist_whose_entries_must_migrate(
+    gitrot, files: Path
+) -> None:
+    allow = files / ".gitrot-scan-allow.yaml"
+    allow.write_text("allow:\n  - fingerprint: sha256:0123456789abcdef\n    reason: old\n")
+    result = gitrot("scan", "leak.py")
+    assert result.code == 2 and "unsalted sha256: fingerprint" in result.err
+    assert "gitrot scan --init" in result.err
+    assert gitrot("scan", "--init").code == 0
+    assert allow.read_text().startswith("salt: ")
+    assert gitrot("scan", "leak.py").code == 2  # the old entry is still refused
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("allow:\n  - fingerprint: sha256:0123456789abcdef\n", "needs a 'reason'"),
+        ("allow:\n  - fingerprint: hmac:0123456789abcdef\n", "needs a 'reason'"),
         ("allow:\n  - fingerprint: ghp_secret\n    reason: x\n", "'fingerprint' must be"),
         (
-            "allow:\n  - fingerprint: sha256:0123456789abcdef\n    reason: x\n    secret: y\n",
+            "allow:\n  - fingerprint: hmac:0123456789abcdef\n    reason: x\n    secret: y\n",
             "unknown key 'secret'",
         ),
+        ("allow:\n  - fingerprint: hmac:0123456789abcdef\n    reason: x\n", "no 'salt'"),
+        ("salt: short\nallow: []\n", "'salt' must be"),
+        ("allow:\n  - fingerprint: sha256:0123456789abcdef\n    reason: x\n", "unsalted"),
         ("allowed: []\n", "unknown key 'allowed'"),
         ("allow: yes\n", "'allow' must be a list"),
         ("allow: [\n", ""),

@@ -101,7 +101,7 @@ def test_pre_commit_refuses_a_commit_with_a_secret(
     refused = _commit(repo, env, "add a key")
     assert refused.returncode != 0
     hook_output = refused.stdout + refused.stderr
-    finding = "deploy_key:1:1: error: [private-key] OPENSSH private key block (sha256:"
+    finding = "deploy_key:1:1: error: [private-key] OPENSSH private key block (hmac:"
     assert finding in hook_output, hook_output
     assert key.decode().splitlines()[1] not in hook_output
 

@@ -138,8 +138,10 @@ def test_each_detector_finds_its_secret(rule: str, path: str, text: str, secret:
     hits = scan_text(text, path=path)
     assert [h.rule for h in hits] == [rule], hits
     hit = hits[0]
-    assert hit.fingerprint == "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+    assert hit.fingerprint == fingerprint(secret)  # keyed with this run's random salt
+    assert hashlib.sha256(secret.encode()).hexdigest()[:16] not in hit.fingerprint
     assert secret not in hit.fingerprint and hit.fingerprint != secret
+    assert hit.keyed(SALT) == fingerprint(secret, SALT) != hit.fingerprint
     rendered = hit.render() + repr(hit) + str(hit.as_dict())
     assert secret not in rendered
     body = "".join(line for line in secret.splitlines() if not line.startswith("-----"))
@@ -263,7 +265,27 @@ def test_file_kinds_and_entropy() -> None:
     assert shannon_entropy("") == 0.0
     assert shannon_entropy("aaaa") == 0.0
     assert shannon_entropy("abcd") == 2.0
-    assert fingerprint("s").startswith("sha256:") and len(fingerprint("s")) == 23
+    assert fingerprint("s").startswith("hmac:") and len(fingerprint("s")) == 21
+
+
+SALT = "0123456789abcdef" * 2
+
+
+def test_fingerprints_are_keyed_stable_per_salt_and_stretched_when_short() -> None:
+    import hmac
+
+    short, long = "hunter2", "x" * 40
+    assert fingerprint(short, SALT) == fingerprint(short, SALT) != fingerprint(short, SALT[::-1])
+    data = hashlib.sha256(b"gitrot-scan\0" + long.encode()).digest()
+    plain = hmac.new(SALT.encode(), data, "sha256").hexdigest()[:16]
+    assert fingerprint(long, SALT) == "hmac:" + plain  # long: HMAC alone
+    data = hashlib.sha256(b"gitrot-scan\0" + short.encode()).digest()
+    assert (
+        fingerprint(short, SALT)
+        != "hmac:" + hmac.new(SALT.encode(), data, "sha256").hexdigest()[:16]
+    )
+    for mark in (fingerprint(short), fingerprint(short, SALT)):
+        assert hashlib.sha256(short.encode()).hexdigest()[:16] not in mark
 
 
 def test_hit_equality() -> None:
