@@ -67,3 +67,48 @@ def highest_versions(repo: Repo, prefix: str, rev: Commit, paths: list[str]) -> 
             path = full[raw]
             highest[path] = max(highest.get(path, 0), version)
     return highest
+
+
+def steps_by_one(repo: Repo, prefix: str, old: Commit, new: Commit, path: str) -> bool:
+    """Whether every first-parent commit from ``old`` (excluded) to ``new`` that changed
+    the intent at ``path`` (policy-relative) kept its ``spec.version`` or raised it by one:
+    the reconciler's version-step over several merged commits. Without a ``git``
+    executable, False (the caller then compares ``new`` with ``old`` directly)."""
+    import shutil
+
+    from gitrot.git.blobs import spec_version
+    from gitrot.git.repo import no_git_env, read_blob
+
+    executable = shutil.which("git")
+    if executable is None:
+        return False
+    argv = [
+        executable,
+        f"--git-dir={repo.path}",
+        "log",
+        "--first-parent",
+        "--format=%H",
+        f"{old.id}..{new.id}",
+        "--",
+        prefix + path,
+    ]
+    done = subprocess.run(argv, env=no_git_env(), capture_output=True, check=False)
+    if done.returncode != 0:
+        return False
+    for commit_id in done.stdout.decode("ascii", "replace").split():
+        commit = repo.get(commit_id)
+        parents = getattr(commit, "parents", [])
+        if commit is None or not parents:
+            return False
+        now = read_blob(commit, prefix + path)  # type: ignore[arg-type]
+        before = read_blob(parents[0], prefix + path)
+        if now is None:
+            continue
+        if before is None:
+            return False
+        new_version, old_version = spec_version(now), spec_version(before)
+        if new_version is None or old_version is None:
+            return False
+        if new_version - old_version not in (0, 1):
+            return False
+    return True

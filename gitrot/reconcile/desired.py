@@ -111,9 +111,12 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
     identities: Sequence[object],
     *,
     now: datetime,
+    settled: pygit2.Tree | None = None,
 ) -> list[Desired]:
     """The desired state of ``paths``: each intent loaded, judged and its ref opened; an
-    intent that cannot be is a Desired with a ``problem`` (refused, never skipped)."""
+    intent that cannot be is a Desired with a ``problem`` (refused, never skipped).
+    ``settled`` (the trusted state's ``secrets/`` tree of applied intents) is what the
+    re-check compares each intent with."""
     from gitrot import repo as loader
     from gitrot.core.models import name_of_path
     from gitrot.errors import InputError
@@ -137,7 +140,7 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
             continue
         intents.append(intent)
         trees[path] = root
-    problems = _judge(repo, commit, prefix, intents, blobs, config, now=now)
+    problems = _judge(repo, commit, prefix, intents, blobs, config, now=now, settled=settled)
     desired = broken
     for intent in intents:
         problem = problems.get(intent.path, "")
@@ -192,12 +195,15 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     config: Config,
     *,
     now: datetime,
+    settled: pygit2.Tree | None = None,
 ) -> dict[str, str]:
     """``{path: why refused}`` for intents with an unwaived error finding, judged as the PR
     check judges (:func:`gitrot.check.judge.judge_commits`): the base is the last reconciled
     commit (none: no base), the head ``commit``; the rules of both commits' policies, the
-    intents' history from git, ``commit``'s waivers. What needs the pull request's facts
-    (approvals) is not evaluated: they are not known after the merge."""
+    intents' history from git, ``commit``'s waivers. Each intent is compared with what was
+    last applied when the trusted state says (``settled``): an intent refused once is not
+    applied on the next run because the reconciled commit moved past it. What needs the pull
+    request's facts (approvals) is not evaluated: they are not known after the merge."""
     from gitrot.check.judge import judge_commits
     from gitrot.core.findings import Severity
     from gitrot.git.state import read_object, reconciled
@@ -214,10 +220,33 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     elif base_id is not None:
         base = commit
     texts = {i.path: read_object(repo, blobs[i.path]) for i in intents}
-    judged = judge_commits(repo, base, commit, prefix, intents, texts, now=now, config=config)
+    befores = _settled_texts(repo, settled, intents) if settled is not None else None
+    judged = judge_commits(
+        repo, base, commit, prefix, intents, texts, now=now, config=config, befores=befores
+    )
     problems: dict[str, str] = {}
     for path, findings in judged.items():
         for finding in findings:
             if finding.severity == Severity.ERROR and not finding.waived:
                 problems.setdefault(path, f"[{finding.rule_id}] {finding.message}")
     return problems
+
+
+def _settled_texts(
+    repo: Repo, settled: pygit2.Tree, intents: list[RotationIntent]
+) -> dict[str, bytes | None]:
+    """``{path: the applied intent file}`` from the state's ``secrets/`` tree (None: never
+    applied)."""
+    import pygit2
+
+    found: dict[str, bytes | None] = {}
+    for intent in intents:
+        inner = intent.path.removeprefix("secrets/")
+        try:
+            item = settled[inner]
+        except KeyError:
+            found[intent.path] = None
+            continue
+        blob = repo[item.id]
+        found[intent.path] = bytes(blob.data) if isinstance(blob, pygit2.Blob) else None
+    return found
