@@ -92,8 +92,9 @@ set -e
 git checkout -q -- gitrot.yaml secrets
 
 step "4d. The PR check: the whole branch against main, from git objects (no checkout)"
-show gitrot check --base main --head rotate-db-password && echo "passes (exit 0)"
-show gitrot check --base main --head rotate-db-password --format sarif --output check.sarif
+echo "CI gives the pull request's author and approvals (docs/ci); without them the check fails closed"
+show env GITROT_PR_AUTHOR=dev GITROT_PR_APPROVALS=lead gitrot check --base main --head rotate-db-password && echo "passes (exit 0)"
+show env GITROT_PR_AUTHOR=dev GITROT_PR_APPROVALS=lead gitrot check --base main --head rotate-db-password --format sarif --output check.sarif
 python3 -c "import json; r=json.load(open('check.sarif'))['runs'][0]; print('SARIF', json.load(open('check.sarif'))['version'], '-', len(r['results']), 'results,', len(r['tool']['driver']['rules']), 'rules described')"
 echo "a careless branch: a skipped version, and a password pasted into the README"
 git checkout -qb careless main
@@ -101,7 +102,7 @@ sed -i 's/^    version: 1$/    version: 3/' secrets/platform/signing-key.yaml
 printf '# Payments\nConnect with:\n  db_password: "Zq8v!rT2#kLm9pXw"\n' > README.md # gitrot: allow a made-up password the demo shows being refused
 git add -A && git -c user.name=Dev -c user.email=dev@example.com commit -qm "Rotate signing key, document the db"
 set +e
-show gitrot check --base main --format markdown; echo "exit code: $?"
+show env GITROT_PR_AUTHOR=dev GITROT_PR_APPROVALS=lead gitrot check --base main --format markdown; echo "exit code: $?"
 set -e
 git checkout -q main && git branch -qD careless && rm -f check.sarif
 
