@@ -69,9 +69,15 @@ def redact(text: str, values: Iterable[str] = ()) -> str:
         for variant in variants(value):
             text = _cut_off(text, variant)
     text = _USERINFO.sub(lambda m: f"{m[1]}{MARK}@", text)
-    text = _ASSIGNMENT.sub(lambda m: m[1] + MARK if m[2] != MARK else m[0], text)
     text = _AUTHORIZATION.sub(lambda m: f"{m[1]} {MARK}", text)
+    text = _ASSIGNMENT.sub(_assignment, text)
     return _TOKEN.sub(lambda m: MARK if _looks_random(m[0]) else m[0], text)
+
+
+def _assignment(match: re.Match[str]) -> str:
+    if match[2] == MARK or match[2].lower() in ("bearer", "basic", "token"):
+        return match[0]  # hidden already, or an Authorization scheme (hidden after it)
+    return match[1] + MARK
 
 
 def _cut_off(text: str, variant: str) -> str:

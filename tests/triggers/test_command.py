@@ -272,3 +272,37 @@ def test_timeout_takes_seconds_or_a_duration(tmp_path: Path) -> None:
     assert command(["true"], tmp_path, timeout="5m").timeout == 300.0
     assert command(["true"], tmp_path, timeout=12).timeout == 12.0
     assert repr(command(["make", "rebuild"], tmp_path)) == "CommandTrigger('ledger-worker', 'make')"
+
+
+def test_stop_all_kills_running_commands_and_starts_no_other(tmp_path: Path) -> None:
+    """What gitrot reconcile's SIGINT/SIGTERM handler calls, from another thread here."""
+    import threading
+
+    from gitrot.triggers import command as module
+    from gitrot.triggers.base import STOPPING
+
+    pid_file = tmp_path / "pid"
+    argv = ["sh", "-c", f"echo $$ > {pid_file}; sleep 30; sleep 30"]
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(command(argv, tmp_path).fire(delivery()))
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not module.live_groups() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [group] = module.live_groups()
+        started = time.monotonic()
+        assert module.stop_all() == 1
+        worker.join(5)
+        assert time.monotonic() - started < 1.5
+        assert results[0].detail == "killed: the reconciler was stopped"
+        assert not is_running(group)
+        assert module.live_groups() == []
+        receipt = command(["true"], tmp_path).fire(delivery())
+        assert (receipt.ok, receipt.detail) == (False, "not run: the reconciler is stopping")
+    finally:
+        STOPPING.clear()
+        module.stop_all()
+        STOPPING.clear()

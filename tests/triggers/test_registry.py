@@ -41,6 +41,18 @@ class NoFire:
     def __init__(self, name, options, environ):
         self.name = name
 
+class Checked(PagerTrigger):
+    @staticmethod
+    def check_options(name, options):
+        from gitrot.errors import ConfigError
+        if not str(options.get("service", "")).startswith("P"):
+            raise ConfigError(f"triggers.{name}.service must be a PagerDuty service id")
+
+class CheckCrashes(PagerTrigger):
+    @staticmethod
+    def check_options(name, options):
+        raise KeyError("service")
+
 NOT_CALLABLE = 3
 """
 
@@ -164,3 +176,50 @@ def test_gitrots_own_entry_points_are_the_built_ins(
         "webhook = gitrot.triggers.webhook:WebhookTrigger\n"
     )
     assert registry.installed_types([str(folder)]) == {}
+
+
+def test_check_trigger_is_the_reconcilers_check_without_opening(tmp_path: Path) -> None:
+    """The loader's check: the built-in types' options, no environment read."""
+    from gitrot.triggers.options import OptionError
+    from gitrot.triggers.registry import check_trigger
+
+    check_trigger("hook", "webhook", {"url": "https://ci.example/x", "secret_env": "UNSET_KEY"})
+    check_trigger("cmd", "command", {"argv": ["make"], "env": ["DEPLOY_TARGET"]})
+    cases = [
+        ("webhook", {"url": "http://ci.example/x", "secret_env": "K"}, "url"),
+        ("webhook", {"url": "https://ci.example/x"}, "secret_env"),
+        ("command", {"argv": ["make"], "timeout": -1}, "timeout"),
+        ("command", {"argv": ["make"], "cwd": "../.."}, "cwd"),
+        ("command", {"argv": ["make"], "nice": 1}, "nice"),
+        ("github", {}, "type"),
+    ]
+    for kind, options, option in cases:
+        with pytest.raises(OptionError) as info:
+            check_trigger("t", kind, options)
+        assert info.value.option == option, (kind, options)
+        assert info.value.exit_code == 2
+
+
+def test_a_plugins_check_options_runs_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitrot.triggers.registry import check_trigger
+
+    site(tmp_path, monkeypatch, "pager = acme_gitrot_triggers:Checked\n")
+    check_trigger("oncall", "pager", {"service": "P123"})
+    with pytest.raises(ConfigError, match=r"service must be a PagerDuty service id") as info:
+        check_trigger("oncall", "pager", {"service": "x"})
+    assert info.value.where == "gitrot.yaml"
+    with pytest.raises(ConfigError, match=r"service must be a PagerDuty"):
+        open_trigger("oncall", "pager", {"service": "x"}, {}, root=str(tmp_path))
+    assert open_trigger("oncall", "pager", {"service": "P1"}, {}, root=str(tmp_path))
+
+
+def test_a_plugins_crashing_check_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitrot.triggers.registry import check_trigger
+
+    site(tmp_path, monkeypatch, "pager = acme_gitrot_triggers:CheckCrashes\n")
+    with pytest.raises(ConfigError, match=r"triggers\.oncall: pager refuses its options"):
+        check_trigger("oncall", "pager", {})
