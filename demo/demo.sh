@@ -21,15 +21,18 @@ sed -n '1,14p' gitrot.yaml
 echo "..."
 cat .sops.yaml
 git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "gitrot init" && echo "(committed)"
-# a trigger so that secrets can name their consumers
-sed -i 's/^triggers: {}$/triggers:\n  payments-api: {type: command, argv: [sh, deploy\/rebuild.sh, payments-api]}/' gitrot.yaml
-# the "rebuild" of a consumer: it pulls the new secret from the backend at build time
-mkdir -p deploy
-cat > deploy/rebuild.sh <<'SH'
+# a trigger so that secrets can name their consumers; a command trigger runs in a private
+# folder outside the repository, so it names its program by absolute path
+sed -i "s|^triggers: {}\$|triggers:\\n  payments-api: {type: command, argv: [sh, $work/deploy/rebuild.sh, payments-api]}|" gitrot.yaml
+# the "rebuild" of a consumer (on its deploy machine, not in the policy repository): it
+# pulls the new secret from the backend at build time
+mkdir -p "$work/deploy"
+cat > "$work/deploy/rebuild.sh" <<'SH'
 #!/bin/sh
 # called by the reconciler with GITROT_SECRET_NAME/VERSION, GITROT_DELIVERY_ID (never the value)
-gitrot exec --secret "$GITROT_SECRET_NAME=SECRET" -- sh -c \
-  'echo "rebuilt $0 with $GITROT_SECRET_NAME v$GITROT_SECRET_VERSION (a ${#SECRET}-character secret; delivery $GITROT_DELIVERY_ID)"' "$1" >> ../rebuilds.log
+work=$(cd "$(dirname "$0")/.." && pwd)
+cd "$work/policy" && gitrot exec --secret "$GITROT_SECRET_NAME=SECRET" -- sh -c \
+  'echo "rebuilt $0 with $GITROT_SECRET_NAME v$GITROT_SECRET_VERSION (a ${#SECRET}-character secret; delivery $GITROT_DELIVERY_ID)"' "$1" >> "$work/rebuilds.log"
 SH
 
 step "2. Three secrets, version 1; only where each lives is encrypted"
