@@ -34,6 +34,7 @@ BUDGET_SECONDS = 0.5
 #: rules over budget before the evaluation stops
 MAX_OVERRUNS = 3
 RULE_ID = "rule-cost"
+_direct = False  # set while an evaluation with nothing to bound runs in process
 _HINT = (
     "a rule's cost grows with the product of the lists its map/filter/all/exists walk: "
     "nest fewer of them, or test membership with `in` on a map"
@@ -44,7 +45,7 @@ def available() -> bool:
     """Whether evaluations can be bounded here (and are not already: in the child)."""
     from gitrot.policy import cel
 
-    if cel.watch is not None or not hasattr(os, "fork"):
+    if cel.watch is not None or _direct or not hasattr(os, "fork"):
         return False
     threading = sys.modules.get("threading")
     return threading is None or threading.active_count() == 1
@@ -62,8 +63,13 @@ def bounded(
         for program in (getattr(rule, "program", None), getattr(rule, "message_program", None)):
             if program is not None:
                 programs[id(program)] = rule
-    if not programs or not intents:
-        return run()
+    if not programs or not intents:  # nothing to bound: run it here
+        global _direct  # noqa: PLW0603 - run() calls back into evaluate(): not again
+        _direct = True
+        try:
+            return run()
+        finally:
+            _direct = False
     skipped: set[int] = set()
     over: list[Finding] = []
     for _ in range(MAX_OVERRUNS):

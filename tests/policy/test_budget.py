@@ -75,3 +75,11 @@ def test_evaluation_errors_still_stop_the_run_with_the_rules_location() -> None:
     with pytest.raises(InputError, match="division by zero") as info:
         engine.evaluate(rules, [_intent()], config, now=NOW)
     assert info.value.location() == "policies/x.yaml:4"
+
+
+def test_no_intents_or_no_cel_rules_evaluate_in_process() -> None:
+    config = parse_config(config_text(), "gitrot.yaml")
+    rules = parse_rules(_rule("intent.spec.version > 5"), "policies/x.yaml")
+    assert engine.evaluate(rules, [], config, now=NOW) == []
+    assert engine.evaluate([], [_intent()], config, now=NOW) == []
+    assert budget.available()
