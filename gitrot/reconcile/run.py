@@ -140,7 +140,7 @@ def read_state(session: Session, config: Config) -> State:
 
     state, why = load_state(session.repo, config.signing_key, session.owner_key)
     if why:
-        warn(f"{why}; comparing every intent with its backend")
+        warn(f"{why}; comparing every intent with its backend" if not state.trusted else why)
     return state
 
 
@@ -607,7 +607,7 @@ def _record(  # noqa: PLR0917
     # when they look like what gitrot writes (a note is never trusted, only kept)
     before = earlier.get("previous", previous) if earlier else previous
     started_at = earlier.get("started_at") if earlier else None
-    if not (isinstance(before, str) and _OID.fullmatch(before)):
+    if before is not None and not (isinstance(before, str) and _OID.fullmatch(before)):
         before = previous
     if not (isinstance(started_at, str) and _TIME.fullmatch(started_at)):
         started_at = None
