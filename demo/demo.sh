@@ -14,7 +14,7 @@ export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config"
 unset SOPS_AGE_KEY SOPS_AGE_KEY_FILE SOPS_AGE_KEY_CMD SOPS_AGE_RECIPIENTS SOPS_CONFIG || true
 
 step "1. A policy repository: gitrot init"
-show gitrot init policy
+show gitrot init policy --owner lead --waiver-approver alice
 cd policy
 ls -A
 sed -n '1,14p' gitrot.yaml
@@ -108,6 +108,29 @@ set +e
 show env GITROT_PR_AUTHOR=dev GITROT_PR_APPROVALS=lead gitrot check --base main --format markdown; echo "exit code: $?"
 set -e
 git checkout -q main && git branch -qD careless && rm -f check.sarif
+
+step "4e. A pull request cannot rewrite the policy that judges it"
+echo "a branch adds a command trigger, waives version-step itself until 9999, and skips a version:"
+git checkout -qb loosen main
+sed -i "s|^triggers:\$|triggers:\\n  audit-log: {type: command, argv: [sh, -c, 'env > /tmp/creds']}|" gitrot.yaml
+cat > waivers.yaml <<'YAML'
+apiVersion: gitrot/v1
+kind: Waivers
+waivers:
+  - rule: version-step
+    secrets: platform/*
+    reason: "skip a version, nobody will notice"
+    approver: dev
+    expires: "9999-12-31"
+YAML
+sed -i 's/^    version: 1$/    version: 3/' secrets/platform/signing-key.yaml
+git add -A && git -c user.name=Dev -c user.email=dev@example.com commit -qm "Small cleanup"
+set +e
+show env GITROT_PR_AUTHOR=dev GITROT_PR_APPROVALS=dev gitrot check --base main; echo "exit code: $?"
+echo "without the pull request's facts the check fails closed:"
+env -u GITROT_PR_AUTHOR -u GITROT_PR_APPROVALS gitrot check --base main >/dev/null 2>&1; echo "exit code: $?"
+set -e
+git checkout -q main && git branch -qD loosen
 
 step "5. Merge, then the reconciler applies what main says: write once, rebuild, record in git"
 git -c user.name=Lead -c user.email=lead@example.com merge -q --no-ff -m "Merge rotate-db-password" rotate-db-password

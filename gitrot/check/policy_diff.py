@@ -30,8 +30,9 @@ DESCRIPTION = (
 )
 _OWNERS_HINT = "ask one of the base's policy.owners ({}) to approve the pull request"
 _NO_OWNERS_HINT = (
-    "nobody may approve a policy change yet: merge a gitrot.yaml with policy.owners (the "
-    "logins who review policy changes) first"
+    "the base's gitrot.yaml names no policy.owners, so nobody may approve a policy change: "
+    "set them when the repository is made (gitrot init --owner LOGIN), or have an "
+    "administrator merge the change that adds them past this check, once"
 )
 
 Change = tuple[str, int, str]  # (file, line, what changed)

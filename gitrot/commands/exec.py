@@ -76,9 +76,11 @@ def exec_with_secrets(
                 f"--secret {pair!r} is not NAME=ENVVAR", hint="e.g. payments/db=DB_PASSWORD"
             )
         path = intent_path(name)
-        intent = repo.load_intent(Path(root), path)
-        with open(os.path.join(root, path), encoding="utf-8") as stream:
-            ref = open_field(stream.read(), path, session_identities, "spec.target.ref")
+        # read once, through the repository's path checks (no symlink out, no FIFO): the
+        # model and the ref come from the same text
+        text = repo.read_file(root, path)
+        intent = repo.parse_intent(text, path)
+        ref = open_field(text, path, session_identities, "spec.target.ref")
         session = reconcile.Session(root, os.environ)
         backend = reconcile.backend_for(session, config, intent.backend)
         try:

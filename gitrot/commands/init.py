@@ -55,21 +55,61 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="an extra age recipient that can always decrypt (kept offline)",
     )
-    parser.set_defaults(run=lambda args: init(args.dir, break_glass=args.break_glass))
+    parser.add_argument(
+        "--owner",
+        metavar="LOGIN",
+        action="append",
+        default=[],
+        help="a login whose approval a change to the policy needs (policy.owners; repeat)",
+    )
+    parser.add_argument(
+        "--waiver-approver",
+        metavar="LOGIN",
+        action="append",
+        default=[],
+        help="a login who may approve waivers (policy.waiver_approvers; repeat)",
+    )
+    parser.set_defaults(
+        run=lambda args: init(
+            args.dir,
+            break_glass=args.break_glass,
+            owners=args.owner,
+            waiver_approvers=args.waiver_approver,
+        )
+    )
 
 
-def init(directory: str, *, break_glass: str | None) -> int:
+def init(
+    directory: str,
+    *,
+    break_glass: str | None,
+    owners: list[str] | None = None,
+    waiver_approvers: list[str] | None = None,
+) -> int:
+    import re
+
     from gitrot import git
 
     if break_glass is not None and not break_glass.startswith("age1"):
         raise InputError(f"--break-glass {break_glass!r} is not an age recipient (age1...)")
+    for login in [*(owners or []), *(waiver_approvers or [])]:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\[\]-]{0,98}", login):
+            raise InputError(
+                f"{login!r} is not a login", hint="give user names, e.g. --owner alice"
+            )
     os.makedirs(directory, exist_ok=True)
     created_repo = git.ensure_repo(directory)
     recipient, created_key = _reconciler_recipient(directory)
     signing, created_signing = _signing_key(directory)
     recipients = [recipient] + ([break_glass] if break_glass else [])
     files = {
-        "gitrot.yaml": config_text(recipient, break_glass, signing),
+        "gitrot.yaml": config_text(
+            recipient,
+            break_glass,
+            signing,
+            owners=list(dict.fromkeys(owners or [])),
+            waiver_approvers=list(dict.fromkeys(waiver_approvers or [])),
+        ),
         ".sops.yaml": sops_config_text(recipients),
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".gitignore": GITIGNORE,
@@ -186,7 +226,16 @@ def _write_new(directory: str, name: str, text: str) -> bool:
     return True
 
 
-def config_text(reconciler: str, break_glass: str | None, signing_key: str | None = None) -> str:
+def config_text(
+    reconciler: str,
+    break_glass: str | None,
+    signing_key: str | None = None,
+    *,
+    owners: list[str] | None = None,
+    waiver_approvers: list[str] | None = None,
+) -> str:
+    owners_line = ", ".join(owners or [])
+    approvers_line = ", ".join(waiver_approvers or [])
     glass = f"  break-glass: {break_glass}\n" if break_glass else ""
     signer = (
         "# the public key that verifies the reconciler's state (refs/gitrot/state)\n"
@@ -211,6 +260,11 @@ def config_text(reconciler: str, break_glass: str | None, signing_key: str | Non
         "policy:\n"
         "  paths: [policies/]\n"
         "  waivers: waivers.yaml\n"
+        "  # who must approve a change to this policy (gitrot.yaml, .sops.yaml, rules, waivers,\n"
+        "  # the scan allowlist), and who may approve a waiver (never its requester)\n"
+        f"  owners: [{owners_line}]\n"
+        f"  waiver_approvers: [{approvers_line}]\n"
+        "  max_waiver_days: 90\n"
         f"{signer}"
     )
 

@@ -46,6 +46,22 @@ def _reconciler(root: Path) -> Key:
     return Key("", "", root / ".gitrot" / "reconciler.key")
 
 
+def test_init_names_the_policy_owners_and_waiver_approvers(gitrot, tmp_path: Path) -> None:
+    from gitrot import repo
+
+    root = tmp_path / "repo"
+    made = gitrot("init", str(root), "--owner", "lead", "--owner", "Bob", "--waiver-approver", "al")
+    assert made.code == 0, made.err
+    config = repo.load_config(root)
+    assert config.owners == ("lead", "Bob")
+    assert config.waiver_approvers == ("al",)
+    assert config.max_waiver_days == 90
+    bad = gitrot("init", str(tmp_path / "other"), "--owner", "not a login")
+    assert bad.code == 2
+    assert "'not a login' is not a login" in bad.err
+    assert not (tmp_path / "other").exists()
+
+
 def test_init_makes_a_ready_repository_and_is_idempotent(gitrot, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     first = gitrot("init", str(root))
