@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo bench lint typecheck unit age clean
+.PHONY: test demo bench lint typecheck unit age shellcheck clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ age:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq age >/dev/null; }
 
+# Debian's shellcheck: lints the scripts of action.yml, the GitLab template and the docs' workflows
+shellcheck:
+	@command -v shellcheck >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check gitrot tests bench
 	$(BIN)/ruff format --check gitrot tests bench
@@ -28,7 +34,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) age
+unit: export GITROT_REQUIRE_TOOLS=1
+unit: $(STAMP) age shellcheck
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
