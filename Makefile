@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo bench lint typecheck unit age shellcheck clean
+.PHONY: test demo bench lint typecheck unit age shellcheck xmllint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ shellcheck:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
+# Debian's xmllint (libxml2-utils): checks every JUnit report against Jenkins' junit-10.xsd
+xmllint:
+	@command -v xmllint >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libxml2-utils >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check gitrot tests bench
 	$(BIN)/ruff format --check gitrot tests bench
@@ -35,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: export GITROT_REQUIRE_TOOLS=1
-unit: $(STAMP) age shellcheck
+unit: $(STAMP) age shellcheck xmllint
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
