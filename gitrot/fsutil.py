@@ -135,17 +135,33 @@ def write_atomic(
     ``mode``), and renamed over the target. On any failure the target is untouched and the
     temporary file is removed. ``durable=False`` skips the fsync (still atomic for
     readers): for rendered copies that a crash may lose but must never leave half-written.
+
+    An existing target that is a FIFO, socket or device is refused (InputError), never
+    renamed over; a file the user names on the command line goes through
+    :func:`write_output`, which writes into such a target instead.
     """
     import contextlib
+    import stat
     import tempfile
 
     target = os.fspath(path)
     directory, name = os.path.split(target)
+    try:
+        current = os.stat(target).st_mode
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror}", where=target) from None
+    if current is not None and not (stat.S_ISREG(current) or stat.S_ISDIR(current)):
+        # a rename would replace the FIFO or device itself (as root, /dev/null for everyone)
+        kind = next((name for test, name in _SPECIAL if getattr(stat, test)(current)), "special")
+        raise InputError(
+            f"is {kind}, not a regular file; refusing to replace it",
+            where=target,
+            hint="name a regular file, or remove what is there first",
+        )
     if mode is None:
-        try:
-            mode = os.stat(target).st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644 & ~_umask()
+        mode = 0o644 & ~_umask() if current is None else current & 0o7777
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
     except OSError as exc:
@@ -166,6 +182,87 @@ def write_atomic(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: Names of this process's own open files: written through the descriptor they name, so the
+#: output lands where the shell's redirection points (at its offset), never renamed over.
+_FD_NAMES = {"/dev/stdout": 1, "/dev/stderr": 2, "/proc/self/fd/1": 1, "/proc/self/fd/2": 2}
+
+
+def write_output(
+    path: str | Path, text: str, *, mode: int | None = None, durable: bool = True
+) -> None:
+    """Write ``text`` to a file the user named (``--output``/``-o``), the way a shell's ``>``
+    would, but atomically where that is possible.
+
+    ``-`` is standard output. ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` and
+    ``/proc/self/fd/N`` are written through that descriptor. An existing target that is not
+    a regular file (``/dev/null``, a FIFO, a terminal, a symlink to one) is opened for
+    writing and written in place: never replaced, never truncated, never read. Anything
+    else (a regular file, a new one) is written by :func:`write_atomic` with ``mode`` and
+    ``durable``. Failures are InputError naming ``path``.
+    """
+    import stat
+
+    target = os.fspath(path)
+    if target == "-":
+        from gitrot import output
+
+        output.data(text)
+        return
+    fd_number = _fd_name(target)
+    try:
+        if fd_number is not None:
+            _write_fd(fd_number, text)
+            return
+        try:
+            current = os.stat(target).st_mode
+        except FileNotFoundError:
+            current = None
+        if current is None or stat.S_ISREG(current) or stat.S_ISDIR(current):
+            write_atomic(target, text, mode=mode, durable=durable)
+            return
+        if stat.S_ISSOCK(current):
+            check_regular(current, target)  # a socket cannot be opened like a file
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0))
+        try:
+            _write_all(fd, text)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the output: {exc.strerror}",
+            where=target,
+            hint="give a file path in a folder you can write to, or - for standard output",
+        ) from None
+
+
+def _fd_name(target: str) -> int | None:
+    """The descriptor ``target`` names in this process (``/dev/fd/3``), else None."""
+    if target in _FD_NAMES:
+        return _FD_NAMES[target]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if target.startswith(prefix) and target[len(prefix) :].isdigit():
+            return int(target[len(prefix) :])
+    return None
+
+
+def _write_fd(number: int, text: str) -> None:
+    """Write to our own descriptor ``number`` after what Python buffered for it."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # replaced or closed stream
+            continue
+    _write_all(number, text)
+
+
+def _write_all(fd: int, text: str) -> None:
+    data = memoryview(text.encode("utf-8"))
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _umask() -> int:

@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         args.files[0], args.input_type, args.output_type, args.extract, args.ignore_mac
     )
     if args.output:
-        from gitrot.fsutil import write_atomic
+        from gitrot.fsutil import write_output
 
-        write_atomic(args.output, text, mode=0o600)
+        write_output(args.output, text, mode=0o600)
     else:
         output.data(text)
     return EXIT_OK

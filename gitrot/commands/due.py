@@ -81,9 +81,9 @@ def list_due(
     items = due_items(Path(root or workspace.find_root()), now=now, within=window, rev=rev)
     text = render_json(items) if fmt == "json" else render_text(items, now=now, within=within)
     if output_file:
-        from gitrot.fsutil import write_atomic
+        from gitrot.fsutil import write_output
 
-        write_atomic(output_file, text)
+        write_output(output_file, text)
     else:
         output.data(text)
     return EXIT_FINDINGS if exit_code and items else EXIT_OK

@@ -39,20 +39,23 @@ def encrypt(args: argparse.Namespace, path: str, *, in_place: bool, output_path:
     import os
     from datetime import UTC, datetime
 
-    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.fsutil import read_text, write_output
     from gitrot.sops import document
 
     fmt = document.detect_format(path, args.input_type)
     out_fmt = args.output_type or fmt
     docs = document.parse_plain(read_text(path), fmt, where=path)
     options = sopsargs.encrypt_options(args, path)
+    if output_path == "-":
+        output_path = None
     previous = None
-    if output_path and os.path.exists(output_path):
+    # only a regular file is an earlier version: /dev/null or a FIFO is never read
+    if output_path and os.path.isfile(output_path):
         previous = sopsargs.open_file(output_path, args.output_type)
     text = document.encrypt(docs, options, now=datetime.now(UTC), fmt=out_fmt, previous=previous)
     target = path if in_place else output_path
     if target:
-        write_atomic(target, text)
+        write_output(target, text)
         output.info(f"gitrot: encrypted {path}" + ("" if in_place else f" -> {target}"))
     else:
         output.data(text)

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
     from datetime import UTC, datetime
 
-    from gitrot.fsutil import write_atomic
+    from gitrot.fsutil import write_output
     from gitrot.sops import document
 
     opened = sopsargs.open_file(path, fmt)
@@ -42,6 +42,6 @@ def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
         mac_only_encrypted=meta.mac_only_encrypted,
     )
     text = document.encrypt(opened.docs, options, now=datetime.now(UTC), fmt=opened.source.fmt)
-    write_atomic(output_path or path, text)
+    write_output(output_path or path, text)
     output.info(f"gitrot: {path}: new data key for {sum(map(len, options.groups))} recipient(s)")
     return 0

@@ -144,21 +144,14 @@ def publish_github_summary(
 
 
 def deliver(report: str, output_file: str | None) -> None:
-    """Write ``report`` to ``output_file`` (atomically, once complete), else to stdout."""
+    """Write ``report`` to ``output_file`` (:func:`gitrot.fsutil.write_output`: atomically
+    once complete, in place into a FIFO or device, ``-`` for stdout), else to stdout."""
     if output_file is None:
         if report:
             from gitrot import output
 
             output.data(report)
         return
-    from gitrot.errors import InputError
-    from gitrot.fsutil import write_atomic
+    from gitrot.fsutil import write_output
 
-    try:
-        write_atomic(output_file, report, durable=False)
-    except OSError as exc:
-        raise InputError(
-            f"cannot write the report: {exc.strerror}",
-            where=output_file,
-            hint="give --output a file path in a writable directory",
-        ) from None
+    write_output(output_file, report, durable=False)

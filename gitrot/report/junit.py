@@ -1,10 +1,20 @@
 """``--format junit``: JUnit XML for CI test-report views (GitLab, Jenkins, Azure).
 
-One ``<testsuite>`` (inside ``<testsuites>``), one ``<testcase>`` per checked file (and per
-other file a finding names), a ``<failure>`` per error finding, and warnings, infos and
-waived findings (of any severity, never failures) as the test case's ``<system-out>``.
-Characters XML 1.0 cannot carry are replaced with U+FFFD, so the document is always
-well-formed.
+The document follows Jenkins' ``junit-10.xsd`` (what pytest's ``xunit2`` family writes, and
+what Jenkins, GitLab and Azure read): one ``<testsuite>`` inside ``<testsuites>``, and
+
+- one ``<testcase>`` per finding, named by where it is (``secrets/a.yaml:9:5 [schema]``,
+  ``commit 0123abcd4567: message, line 2 [aws-access-key]``), with exactly one child: a
+  ``<failure>`` for an error, a ``<skipped>`` for a waived finding (of any severity), a
+  ``<system-out>`` for a warning or an info (a passed test that says what it saw);
+- one passed ``<testcase>`` per checked file without findings, named by its path.
+
+So ``tests``, ``failures`` and ``skipped`` count test cases and always agree with them
+(GitLab counts a test case with two failures once), and no two test cases share a
+``classname`` and ``name`` (GitLab keeps only the first of those). ``classname`` is the
+command (``gitrot validate``); the file is in ``name`` and the failure text, never in a
+``file`` attribute (the schema has none). Characters XML 1.0 cannot carry are replaced with
+U+FFFD, so the document is always well-formed.
 """
 
 from __future__ import annotations
@@ -23,47 +33,76 @@ if TYPE_CHECKING:
     from gitrot.report import Meta
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: what the PR check's commit-message findings start with (gitrot.check.judge.scan_change)
+_COMMIT = re.compile(r"commit ([0-9a-f]{7,40}) message(?:, line (\d+))?")
 
 
 def render(findings: Sequence[Finding], meta: Meta) -> str:
-    by_file: dict[str, list[Finding]] = {path: [] for path in meta.checked_files}
-    for finding in findings:
-        by_file.setdefault(finding.path, []).append(finding)
-    failures = sum(_fails(f) for f in findings)
     suite = f"gitrot {meta.command}"
-    counts = f'tests="{len(by_file)}" failures="{failures}" errors="0" skipped="0"'
+    named: set[str] = set()
+    cases: list[str] = []
+    failures = skipped = 0
+    for finding in findings:
+        name = _unique(_name(finding), named)
+        if finding.waived:
+            skipped += 1
+            body = (
+                f"<skipped message={_attr(finding.waived)} type={_attr(finding.rule_id)}>"
+                f"{_text(_describe(finding))}</skipped>"
+            )
+        elif finding.severity == Severity.ERROR:
+            failures += 1
+            body = (
+                f"<failure message={_attr(f'[{finding.rule_id}] {finding.message}')}"
+                f" type={_attr(finding.rule_id)}>{_text(_describe(finding))}</failure>"
+            )
+        else:
+            body = f"<system-out>{_text(_describe(finding))}</system-out>"
+        cases.append(_case(suite, name, body))
+    with_findings = {finding.path for finding in findings}
+    for path in meta.checked_files:
+        if path not in with_findings:
+            cases.append(_case(suite, _unique(path or "(repository)", named), ""))
+    tests = len(cases)
+    counts = f'tests="{tests}" failures="{failures}" errors="0"'
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f"<testsuites name={_attr(suite)} {counts}>",
-        f"  <testsuite name={_attr(suite)} {counts}>",
+        f'<testsuites name={_attr(suite)} {counts} time="0">',
+        f'  <testsuite name={_attr(suite)} {counts} skipped="{skipped}" time="0">',
         f'    <properties><property name="gitrot.version" value={_attr(meta.tool_version)}/>'
         "</properties>",
+        *cases,
+        "  </testsuite>",
+        "</testsuites>",
     ]
-    for path, items in by_file.items():
-        name = _attr(path or "(repository)")
-        head = f'    <testcase classname={_attr(suite)} name={name} file={_attr(path)} time="0"'
-        if not items:
-            lines.append(head + "/>")
-            continue
-        lines.append(head + ">")
-        out = []
-        for finding in items:
-            if _fails(finding):
-                lines.append(
-                    f"      <failure message={_attr(f'[{finding.rule_id}] {finding.message}')}"
-                    f" type={_attr(finding.rule_id)}>{_text(_describe(finding))}</failure>"
-                )
-            else:
-                out.append(_describe(finding))
-        if out:
-            lines.append(f"      <system-out>{_text(chr(10).join(out))}</system-out>")
-        lines.append("    </testcase>")
-    lines += ["  </testsuite>", "</testsuites>"]
     return "\n".join(lines) + "\n"
 
 
-def _fails(finding: Finding) -> bool:
-    return finding.severity == Severity.ERROR and not finding.waived
+def _case(suite: str, name: str, body: str) -> str:
+    head = f'    <testcase classname={_attr(suite)} name={_attr(name)} time="0"'
+    return f"{head}/>" if not body else f"{head}>\n      {body}\n    </testcase>"
+
+
+def _name(finding: Finding) -> str:
+    """Where the finding is, and its rule: what a CI test view lists."""
+    commit = _COMMIT.match(finding.message)
+    if commit is not None:
+        sha, line = commit.groups()
+        where = f"commit {sha}: message" + (f", line {line}" if line else "")
+    else:
+        where = finding.location() or "(repository)"
+    return f"{where} [{finding.rule_id}]"
+
+
+def _unique(name: str, named: set[str]) -> str:
+    """``name``, or ``name #2``, ``name #3``: the first not yet used (GitLab keys test cases
+    by name and drops repeats)."""
+    candidate, number = name, 1
+    while candidate in named:
+        number += 1
+        candidate = f"{name} #{number}"
+    named.add(candidate)
+    return candidate
 
 
 def _describe(finding: Finding) -> str:

@@ -16,32 +16,68 @@ def _xml(text: str) -> ET.Element:
     return ET.fromstring(text)  # noqa: S314
 
 
-def test_junit_one_testcase_per_file_and_a_failure_per_error(findings: list[Finding]) -> None:
+def test_junit_one_testcase_per_finding_and_per_clean_file(findings: list[Finding]) -> None:
     root = _xml(render(findings, "junit", tool_version="1.2.3", checked_files=CHECKED))
-    assert root.tag == "testsuites"
+    assert root.tag == "testsuites" and root.get("skipped") is None
     (suite,) = root.findall("testsuite")
-    assert suite.get("tests") == "3" and suite.get("failures") == "2"
     cases = {case.get("name"): case for case in suite.findall("testcase")}
-    assert list(cases) == CHECKED
-    assert [f.get("message") for f in cases["gitrot.yaml"].findall("failure")] == [
-        "[schema] not a mapping"
+    assert list(cases) == [
+        "gitrot.yaml [schema]",
+        "gitrot.yaml:4:2 [waiver-unused]",
+        "secrets/a.yaml:3 [secret-string]",
+        "secrets/a.yaml:9:5 [schema]",
+        "secrets/clean.yaml",
     ]
-    assert "unused waiver" in (cases["gitrot.yaml"].findtext("system-out") or "")
-    a = cases["secrets/a.yaml"]
-    (failure,) = a.findall("failure")
-    assert failure.get("type") == "schema"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("5", "2", "0")
+    assert (root.get("tests"), root.get("failures")) == ("5", "2")
+    assert all(case.get("file") is None for case in cases.values())
+    assert {case.get("classname") for case in cases.values()} == {"gitrot validate"}
+    for case in cases.values():
+        assert len(list(case)) <= 1  # one failure, skipped or system-out per test case
+    assert cases["gitrot.yaml [schema]"].find("failure").get("message") == (  # type: ignore[union-attr]
+        "[schema] not a mapping"
+    )
+    assert "unused waiver" in (
+        cases["gitrot.yaml:4:2 [waiver-unused]"].findtext("system-out") or ""
+    )
+    failure = cases["secrets/a.yaml:9:5 [schema]"].find("failure")
+    assert failure is not None and failure.get("type") == "schema"
     assert failure.text == (
         "secrets/a.yaml:9:5: error: [schema] spec.version must be >= 1\nhint: bump"
     )
-    assert "<b>|x|</b>" in (a.findtext("system-out") or "")
+    assert "<b>|x|</b>" in (cases["secrets/a.yaml:3 [secret-string]"].findtext("system-out") or "")
     assert list(cases["secrets/clean.yaml"]) == []
+
+
+def test_junit_waived_is_skipped_and_repeats_get_unique_names() -> None:
+    same = Finding("r", "error", "a.yaml", 2, 1, "first")
+    findings = [
+        same,
+        Finding("r", "error", "a.yaml", 2, 1, "second"),
+        Finding("r", "error", "a.yaml", 2, 1, "waived", waived="waived by bob until 2099-01-01"),
+        Finding("aws-key", "error", "", 0, 0, "commit 0123abcd4567 message, line 3: an AWS key"),
+    ]
+    root = _xml(render(findings, "junit", tool_version="0", command="check"))
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    names = [case.get("name") for case in cases]
+    assert names == [
+        "commit 0123abcd4567: message, line 3 [aws-key]",
+        "a.yaml:2:1 [r]",
+        "a.yaml:2:1 [r] #2",
+        "a.yaml:2:1 [r] #3",
+    ]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "3", "1")
+    skipped = cases[3].find("skipped")
+    assert skipped is not None and skipped.get("message") == "waived by bob until 2099-01-01"
+    assert cases[0].get("classname") == "gitrot check"
 
 
 def test_junit_stays_well_formed_with_hostile_text() -> None:
     hostile = Finding("r", "error", 'x"<&>\x00.yaml', 1, 1, "]]><!-- \x1b\ud800 \"'&")
     root = _xml(render([hostile], "junit", tool_version="0"))
     (case,) = root.iter("testcase")
-    assert case.get("name") == 'x"<&>\ufffd.yaml'
+    assert case.get("name") == 'x"<&>\ufffd.yaml:1:1 [r]'
     assert case.findtext("failure").endswith("]]><!-- \ufffd\ufffd \"'&")  # type: ignore[union-attr]
 
 
