@@ -13,6 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.check.conftest import PolicyRepo, policy, pr_facts
+
+__all__ = ["policy", "pr_facts"]  # fixtures, used by name
+
 TEMPLATE = Path(__file__).resolve().parents[1] / "docs" / "ci" / "gitlab-ci.yml"
 BASH = shutil.which("bash")
 MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
@@ -85,58 +89,102 @@ def test_every_script_line_parses(name: str) -> None:
         assert parsed.returncode == 0, line
 
 
-def test_the_code_quality_conversion(tmp_path: Path) -> None:
+def code_quality(findings: list[dict[str, Any]], where: Path) -> list[dict[str, Any]]:
+    """Run the template's conversion on ``findings`` (gitrot's JSON) in ``where``."""
     (block,) = [s for s in job("gitrot-code-quality")["script"] if "<<'PY'" in s]
     program = re.search(r"<<'PY'\n(.*)\nPY\n", block, re.DOTALL)
     assert program is not None
-    findings = [
-        {
-            "rule_id": "version-step",
-            "severity": "error",
-            "file": "secrets/a.yaml",
-            "line": 9,
-            "column": 5,
-            "message": "spec.version must go up by exactly one",
-            "hint": "",
-            "fingerprint": "",
-            "waived": "",
-        },
-        {
-            "rule_id": "schema",
-            "severity": "warning",
-            "file": "",
-            "line": 0,
-            "column": 0,
-            "message": "about the repository",
-            "hint": "",
-            "fingerprint": "f00d",
-            "waived": "",
-        },
-        {
-            "rule_id": "max-age",
-            "severity": "error",
-            "file": "secrets/b.yaml",
-            "line": 3,
-            "column": 1,
-            "message": "too old",
-            "hint": "",
-            "fingerprint": "",
-            "waived": "waived by a@example.com until 2099-01-01",
-        },
-    ]
-    (tmp_path / "gitrot.json").write_text(json.dumps(findings))
+    (where / "gitrot.json").write_text(json.dumps(findings))
     subprocess.run(
-        [sys.executable, "-c", program.group(1)], cwd=tmp_path, check=True, capture_output=True
+        [sys.executable, "-c", program.group(1)], cwd=where, check=True, capture_output=True
     )
-    issues = json.loads((tmp_path / "gl-code-quality-report.json").read_text())
-    assert [i["check_name"] for i in issues] == ["version-step", "schema"]
+    issues = json.loads((where / "gl-code-quality-report.json").read_text())
+    assert isinstance(issues, list)
+    return issues
+
+
+def finding(**fields: Any) -> dict[str, Any]:
+    return {
+        "rule_id": "version-step",
+        "severity": "error",
+        "file": "secrets/a.yaml",
+        "line": 9,
+        "column": 5,
+        "message": "spec.version must go up by exactly one",
+        "hint": "",
+        "fingerprint": "",
+        "waived": "",
+        **fields,
+    }
+
+
+def test_the_code_quality_conversion(tmp_path: Path) -> None:
+    findings = [
+        finding(),
+        finding(rule_id="rule-cost", severity="warning", file="", line=0, column=0,
+                message="3 rules went over their cost bound"),
+        finding(rule_id="max-age", file="secrets/b.yaml", line=3, message="too old",
+                waived="waived by a@example.com until 2099-01-01"),
+    ]  # fmt: skip
+    issues = code_quality(findings, tmp_path)
+    assert [i["check_name"] for i in issues] == ["version-step", "rule-cost"]
     first, second = issues
     assert first["severity"] == "critical"
     assert first["location"] == {"path": "secrets/a.yaml", "lines": {"begin": 9}}
     assert first["description"] == "[version-step] spec.version must go up by exactly one"
     assert len(first["fingerprint"]) == 64
-    assert second["fingerprint"] == "f00d" and second["severity"] == "minor"
+    # about the policy as a whole: filed at its configuration
+    assert second["severity"] == "minor"
     assert second["location"] == {"path": "gitrot.yaml", "lines": {"begin": 1}}
+    assert code_quality(findings, tmp_path) == issues  # the same findings, the same issues
+
+
+def test_code_quality_fingerprints_are_one_per_occurrence(tmp_path: Path) -> None:
+    """GitLab merges issues that share a fingerprint: the same secret in three places is
+    three issues; an occurrence keeps its fingerprint when lines above it move."""
+    secret = {"rule_id": "github-token", "fingerprint": "hmac:0123456789abcdef"}
+    findings = [
+        finding(**secret, file="app/a.env", line=1, message="GitHub token"),
+        finding(**secret, file="app/a.env", line=7, message="GitHub token"),
+        finding(**secret, file="app/b.env", line=2, message="GitHub token"),
+    ]
+    issues = code_quality(findings, tmp_path)
+    assert len({i["fingerprint"] for i in issues}) == 3
+    moved = [{**f, "line": f["line"] + 5} for f in findings]
+    assert [i["fingerprint"] for i in code_quality(moved, tmp_path)] == [
+        i["fingerprint"] for i in issues
+    ]
+
+
+def test_a_commit_message_finding_is_filed_under_its_commit(tmp_path: Path) -> None:
+    """Not at gitrot.yaml:1: no file holds it. The path names the commit, the line is the
+    line of the message."""
+    findings = [
+        finding(rule_id="github-token", file="", line=0, column=0, fingerprint="hmac:ab",
+                message="commit 0123456789ab message, line 3: GitHub token"),
+    ]  # fmt: skip
+    (issue,) = code_quality(findings, tmp_path)
+    assert issue["location"] == {"path": "commit 0123456789ab", "lines": {"begin": 3}}
+
+
+def test_code_quality_from_a_real_check(policy: PolicyRepo, tmp_path: Path) -> None:
+    """End to end: gitrot check's JSON of a branch with one token in three places and in a
+    commit message, through the template's conversion."""
+    token = "ghp_" + "Zq7Lm2Xw9Rt4Yv8Np3Ks6" + "Hd1Fg5Jc0Bu2Ea4"
+    policy.branch("pr")
+    policy.write("app/a.env", f"TOKEN={token}\nOTHER=1\nAGAIN={token}\n")
+    policy.write("app/b.env", f"TOKEN={token}\n")
+    policy.commit(f"Add the app's settings\n\nthe token is {token}\n")
+    code, findings = policy.check()
+    assert code == 1
+    issues = code_quality(findings, tmp_path)
+    tokens = [i for i in issues if i["check_name"] == "github-token"]
+    assert len(tokens) == 4 and len({i["fingerprint"] for i in tokens}) == 4
+    places = sorted((i["location"]["path"], i["location"]["lines"]["begin"]) for i in tokens)
+    commit = str(policy.git.head.target)[:12]
+    assert places == [("app/a.env", 1), ("app/a.env", 3), ("app/b.env", 1), (f"commit {commit}", 3)]
+    report = (tmp_path / "gl-code-quality-report.json").read_text()
+    assert token not in report and "gitrot.yaml" not in report
 
 
 def test_the_approvals_are_read_from_the_api_answer() -> None:
@@ -153,3 +201,38 @@ def test_the_approvals_are_read_from_the_api_answer() -> None:
     )
     assert out.stdout == "carol,dan\n"
     assert 'export GITROT_PR_APPROVALS="$approvals"' in block
+
+
+@pytest.mark.parametrize(("answer", "status", "expected"), [
+    ('{"approved_by": [{"user": {"username": "carol"}}]}', 0, "carol"),
+    ('{"approved_by": []}', 0, ""),
+    ("", 22, None),  # curl --fail: HTTP 403
+    ("<html>", 0, None),  # not the API's answer
+])  # fmt: skip
+def test_the_approvals_step_runs_in_posix_sh(
+    answer: str, status: int, expected: str | None, tmp_path: Path
+) -> None:
+    """Run by dash (no pipefail): GITROT_PR_APPROVALS is set from the answer, and stays
+    unset when curl or the parse fails."""
+    sh = shutil.which("dash") or shutil.which("sh")
+    assert sh is not None
+    (block,) = [s for s in job("gitrot-check")["before_script"] if "approvals" in s]
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    (fakes / "curl").write_text(f"#!/bin/sh\nprintf '%s' '{answer}'\nexit {status}\n")
+    (fakes / "curl").chmod(0o755)
+    (fakes / "python").symlink_to(sys.executable)
+    script = block + 'printf "result=%s\\n" "${GITROT_PR_APPROVALS-<unset>}"\n'
+    ran = subprocess.run(
+        [sh, "-e", "-c", script],
+        env={"PATH": f"{fakes}:/usr/bin:/bin", "GITROT_API_TOKEN": "t", "CI_API_V4_URL": "u"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    result = ran.stdout.splitlines()[-1]
+    assert result == f"result={'<unset>' if expected is None else expected}"
+    if expected is None:
+        assert "cannot read the merge request's approvals" in ran.stdout
