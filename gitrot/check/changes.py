@@ -5,11 +5,14 @@ from git objects by :mod:`gitrot.check.judge`) and returns findings. The per-int
 of the policy engine see ``base`` too (``version-step``); these are about files:
 
 - ``sealed-immutable``: a committed sealed value document is never modified, renamed or
-  deleted (its version may already be applied);
+  deleted (its version may already be applied); re-encrypting the same value for other
+  recipients is not a modification (:func:`sealed_kept`);
 - ``sealed-missing``: an intent whose value is sealed points at a document the head has;
 - ``intent-deleted``: an intent is deleted only after a version that says ``retired: true``;
 - ``version-reused``: a re-created intent continues above the versions it had before;
-- ``target-changed``: a new backend or ref is flagged for review (a warning);
+- ``target-changed``: a new backend or ref is flagged for review (a warning); a ref whose
+  ciphertext changed (``sops rotate``, ``gitrot rekey``) is compared decrypted when a key is
+  at hand (:class:`Keys`), else reported as ``ref-reencrypted`` (it may or may not move);
 - ``recipients-removed``: a recipient dropped from a SOPS document is flagged (a warning);
 - ``version-start``: a new intent starts at version 1 (above its old versions when the path
   had an intent before), unless a policy owner approves;
@@ -26,10 +29,11 @@ from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from gitrot.core.models import RotationIntent
     from gitrot.git.change import ChangedFile
+    from gitrot.sops.document import SopsFile
 
 #: descriptions of the change checks, for SARIF and the reports
 RULES: dict[str, tuple[str, str]] = {
@@ -52,6 +56,13 @@ RULES: dict[str, tuple[str, str]] = {
         "A change of where a secret lives is reviewed",
         "A new spec.target.backend or spec.target.ref moves the secret; consumers reading "
         "the old place keep the old value. Review that the move is intended.",
+    ),
+    "ref-reencrypted": (
+        "A re-encrypted ref is reviewed when no key can compare it",
+        "spec.target.ref has new ciphertext: a new data key (sops rotate, gitrot rekey) or a "
+        "new place. Without a key that opens both sides the check cannot tell which; run it "
+        "with the reconciler's identity (.gitrot/reconciler.key) or SOPS_AGE_KEY_FILE, or "
+        "compare sops -d of both sides yourself.",
     ),
     "recipients-removed": (
         "A recipient removed from a SOPS document is reviewed",
@@ -103,15 +114,32 @@ def is_sealed_path(path: str) -> bool:
     return path.startswith(SECRETS_DIR + "/") and path.endswith(SEALED_SUFFIX)
 
 
-def sealed_changes(files: list[ChangedFile]) -> list[Finding]:
+def sealed_changes(
+    files: list[ChangedFile], kept: Callable[[ChangedFile], bool | None] | None = None
+) -> list[Finding]:
     """``sealed-immutable`` for each committed sealed document the change modifies, renames
-    or deletes."""
+    or deletes. ``kept`` tells for a modified one whether it still holds the same value
+    (:func:`sealed_kept`: True allows it; None, unknown without a key, refuses with a hint)."""
     found = []
     for changed in files:
         old = changed.old_path or changed.path
         if changed.status == "added" or not is_sealed_path(old):
             continue
+        same = kept(changed) if kept is not None and changed.status == "modified" else False
+        if same:
+            continue
         verb = {"modified": "modifies", "renamed": "renames", "deleted": "deletes"}
+        message = (
+            f"the change {verb[changed.status]} {old}, a committed sealed value: its "
+            "version may already be applied"
+        )
+        hint = "leave it as it is; supply a new value for a new version: " + ROTATE_HINT
+        if same is None:
+            message = (
+                f"the change re-encrypts {old}, a committed sealed value, under a new data "
+                "key, and no key at hand opens both sides to tell that its value is the same"
+            )
+            hint = REKEYED_HINT
         found.append(
             Finding(
                 "sealed-immutable",
@@ -119,13 +147,115 @@ def sealed_changes(files: list[ChangedFile]) -> list[Finding]:
                 changed.path,
                 1 if changed.status != "deleted" else 0,
                 1 if changed.status != "deleted" else 0,
-                f"the change {verb[changed.status]} {old}, a committed sealed value: its "
-                "version may already be applied",
-                hint="leave it as it is; supply a new value for a new version: "
-                "gitrot rotate NAME --value-stdin",
+                message,
+                hint=hint,
             )
         )
     return found
+
+
+ROTATE_HINT = "gitrot rotate NAME --value-stdin"
+REKEYED_HINT = (
+    "to give a sealed value other recipients keep its data key: gitrot updatekeys FILE (or "
+    "sops updatekeys FILE) changes only the recipients, which the check allows; or run the "
+    "check with a key that opens it (the reconciler's, SOPS_AGE_KEY_FILE)"
+)
+
+
+class Keys:
+    """The age identities the checks may open encrypted fields with, loaded once, when
+    first needed: the reconciler's (``.gitrot/reconciler.key`` of the policy folder
+    ``root``, a regular file) and the user's, as sops finds them (``SOPS_AGE_KEY``,
+    ``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY_CMD``, ``~/.config/sops/age/keys.txt``...).
+    A key source that does not load counts as no key (the findings say so)."""
+
+    __slots__ = ("_found", "root")
+
+    def __init__(self, root: str | None) -> None:
+        self.root = root
+        self._found: list[object] | None = None
+
+    def identities(self) -> list[object]:
+        if self._found is None:
+            self._found = _load_identities(self.root)
+        return self._found
+
+
+def _load_identities(root: str | None) -> list[object]:
+    import contextlib
+    import os
+    import stat
+
+    from gitrot.errors import GitrotError
+    from gitrot.sops import age
+
+    found: list[object] = []
+    if root:
+        path = os.path.join(root, ".gitrot", "reconciler.key")
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                with open(path, encoding="utf-8") as stream:
+                    found += age.parse_identities(stream.read(), source="reconciler identity")
+        except (OSError, UnicodeDecodeError, GitrotError):
+            pass
+    with contextlib.suppress(GitrotError):
+        found += age.load_identities(os.environ, home=os.path.expanduser("~"))
+    return found
+
+
+def _opened(text: bytes, where: str, keys: Keys) -> object | None:
+    """The decrypted documents of a SOPS YAML text (MAC checked); None when it does not
+    open with ``keys`` (or is not SOPS YAML)."""
+    from gitrot.errors import GitrotError
+    from gitrot.sops.document import SopsFile, decrypt
+
+    identities = keys.identities()
+    if not identities:
+        return None
+    try:
+        source = SopsFile.parse(text.decode("utf-8"), fmt="yaml", where=where)
+        return decrypt(source, identities).docs
+    except (GitrotError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool | None:
+    """Whether a modified sealed document still holds the value it had (its version may
+    already be applied, so nothing else may change).
+
+    True when only its recipients changed: the documents without ``sops`` (the encrypted
+    value byte for byte, name, version, comments) and the metadata other than the key
+    stanzas, ``lastmodified`` and ``mac`` are equal. ``sops updatekeys`` and ``gitrot
+    updatekeys`` keep the data key, so the value's ciphertext stays; a data key that does
+    not open it breaks the document for the reconciler (it refuses), it cannot change the
+    value. Else True when a key opens both sides to equal documents (a new data key:
+    ``sops rotate``), False when they differ or the documents do not parse, None when the
+    value's ciphertext changed and no key opens both sides."""
+    from gitrot.errors import GitrotError
+    from gitrot.sops.document import SopsFile
+
+    try:
+        before = SopsFile.parse(old.decode("utf-8"), fmt="yaml", where=where)
+        after = SopsFile.parse(new.decode("utf-8"), fmt="yaml", where=where)
+    except (GitrotError, UnicodeDecodeError, ValueError):
+        return False
+    if _frame(before) != _frame(after):
+        return False
+    if before.docs == after.docs:
+        return True
+    if keys is None:
+        return None
+    opened_before = _opened(old, where, keys)
+    opened_after = _opened(new, where, keys) if opened_before is not None else None
+    if opened_before is None or opened_after is None:
+        return None
+    return bool(opened_before == opened_after)
+
+
+def _frame(source: SopsFile) -> tuple[object, ...]:
+    """What of a document's sops metadata must stay when only its recipients change."""
+    meta = source.metadata
+    return (meta.selector, meta.mac_only_encrypted, meta.version, meta.foreign)
 
 
 def missing_sealed(intent: RotationIntent, exists: bool) -> list[Finding]:
@@ -190,8 +320,17 @@ def reused_version(intent: RotationIntent, highest_before: int | None) -> list[F
     ]
 
 
-def target_changes(intent: RotationIntent, before: RotationIntent | None) -> list[Finding]:
-    """``target-changed`` (a warning) when the backend or the encrypted ref changed."""
+def target_changes(
+    intent: RotationIntent,
+    before: RotationIntent | None,
+    same_ref: Callable[[], bool | None] | None = None,
+) -> list[Finding]:
+    """``target-changed`` (a warning) when the backend or the ref changed.
+
+    An encrypted ref has new ciphertext whenever it is re-encrypted (``sops rotate``,
+    ``gitrot rekey``: a new data key, the same ref); ``same_ref`` then tells whether it
+    decrypts to the same ref on both sides (:func:`same_ref`): True is no finding, None (no
+    key opens both) a ``ref-reencrypted`` warning that says what is known."""
     if before is None:
         return []
     found = []
@@ -199,21 +338,76 @@ def target_changes(intent: RotationIntent, before: RotationIntent | None) -> lis
         ("spec.target.backend", before.backend, intent.backend),
         ("spec.target.ref", before.ref, intent.ref),
     ):
-        if old != new:
-            line, column = intent.position(field)
+        if old == new:
+            continue
+        line, column = intent.position(field)
+        same = same_ref() if field == "spec.target.ref" and same_ref is not None else False
+        if same:
+            continue
+        if same is None:
             found.append(
                 Finding(
-                    "target-changed",
+                    "ref-reencrypted",
                     Severity.WARNING,
                     intent.path,
                     line,
                     column,
-                    f"{field} changed: the secret moves"
-                    + (f" from backend {old!r} to {new!r}" if field.endswith("backend") else ""),
-                    hint="check that every consumer reads the new place before merging",
+                    "spec.target.ref has new ciphertext (re-encrypted, or a new place); no "
+                    "key at hand opens both sides, so the check cannot tell whether the "
+                    "secret moves",
+                    hint="run the check with a key that opens the intent (the reconciler's "
+                    ".gitrot/reconciler.key, SOPS_AGE_KEY_FILE), or compare sops -d of both "
+                    "sides",
                 )
             )
+            continue
+        found.append(
+            Finding(
+                "target-changed",
+                Severity.WARNING,
+                intent.path,
+                line,
+                column,
+                f"{field} changed: the secret moves"
+                + (f" from backend {old!r} to {new!r}" if field.endswith("backend") else ""),
+                hint="check that every consumer reads the new place before merging",
+            )
+        )
     return found
+
+
+def same_ref(old_text: bytes | None, new_text: bytes | None, where: str, keys: Keys) -> bool | None:
+    """Whether ``spec.target.ref`` is the same once decrypted in both texts of an intent
+    (a side whose ref is not encrypted is taken as it is); None when a side does not open
+    with ``keys``. Nothing decrypted leaves this function but the answer."""
+    refs = [_ref_of(text, where, keys) for text in (old_text, new_text)]
+    if refs[0] is None or refs[1] is None:
+        return None
+    return refs[0] == refs[1]
+
+
+def _ref_of(text: bytes | None, where: str, keys: Keys) -> str | None:
+    from gitrot.errors import GitrotError
+    from gitrot.sops.cipher import is_encrypted
+    from gitrot.sops.tree import Map
+
+    if text is None:
+        return None
+    try:
+        from gitrot import repo
+
+        ref = repo.parse_intent(text, where).ref
+    except GitrotError:  # a side that does not load compares as unknown
+        return None
+    if not is_encrypted(ref):
+        return ref
+    docs = _opened(text, where, keys)
+    if not isinstance(docs, list) or not docs:
+        return None
+    spec = docs[0].get("spec") if isinstance(docs[0], Map) else None
+    target = spec.get("target") if isinstance(spec, Map) else None
+    value = target.get("ref") if isinstance(target, Map) else None
+    return value if isinstance(value, str) else None
 
 
 def removed_recipients(

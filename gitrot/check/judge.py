@@ -32,7 +32,7 @@ from gitrot.errors import GitrotError
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import datetime
 
     from gitrot.check.sides import Policy
@@ -113,9 +113,10 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     config = _config(change, findings)
     base_config = _quiet_config(base_tree)
     old_config = _quiet_config(old_tree) if change.merge_base.id != change.base.id else base_config
+    kept = _sealed_kept(change)
     if config is None:
         findings.extend(scan_change(change, [_allowlist(base_tree)] if base_config else []))
-        findings.extend(changes.sealed_changes(files))
+        findings.extend(changes.sealed_changes(files, kept))
         findings.extend(_sealed_documents(change, files))
         return Verdict(findings, [f.path for f in change.files], dict(changes.RULES))
     builtin, installed = _shared_rules()
@@ -128,7 +129,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     )
     policies = _distinct([p for p in (base, head) if p is not None])
     findings.extend(scan_change(change, [p.allow for p in (base, head) if p is not None]))
-    findings.extend(changes.sealed_changes(files))
+    findings.extend(changes.sealed_changes(files, kept))
     findings.extend(_sealed_documents(change, files))
     from gitrot.policy import rules as rules_module
 
@@ -162,6 +163,28 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
         judged.extend(_policy_changes(change, changed, old_config, config, base, head, pr))
     findings.extend(_waive_pr(head, base, old_tree, old_config, judged, now=now, pr=pr, wide=wide))
     return Verdict(findings, [f.path for f in change.files], meta)
+
+
+def _keys(repo: Repo, prefix: str) -> changes.Keys:
+    """The keys the change checks may open encrypted fields with (loaded when first used):
+    the reconciler's in the checked-out policy folder (none in a bare clone), the user's."""
+    import os
+
+    return changes.Keys(os.path.join(repo.workdir, prefix) if repo.workdir else None)
+
+
+def _sealed_kept(change: Change) -> Callable[[ChangedFile], bool | None]:
+    """Whether a modified sealed document still holds its value (:func:`changes.sealed_kept`)."""
+    keys = _keys(change.repo, change.prefix)
+
+    def kept(item: ChangedFile) -> bool | None:
+        old = change.read_old(item.old_path or item.path)
+        new = change.read_new(item.path)
+        if old is None or new is None:
+            return False
+        return changes.sealed_kept(old, new, item.path, keys)
+
+    return kept
 
 
 def _quiet_config(tree: Tree) -> Config | None:
@@ -364,9 +387,14 @@ def _judge_intents(  # noqa: PLR0917 - what one judgement reads
     if pipeline.mode == PR:
         judged = _fail_closed(judged, pipeline)
     new = Tree(pipeline.new, pipeline.prefix)
+    keys = _keys(pipeline.repo, pipeline.prefix)
     for intent in intents:
         before = facts[intent.path].base
-        judged.extend(changes.target_changes(intent, before))
+        judged.extend(
+            changes.target_changes(
+                intent, before, _ref_compare(pipeline, intent, texts, befores, keys)
+            )
+        )
         sealed = getattr(intent.value, "path", None)
         if sealed is not None:
             judged.extend(changes.missing_sealed(intent, new.read(sealed) is not None))
@@ -375,6 +403,26 @@ def _judge_intents(  # noqa: PLR0917 - what one judgement reads
     fresh = [i for i in intents if i.path in added or facts[i.path].status == "added"]
     judged.extend(_starts(pipeline, fresh))
     return judged
+
+
+def _ref_compare(
+    pipeline: _Pipeline,
+    intent: RotationIntent,
+    texts: Mapping[str, bytes],
+    befores: Mapping[str, bytes | None] | None,
+    keys: changes.Keys,
+) -> Callable[[], bool | None]:
+    """Whether the intent's ref decrypts the same before and now (asked only when its
+    ciphertext changed)."""
+
+    def compare() -> bool | None:
+        if befores is not None:
+            old = befores.get(intent.path)
+        else:
+            old = Tree(pipeline.old, pipeline.prefix).read(intent.path) if pipeline.old else None
+        return changes.same_ref(old, texts.get(intent.path), intent.path, keys)
+
+    return compare
 
 
 def _facts(

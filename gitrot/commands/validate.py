@@ -168,7 +168,9 @@ def judge(
 
 def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
     """A ``sealed-immutable`` finding for each sealed value document among ``targets`` that
-    differs from its committed version at HEAD (the value of a version never changes)."""
+    differs from its committed version at HEAD (the value of a version never changes;
+    re-encrypting it for other recipients keeps it: :func:`gitrot.check.changes.sealed_kept`)."""
+    from gitrot.check.changes import REKEYED_HINT, Keys, sealed_kept
     from gitrot.core.findings import Finding, Severity
     from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
     from gitrot.git.worktree import head_blobs
@@ -176,25 +178,35 @@ def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
     sealed = [t for t in targets if t.startswith(SECRETS_DIR + "/") and t.endswith(SEALED_SUFFIX)]
     committed = head_blobs(root, sealed) if sealed else None
     found: list[Finding] = []
+    keys = Keys(root)
     for path, before in (committed or {}).items():
         if before is None:
             continue
         now = _read_bytes(root, path)
         if now is None:
             continue  # deleted (the PR check judges deletions), or refused by the loader
-        if now != before:
-            found.append(
-                Finding(
-                    "sealed-immutable",
-                    Severity.ERROR,
-                    path,
-                    1,
-                    1,
-                    "a committed sealed value never changes: its version may already be applied",
-                    hint="restore it (git checkout HEAD -- FILE) and supply a new value for a "
-                    "new version: gitrot rotate NAME --value-stdin",
-                )
+        if now == before:
+            continue
+        kept = sealed_kept(before, now, path, keys)  # re-encrypted for other recipients
+        if kept:
+            continue
+        found.append(
+            Finding(
+                "sealed-immutable",
+                Severity.ERROR,
+                path,
+                1,
+                1,
+                "a committed sealed value never changes: its version may already be applied"
+                if kept is False
+                else "the sealed value is re-encrypted under a new data key, and no key at "
+                "hand opens both sides to tell that its value is the same",
+                hint="restore it (git checkout HEAD -- FILE) and supply a new value for a "
+                "new version: gitrot rotate NAME --value-stdin"
+                if kept is False
+                else REKEYED_HINT,
             )
+        )
     return found
 
 
