@@ -203,10 +203,15 @@ def _load_identities(root: str | None) -> list[object]:
     return found
 
 
+#: :func:`_opened` of a document that a key opens but that does not decrypt or verify
+BROKEN = "broken"
+
+
 def _opened(text: bytes, where: str, keys: Keys) -> object | None:
-    """The decrypted documents of a SOPS YAML text (MAC checked); None when it does not
-    open with ``keys`` (or is not SOPS YAML)."""
-    from gitrot.errors import GitrotError
+    """The decrypted documents of a SOPS YAML text (MAC checked); None when no key at hand
+    opens its data key (or it is not SOPS YAML); :data:`BROKEN` when one does but a value
+    or the MAC does not verify."""
+    from gitrot.errors import GitrotError, NoKeyError
     from gitrot.sops.document import SopsFile, decrypt
 
     identities = keys.identities()
@@ -214,9 +219,14 @@ def _opened(text: bytes, where: str, keys: Keys) -> object | None:
         return None
     try:
         source = SopsFile.parse(text.decode("utf-8"), fmt="yaml", where=where)
-        return decrypt(source, identities).docs
     except (GitrotError, UnicodeDecodeError, ValueError):
         return None
+    try:
+        return decrypt(source, identities).docs
+    except NoKeyError:
+        return None
+    except (GitrotError, ValueError):
+        return BROKEN
 
 
 def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool | None:
@@ -226,9 +236,9 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
     True when only its recipients changed: the documents without ``sops`` (the encrypted
     value byte for byte, name, version, comments) and the metadata other than the key
     stanzas, ``lastmodified`` and ``mac`` are equal. ``sops updatekeys`` and ``gitrot
-    updatekeys`` keep the data key, so the value's ciphertext stays; a data key that does
-    not open it breaks the document for the reconciler (it refuses), it cannot change the
-    value. Else True when a key opens both sides to equal documents (a new data key:
+    updatekeys`` keep the data key, so the value's ciphertext stays; another data key
+    cannot decrypt it to another value, only break it (the reconciler refuses it), and a
+    key at hand that opens the new data key checks that it does not. Else True when a key opens both sides to equal documents (a new data key:
     ``sops rotate``), False when they differ or the documents do not parse, None when the
     value's ciphertext changed and no key opens both sides."""
     from gitrot.errors import GitrotError
@@ -242,14 +252,15 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
     if _frame(before) != _frame(after):
         return False
     if before.docs == after.docs:
-        return True
+        # a key at hand that opens the new data key must find the same value under it
+        return keys is None or _opened(new, where, keys) != BROKEN
     if keys is None:
         return None
     opened_before = _opened(old, where, keys)
     opened_after = _opened(new, where, keys) if opened_before is not None else None
     if opened_before is None or opened_after is None:
         return None
-    return bool(opened_before == opened_after)
+    return opened_before != BROKEN and bool(opened_before == opened_after)
 
 
 def _frame(source: SopsFile) -> tuple[object, ...]:

@@ -192,3 +192,26 @@ def test_recipients_and_a_comment_are_refused(sealed: tuple[PolicyRepo, Key]) ->
     policy.commit("Give the operator the sealed value, with a note", ago=HOUR)
     code, found = policy.check()
     assert code == 1 and ids(found) == ["sealed-immutable"]
+
+
+def test_a_stanza_for_another_data_key_is_refused_when_a_key_can_tell(
+    sealed: tuple[PolicyRepo, Key],
+) -> None:
+    """Without a key a pull request can wrap some other data key for the reconciler (the
+    value's ciphertext unchanged): it cannot change the value, only break it. A key at
+    hand sees that the new data key does not open the value."""
+    import os
+
+    from gitrot.sops import age, document
+
+    policy, _ = sealed
+    source = document.SopsFile.parse(policy.read(SEALED_V2), fmt="yaml", where=SEALED_V2)
+    reconciler = reconciler_key(policy).recipient
+    for stanza in source.metadata.groups[0]:
+        if stanza.recipient == reconciler:
+            stanza.enc = age.wrap(os.urandom(32), reconciler)
+    docs = document.with_metadata(source.docs, source.metadata)
+    policy.write(SEALED_V2, document.emit(docs, "yaml"))
+    policy.commit("Re-wrap the sealed value", ago=HOUR)
+    code, found = policy.check()
+    assert code == 1 and ids(found) == ["sealed-immutable"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Key, run_sops
+from tests.conftest import AGE_KEYGEN, Key, run_sops
 
 
-def test_keygen_writes_0600_prints_recipient_and_refuses_to_overwrite(
-    gitrot, isolated_home: Path
+def test_keygen_writes_0600_prints_recipient_and_appends_to_the_default_file(
+    gitrot, isolated_home: Path, tmp_path: Path
 ) -> None:
     result = gitrot("keygen")
     assert result.code == 0, result.err
@@ -22,9 +22,50 @@ def test_keygen_writes_0600_prints_recipient_and_refuses_to_overwrite(
     text = key_file.read_text()
     assert f"# public key: {recipient}" in text
     assert "AGE-SECRET-KEY-1" not in result.out + result.err
+    # age users keep several identities in that file: a second one is appended
     again = gitrot("keygen")
-    assert again.code == 2 and "refusing to overwrite" in again.err
-    assert key_file.read_text() == text
+    assert again.code == 0 and "added a new age identity" in again.err
+    second = again.out.strip()
+    assert second.startswith("age1") and second != recipient
+    both = key_file.read_text()
+    assert both.startswith(text) and f"# public key: {second}" in both[len(text) :]
+    assert both.count("# created: ") == 2 and both.count("AGE-SECRET-KEY-1") == 2
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "AGE-SECRET-KEY-1" not in again.out + again.err
+    # sops (and age) open what either identity can read
+    plain = tmp_path / "p.yaml"
+    plain.write_text("token: abc\n")
+    for who in (recipient, second):
+        out = tmp_path / f"{who[:10]}.yaml"
+        assert gitrot("encrypt", str(plain), "--age", who, "-o", str(out)).code == 0
+        opened = run_sops(["-d", str(out)])
+        assert opened.returncode == 0 and opened.stdout == b"token: abc\n"
+
+
+def test_keygen_appends_on_a_line_of_its_own(gitrot, isolated_home: Path) -> None:
+    key_file = isolated_home / ".config" / "sops" / "age" / "keys.txt"
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("# my old key, no newline at the end")
+    key_file.chmod(0o600)
+    result = gitrot("keygen")
+    assert result.code == 0, result.err
+    lines = key_file.read_text().splitlines()
+    assert lines[0] == "# my old key, no newline at the end" and lines[1].startswith("# created: ")
+
+
+@pytest.mark.skipif(AGE_KEYGEN is None, reason="age-keygen is not installed")
+def test_keygen_o_refuses_an_existing_file_like_age_keygen(gitrot, tmp_path: Path) -> None:
+    import subprocess
+
+    target = tmp_path / "key.txt"
+    assert gitrot("keygen", "-o", str(target)).code == 0
+    text = target.read_text()
+    again = gitrot("keygen", "-o", str(target))
+    assert again.code == 2 and "refusing to overwrite" in again.err and "-o NEWFILE" in again.err
+    assert target.read_text() == text
+    assert AGE_KEYGEN is not None
+    theirs = subprocess.run([AGE_KEYGEN, "-o", str(target)], capture_output=True, check=False)
+    assert theirs.returncode != 0 and target.read_text() == text
 
 
 def test_keygen_identity_is_found_by_gitrot_and_sops(gitrot, tmp_path: Path) -> None:
