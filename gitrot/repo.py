@@ -33,6 +33,8 @@ from gitrot.sops.tree import Map
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from gitrot.core.models import Config
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -111,15 +113,28 @@ def _outside(rel: str) -> InputError:
 
 def read_file(root: str | os.PathLike[str], rel: str) -> str:
     """The text of the repo-relative file ``rel``: never through a symlink that leaves the
-    repository (any folder on the way included), never a FIFO, socket or device."""
+    repository (any folder on the way included), never a FIFO, socket or device, and never
+    a symlink itself (see :data:`LINK_HINT`)."""
     return _read(os.fspath(root), rel, InputError)
+
+
+#: why gitrot's own documents are never symlinks: git stores a link as a blob holding its
+#: target path, and the PR check and the reconciler read git objects (gitrot.git.repo)
+LINK_MESSAGE = "is a symbolic link: gitrot reads its policy files as regular files only"
+LINK_HINT = (
+    "git stores the link, not the file it points to, and the PR check and the reconciler "
+    "read git: replace the link with the file"
+)
 
 
 def _read(root: str, rel: str, error: type[InputError]) -> str:
     from gitrot.fsutil import inside, read_text
 
     try:
-        return read_text(inside(root, rel), limit=MAX_FILE_BYTES, where=rel)
+        full = inside(root, rel)
+        if os.path.islink(full):
+            raise InputError(LINK_MESSAGE, where=rel, hint=LINK_HINT)
+        return read_text(full, limit=MAX_FILE_BYTES, where=rel)
     except InputError as exc:
         raise error(exc.message, where=rel, line=exc.line, hint=exc.hint) from None
 
@@ -327,10 +342,15 @@ SEALED_KIND = "SealedValue"
 _SEALED_PATH = re.compile(r"secrets/(?P<name>.+)\.v(?P<version>[1-9][0-9]*)\.sealed\.yaml")
 
 
-def parse_sealed(data: str | bytes, path: str) -> tuple[str, int]:
+def parse_sealed(
+    data: str | bytes, path: str, recipients: Mapping[str, str] | None = None
+) -> tuple[str, int]:
     """Check the text (or git blob) of the sealed value document at ``path``
     (``secrets/<name>.v<N>.sealed.yaml``): its header, that it is for that name and version,
-    that ``value`` is encrypted and that its selector encrypts ``value``; (name, version)."""
+    that ``value`` is encrypted as a string (its ``type:`` tag says so without a key) and
+    that its selector encrypts ``value``; with ``recipients`` (gitrot.yaml's, name ->
+    age recipient), that each of them can open it, as the reconciler must. (name, version)."""
+    from gitrot.sops.cipher import _ENC
     from gitrot.sops.walk import Selector
 
     match = _SEALED_PATH.fullmatch(path)
@@ -364,8 +384,25 @@ def parse_sealed(data: str | bytes, path: str) -> tuple[str, int]:
             "the sealed value is not encrypted",
             "seal values with gitrot rotate NAME --value-stdin; never commit one in clear",
         )
+    match_enc = _ENC.match(value)
+    if match_enc is not None and match_enc[4] != "str":
+        doc.fail(
+            "value",
+            f"the sealed value is encrypted as {match_enc[4]!r}, not a string: the reconciler "
+            "would refuse it",
+            "seal values with gitrot rotate NAME --value-stdin (it always seals a string)",
+        )
     if not Selector(*encryption.selector).encrypts(["value"], [], False):
         doc.fail("sops", "the sealed document's selector does not encrypt 'value'")
+    for who, recipient in sorted((recipients or {}).items()):
+        if recipient not in encryption.recipients:
+            doc.fail(
+                "sops",
+                f"recipient {who!r} named in gitrot.yaml cannot open the sealed value: the "
+                "reconciler would refuse it",
+                "seal it for the repository's recipients: gitrot rotate NAME --value-stdin "
+                "(it reads .sops.yaml), or gitrot updatekeys FILE",
+            )
     return name, version
 
 

@@ -337,6 +337,10 @@ def load_waivers(
         ]
     if not os.path.lexists(full):
         return [], []
+    if os.path.islink(full):
+        from gitrot.repo import LINK_HINT, LINK_MESSAGE
+
+        return [], [invalid(InputError(LINK_MESSAGE, where=path, hint=LINK_HINT))]
     try:
         text = read_text(full, limit=MAX_FILE_BYTES)
     except InputError as exc:

@@ -130,7 +130,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     policies = _distinct([p for p in (base, head) if p is not None])
     findings.extend(scan_change(change, [p.allow for p in (base, head) if p is not None]))
     findings.extend(changes.sealed_changes(files, kept))
-    findings.extend(_sealed_documents(change, files))
+    findings.extend(_sealed_documents(change, files, (base_config, config)))
     from gitrot.policy import rules as rules_module
 
     meta: dict[str, tuple[str, str]] = {}
@@ -234,7 +234,11 @@ def _at(exc: Exception, where: str) -> GitrotError:
 def _config(change: Change, findings: list[Finding]) -> Config | None:
     from gitrot import repo
 
-    text = change.read_new(CONFIG_FILE)
+    try:
+        text = change.read_new(CONFIG_FILE)
+    except GitrotError as exc:  # a symbolic link
+        findings.append(Finding.from_error(exc.at(CONFIG_FILE)))
+        return None
     if text is None:
         findings.append(
             Finding(
@@ -338,10 +342,10 @@ def _intents(
     intents: list[RotationIntent] = []
     texts: dict[str, bytes] = {}
     for path in sorted(paths):
-        data = change.read_new(path)
-        if data is None:
-            continue
         try:
+            data = change.read_new(path)
+            if data is None:
+                continue
             intents.append(repo.parse_intent(data, path))
         except GitrotError as exc:
             findings.append(Finding.from_error(exc.at(path)))
@@ -636,17 +640,27 @@ def _rotation_times(
     return times
 
 
-def _sealed_documents(change: Change, files: list[ChangedFile]) -> list[Finding]:
-    """The loader's findings on every sealed value document the change adds or modifies."""
+def _sealed_documents(
+    change: Change, files: list[ChangedFile], configs: Iterable[Config | None] = ()
+) -> list[Finding]:
+    """The loader's findings on every sealed value document the change adds or modifies:
+    also, that every recipient the ``configs`` (the base's and the head's) name can open
+    it, as the reconciler must."""
     from gitrot import repo
     from gitrot.check.changes import is_sealed_path
 
+    recipients: dict[str, str] = {}  # name in gitrot.yaml -> age recipient
+    for config in configs:
+        for name, recipient in (config.recipients if config is not None else {}).items():
+            if recipient not in recipients.values():
+                label = name if name not in recipients else f"{name} ({recipient})"
+                recipients[label] = recipient
     found: list[Finding] = []
     for item in files:
         if item.status == "deleted" or not is_sealed_path(item.path):
             continue
         try:
-            repo.parse_sealed(change.read_new(item.path) or b"", item.path)
+            repo.parse_sealed(change.read_new(item.path) or b"", item.path, recipients)
         except GitrotError as exc:
             found.append(Finding.from_error(exc.at(item.path)))
     return found
@@ -784,9 +798,13 @@ def scan_change(change: Change, allowlists: Sequence[Sequence[AllowEntry]]) -> l
     # fingerprints keyed with the base's salt (the first allowlist's): what the allowlist takes
     salt = next((getattr(a, "salt", None) for a in allowlists if getattr(a, "salt", None)), None)
     hits: list[Hit] = []
+    from gitrot.git.repo import LINK_MODE
+
     for item in change.files:
         if item.status == "deleted" or (item.new_size or 0) > MAX_SCAN_BYTES:
             continue
+        if item.new_mode == LINK_MODE:
+            continue  # a symbolic link: its blob is a path (gitrot refuses links it reads)
         data = change.read_new(item.path)
         if data is None or b"\0" in data:
             continue

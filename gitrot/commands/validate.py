@@ -132,7 +132,7 @@ def judge(
                 findings.append(Finding.from_error(config_error))
             continue
         try:
-            model = check_file(root, relpath)
+            model = check_file(root, relpath, config)
         except GitrotError as exc:
             findings.append(Finding.from_error(exc.at(relpath)))
             continue
@@ -264,9 +264,12 @@ def _read_bytes(root: str, relpath: str) -> bytes | None:
         return None
 
 
-def check_file(root: str, relpath: str) -> Config | RotationIntent | None:
+def check_file(
+    root: str, relpath: str, config: Config | None = None
+) -> Config | RotationIntent | None:
     """The model of one file, or its first problem raised; files gitrot does not own (and
-    sealed values, which have no model here) give None."""
+    sealed values, which have no model here) give None. With ``config``, a sealed value
+    must be sealed for each of its recipients."""
     from pathlib import Path
 
     from gitrot import repo
@@ -275,7 +278,7 @@ def check_file(root: str, relpath: str) -> Config | RotationIntent | None:
     if relpath == repo.CONFIG_FILE:
         return repo.load_config(Path(root))
     if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith(SEALED_SUFFIX):
-        _check_sealed(root, relpath)
+        _check_sealed(root, relpath, config)
         return None
     if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith((".yaml", ".yml")):
         return repo.load_intent(Path(root), relpath)
@@ -287,10 +290,11 @@ def _names_policy_file(targets: list[str]) -> bool:
     return any(t.endswith(".yaml") and not t.startswith("secrets/") for t in targets)
 
 
-def _check_sealed(root: str, relpath: str) -> None:
+def _check_sealed(root: str, relpath: str, config: Config | None) -> None:
     from gitrot import repo
 
-    repo.parse_sealed(repo.read_file(root, relpath), relpath)
+    recipients = config.recipients if config is not None else None
+    repo.parse_sealed(repo.read_file(root, relpath), relpath, recipients)
 
 
 def _target(root: str, path: str) -> str:

@@ -329,11 +329,17 @@ class Change:
         return found
 
     def _read(self, commit: Commit, path: str) -> bytes | None:
+        """InputError for a symbolic link: its blob is a path, not the file's content."""
         import pygit2
+
+        from gitrot.git.repo import refuse_link
 
         top = self.top_path(path)
         found = self._lookup(commit, top) if top else None
-        return found.data if isinstance(found, pygit2.Blob) else None
+        if not isinstance(found, pygit2.Blob):
+            return None
+        refuse_link(found, path)
+        return found.data
 
     def _list(self, commit: Commit, folder: str) -> list[str]:
         """The blobs (files and symlinks) under ``folder``, descending into it alone."""

@@ -102,7 +102,24 @@ def read_blob(commit: Commit, path: str) -> bytes | None:
         return None
     except pygit2.GitError as exc:
         raise GitError(f"cannot read {path} at {commit.short_id}: {exc}") from exc
-    return found.data if isinstance(found, pygit2.Blob) else None
+    if not isinstance(found, pygit2.Blob):
+        return None
+    refuse_link(found, path)
+    return found.data
+
+
+#: a symbolic link's mode in a git tree: its blob holds the path it points to
+LINK_MODE = 0o120000
+
+
+def refuse_link(blob: pygit2.Blob, path: str) -> None:
+    """InputError (exit 2) when ``blob`` (found in a tree at ``path``) is a symbolic link:
+    its data is the path it points to, never the content of the file gitrot reads there."""
+    if getattr(blob, "filemode", None) == LINK_MODE:
+        from gitrot.errors import InputError
+        from gitrot.repo import LINK_HINT, LINK_MESSAGE
+
+        raise InputError(LINK_MESSAGE + " (in git)", where=path, hint=LINK_HINT)
 
 
 def main_branch(repo: Repo) -> str | None:
