@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo bench lint typecheck unit age shellcheck xmllint clean
+.PHONY: test demo bench lint typecheck unit age shellcheck xmllint sarif-multitool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ xmllint:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libxml2-utils >/dev/null; }
 
+# Microsoft's SARIF Multitool (npm, into .tools/): checks SARIF reports with GitHub's ingestion
+# rules (validate --rule-kind "Gh;Sarif"), as code scanning would take them
+sarif-multitool:
+	@test -d .tools/node_modules/@microsoft/sarif-multitool || \
+	  npm install --prefix .tools --no-fund --no-audit --silent @microsoft/sarif-multitool@5
+	@chmod u+x .tools/node_modules/@microsoft/sarif-multitool-*/Sarif.Multitool 2>/dev/null || true
+
 lint: $(STAMP)
 	$(BIN)/ruff check gitrot tests bench
 	$(BIN)/ruff format --check gitrot tests bench
@@ -41,7 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: export GITROT_REQUIRE_TOOLS=1
-unit: $(STAMP) age shellcheck xmllint
+unit: $(STAMP) age shellcheck xmllint sarif-multitool
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
