@@ -7,7 +7,9 @@ with ``[redacted]``:
 - every occurrence of each given value in the encodings a program is likely to print it
   in: plain, base64 (standard and URL-safe, with and without padding), hex (either case),
   URL-encoded and JSON-escaped; and a value's beginning cut off at the end of the text, or
-  its end cut off at the start of a line (a tail or a shortened line splits it);
+  its end cut off at the start of a line (a tail or a shortened line splits it); and any
+  piece of six or more characters of it anywhere (a value printed split across lines or
+  in parts);
 - defensively, whatever looks like a credential even when no value is given (a delivery
   retried on a later run does not know it): the userinfo of a URL
   (``scheme://user:password@``), ``password=...``-style assignments and long high-entropy
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 MARK = "[redacted]"
 MIN_PARTIAL = 4  # characters of a cut-off value worth hiding at a boundary
+MIN_PIECE = 6  # characters of a value, anywhere in a line, worth hiding (a split value)
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]*@")
 _ASSIGNMENT = re.compile(
     r"(?i)\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
@@ -68,6 +71,8 @@ def redact(text: str, values: Iterable[str] = ()) -> str:
             text = text.replace(variant, MARK)
         for variant in variants(value):
             text = _cut_off(text, variant)
+        for variant in variants(value):
+            text = _pieces(text, variant)
     text = _USERINFO.sub(lambda m: f"{m[1]}{MARK}@", text)
     text = _AUTHORIZATION.sub(lambda m: f"{m[1]} {MARK}", text)
     text = _ASSIGNMENT.sub(_assignment, text)
@@ -97,6 +102,27 @@ def _cut_off(text: str, variant: str) -> str:
                 lines[index] = MARK + line[size:]
                 break
     return "\n".join(lines)
+
+
+def _pieces(text: str, variant: str) -> str:
+    """Hide every run of MIN_PIECE or more characters of ``text`` that is a piece of
+    ``variant``: what a value split across lines, or printed in parts, leaves in a line."""
+    if len(variant) < MIN_PIECE:
+        return text
+    grams = {variant[i : i + MIN_PIECE] for i in range(len(variant) - MIN_PIECE + 1)}
+    hidden = [False] * len(text)
+    for start in range(len(text) - MIN_PIECE + 1):
+        if text[start : start + MIN_PIECE] in grams:
+            hidden[start : start + MIN_PIECE] = [True] * MIN_PIECE
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if not hidden[index]:
+            out.append(char)
+        elif index == 0 or not hidden[index - 1]:
+            out.append(MARK)
+    return "".join(out)
 
 
 def _looks_random(token: str) -> bool:

@@ -8,6 +8,8 @@ refuses that secret alone, applying and recording the rest.
 (b) A committed symbolic link as gitrot.yaml, waivers.yaml, a rule file or an intent: git
 holds the link's path, not the file; the PR check never reads that path as the file's
 content, and the hook refuses the link too.
+(c) A failing consumer that prints the value split across lines or in parts (plain, or
+base64 wrapped): no piece of it reaches the note or the output.
 
 Every test: a PR branch, ``gitrot check`` with the PR facts CI gives, a merge and ``gitrot
 reconcile`` where it applies, asserting the refusal and that no value leaked.
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -165,3 +168,43 @@ def test_a_committed_symlink_is_never_read_as_the_file(make_repo: MakeRepo, rela
     )
     hook = run(repo.root, "validate")
     assert hook.returncode in (1, 2) and "is a symbolic link" in hook.stdout + hook.stderr
+
+
+# -- (c) a value printed in pieces --------------------------------------------------------------
+
+PIECES = {
+    # the middle of the value on the last line, its start and end on lines before
+    "split": "import os, sys; v = os.environ['V']; print(v[:10]); "
+    "print('retry with', v[10:22], 'failed'); sys.exit(1)",
+    # base64 wrapped at 12 columns, then a line quoting one chunk from the middle
+    "b64-wrapped": "import base64, os, sys; b = base64.b64encode(os.environ['V'].encode()).decode(); "
+    "print('\\n'.join(b[i:i + 12] for i in range(0, len(b), 12))); "
+    "print('bad chunk', b[12:24]); sys.exit(2)",
+}
+
+
+def test_a_consumer_printing_the_value_in_pieces_leaks_none_of_it(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    import base64
+
+    root = tmp_path / "policy"
+    exec_ = f'{sys.executable} -m gitrot exec --secret "$GITROT_SECRET_NAME=V" -- {sys.executable}'
+    triggers = {
+        name: {"type": "command", "argv": ["sh", "-c", f'cd {root} && {exec_} -c "$0"', code]}
+        for name, code in PIECES.items()
+    }
+    repo = make_repo(0, triggers=triggers, commit=False)
+    repo.new(GOOD, consumers=tuple(PIECES))
+    repo.commit()
+    first, _ = reconcile(repo)
+    assert first.returncode == 1, first.stderr
+    value = repo.backend().read(repo.refs[GOOD], 1).reveal()
+    shown = first.stdout + first.stderr
+    assert shown.count("[redacted]") >= 2
+    encoded = base64.b64encode(value.encode()).decode()
+    pieces = {value[i : i + 6] for i in range(len(value) - 5)}
+    pieces |= {encoded[i : i + 8] for i in range(len(encoded) - 7)}
+    notes = git(repo.root, "log", "--notes=gitrot", "--format=%N", "--all")
+    for text in (shown, notes, every_object(repo)):
+        assert not [p for p in pieces if p in text]
