@@ -60,11 +60,6 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
-#: formats read by a forge, which names files from the top of the git tree, not from the
-#: policy repository's folder in it
-_FROM_THE_TOP = ("github", "sarif", "markdown")
-
-
 def _moved(finding: Finding, top: str | None) -> Finding:
     """The finding with its path from the top of the git tree (unchanged when None)."""
     if top is None or not finding.path:
@@ -93,7 +88,9 @@ def check(
     change = open_change(repo, base, head, prefix=prefix)
     verdict = judge(change, now=datetime.now(UTC), pr=pr_facts(os.environ))
     findings, checked = verdict.findings, verdict.checked
-    if change.prefix and fmt in _FROM_THE_TOP:
+    # one rule for every format (and for gitrot validate): paths from the top of the git
+    # tree, as forges, pre-commit and CI name files, not from the policy's folder in it
+    if change.prefix:
         findings = [_moved(f, change.top_path(f.path)) for f in findings]
         checked = [change.top_path(path) or path for path in checked]
     color = fmt == "text" and output_file is None and output.stdout_wants_color()

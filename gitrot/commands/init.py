@@ -111,12 +111,13 @@ def init(
             waiver_approvers=list(dict.fromkeys(waiver_approvers or [])),
         ),
         ".sops.yaml": sops_config_text(recipients),
-        ".pre-commit-config.yaml": PRE_COMMIT,
         ".gitignore": GITIGNORE,
         "waivers.yaml": WAIVERS,
         "policies/README.md": POLICIES_README,
     }
     changed = [name for name, text in files.items() if _write_new(directory, name, text)]
+    hook_files, hook_notes = _pre_commit(directory)
+    changed.extend(hook_files)
     if created_repo:
         output.info(f"gitrot: initialised a git repository in {directory}")
     if created_key:
@@ -135,8 +136,69 @@ def init(
         output.info(f"gitrot: created {name}")
     if not changed and not created_repo:
         output.info(f"gitrot: {directory} is already a gitrot repository; nothing changed")
+    for note in hook_notes:
+        output.info(note)
     output.data(recipient + "\n")
     return 0
+
+
+def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
+    """The pre-commit hook, in the ``.pre-commit-config.yaml`` at the top of the git work
+    tree (pre-commit reads no other): written when there is none, its files anchored at
+    the policy's folder; an existing one is never edited (the hook to add is printed). The
+    hook runs ``gitrot`` from PATH (``language: system``), so none is written when gitrot
+    is not on PATH: the hook would fail every commit. (what it created, what to tell)"""
+    import shutil
+
+    from gitrot import workspace
+
+    top = workspace.git_top(directory) or os.path.abspath(directory)
+    prefix = workspace.top_prefix(directory)
+    config = os.path.join(top, PRE_COMMIT_FILE)
+    name = os.path.relpath(config, directory)  # named from the policy folder, as the others
+    notes: list[str] = []
+    if prefix and os.path.lexists(os.path.join(directory, PRE_COMMIT_FILE)):
+        notes.append(
+            f"gitrot: warning: pre-commit never reads {PRE_COMMIT_FILE} in a subfolder, only "
+            f"{name} at the top of the git repository: move its hooks there"
+        )
+    if shutil.which("gitrot") is None:
+        notes.append(
+            f"gitrot: gitrot is not on PATH, so no {PRE_COMMIT_FILE} was written (its "
+            "language: system hook runs gitrot from PATH and would fail every commit): put "
+            "gitrot on PATH and run gitrot init again, or add gitrot's published hooks "
+            f"(repo: + rev:, see the README) to {name}"
+        )
+        return [], notes
+    text = pre_commit_text(prefix)
+    created = _write_new(top, PRE_COMMIT_FILE, text)
+    if not created:
+        from gitrot.fsutil import read_text
+
+        if "gitrot-validate" not in read_text(config):
+            hook = text[text.rindex("      - id: gitrot-validate") :]
+            notes.append(
+                f"gitrot: {name} has no gitrot-validate hook; add it under repos: (pre-commit "
+                f"reads only this file, at the top of the git repository):\n"
+                f"  - repo: local\n    hooks:\n{hook.rstrip()}"
+            )
+    where = os.path.relpath(top)
+    notes.append(
+        "gitrot: run 'pre-commit install'"
+        + ("" if where == "." else f" in {where}")
+        + " once per clone, so that the hook checks every commit"
+        + ("" if shutil.which("pre-commit") else " (pip install pre-commit first)")
+    )
+    return ([name] if created else []), notes
+
+
+def pre_commit_text(prefix: str = "") -> str:
+    """The ``.pre-commit-config.yaml`` for a policy repository at ``prefix`` ("" or
+    "infra/policy/") in its git work tree."""
+    import re
+
+    anchored = re.escape(prefix).replace("'", "''")
+    return PRE_COMMIT.replace("{prefix}", anchored)
 
 
 def _reconciler_recipient(directory: str) -> tuple[str, bool]:
@@ -287,8 +349,19 @@ def sops_config_text(recipients: list[str]) -> str:
     )
 
 
+PRE_COMMIT_FILE = ".pre-commit-config.yaml"
+
+# language: system runs the gitrot on PATH: the one that writes these files, no network.
 PRE_COMMIT = """\
-# gitrot validates intents, config, policies and waivers before every commit.
+# gitrot validates intents, config, policies and waivers before every commit; run
+# `pre-commit install` once per clone. This hook runs the gitrot on your PATH (the one
+# that writes these files). To have pre-commit install one pinned gitrot for everyone
+# instead, replace it with gitrot's published hooks:
+#   - repo: <gitrot's repository URL>
+#     rev: <a tag or commit>
+#     hooks:
+#       - id: gitrot-validate
+#         files: '^{prefix}(gitrot\\.yaml|waivers\\.yaml|secrets/.*\\.ya?ml|policies/.*\\.ya?ml)$'
 repos:
   - repo: local
     hooks:
@@ -296,7 +369,8 @@ repos:
         name: gitrot validate
         entry: gitrot validate
         language: system
-        files: ^(gitrot\\.yaml|waivers\\.yaml|secrets/.*\\.yaml|policies/.*\\.yaml)$
+        files: '^{prefix}(gitrot\\.yaml|waivers\\.yaml|secrets/.*\\.ya?ml|policies/.*\\.ya?ml)$'
+        require_serial: true  # judges the whole policy at once: one run, no repeated errors
 """
 
 GITIGNORE = """\

@@ -73,9 +73,19 @@ def validate(
     from gitrot.core.findings import has_errors
     from gitrot.report import render
 
-    root = root or workspace.find_root()
-    targets = [_target(root, f) for f in files]
-    findings, targets, rules_meta = judge(root, targets, context=context)
+    groups = [(root, list(files))] if root is not None else _roots(files)
+    # every FILE is checked before anything is judged or written: a bad one is exit 2
+    judged = [(where, [_target(where, f) for f in group]) for where, group in groups]
+    findings: list[Finding] = []
+    targets: list[str] = []
+    rules_meta: dict[str, tuple[str, str]] = {}
+    for policy_root, policy_targets in judged:
+        found, checked, meta = judge(policy_root, policy_targets, context=context)
+        # one rule for every format, as gitrot check: paths from the top of the git tree
+        prefix = workspace.top_prefix(policy_root)
+        findings.extend(f.relocated(prefix + f.path) if prefix and f.path else f for f in found)
+        targets.extend(prefix + path for path in checked)
+        rules_meta.update(meta)
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
     report = render(
         findings, fmt, checked_files=targets, color=color, command="validate", rules=rules_meta
@@ -95,6 +105,29 @@ def validate(
 
         output.info(summary_line(findings, len(targets)))
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _roots(files: list[str]) -> list[tuple[str, list[str]]]:
+    """The policy repositories to judge, each with its FILE arguments.
+
+    Without FILEs: the one here (or an input error). With FILEs (pre-commit passes them
+    from the top of the git work tree): each file's own policy repository
+    (:func:`gitrot.workspace.root_of`), so a policy folder in a bigger repository is found
+    from the paths. A file in none is not gitrot's: skipped without a word (the hook in an
+    application's repository that keeps sops files in ``secrets/`` passes quietly), except
+    when the current directory is in a policy repository, where it is judged against that
+    one (and one outside it is an input error)."""
+    from gitrot import workspace
+
+    if not files:
+        return [(workspace.find_root(), [])]
+    here = workspace.nearest_root()
+    groups: dict[str, list[str]] = {}
+    for path in files:
+        root = workspace.root_of(path) or here
+        if root is not None:
+            groups.setdefault(root, []).append(path)
+    return list(groups.items())
 
 
 def judge(

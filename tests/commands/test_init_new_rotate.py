@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pygit2
@@ -62,7 +63,11 @@ def test_init_names_the_policy_owners_and_waiver_approvers(gitrot, tmp_path: Pat
     assert not (tmp_path / "other").exists()
 
 
-def test_init_makes_a_ready_repository_and_is_idempotent(gitrot, tmp_path: Path) -> None:
+def test_init_makes_a_ready_repository_and_is_idempotent(
+    gitrot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gitrot on PATH, as after pip install: the pre-commit hook it writes runs it from there
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     root = tmp_path / "repo"
     first = gitrot("init", str(root))
     assert first.code == 0, first.err

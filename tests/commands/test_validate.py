@@ -15,6 +15,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def repo_with_secret(gitrot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "policy"
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")  # init writes the hook
     assert gitrot("init", str(root)).code == 0
     monkeypatch.chdir(root)
     result = gitrot(
