@@ -77,8 +77,9 @@ def render(
     """The report of ``findings`` in ``fmt`` (one of :data:`FORMATS`), as one string.
 
     ``checked_files`` are the repository-relative paths that were checked (JUnit makes a
-    test case of each; summaries count them). ``color`` is for ``text`` only; the caller
-    decides it (stdout is a terminal, no ``--output``, ``NO_COLOR`` unset).
+    passed test case of each without findings; summaries count them). ``color`` is for
+    ``text`` only; the caller decides it (stdout is a terminal, no ``--output``,
+    ``NO_COLOR`` unset).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
