@@ -2,8 +2,10 @@
 
 Reads open only regular files (a FIFO, device or socket is refused before it can block or
 have side effects); writes are atomic (a reader sees the old file or the new one, never a
-half-written one); :func:`inside` is the one check that a repository path does not leave
-the repository through a symlink. Symlinks that resolve inside the repository are followed.
+half-written one) and never rename over a FIFO or device (:func:`write_output`, for files
+named on the command line, writes into those in place); :func:`inside` is the one check that
+a repository path does not leave the repository through a symlink. Symlinks that resolve
+inside the repository are followed.
 """
 
 from __future__ import annotations
