@@ -105,10 +105,13 @@ class PolicyRepo:
     def govern(self, owners: tuple[str, ...] = ("alice",), approvers: tuple[str, ...] = ()) -> None:
         """Name the policy owners (``policy.owners``) and the waiver approvers in gitrot.yaml
         (commit it on the base branch: the base's say who approves)."""
-        lines = f"  owners: [{', '.join(owners)}]\n"
+        self.edit("gitrot.yaml", "  owners: []\n", f"  owners: [{', '.join(owners)}]\n")
         if approvers:
-            lines += f"  waiver_approvers: [{', '.join(approvers)}]\n"
-        self.edit("gitrot.yaml", "  waivers: waivers.yaml\n", "  waivers: waivers.yaml\n" + lines)
+            self.edit(
+                "gitrot.yaml",
+                "  waiver_approvers: []\n",
+                f"  waiver_approvers: [{', '.join(approvers)}]\n",
+            )
 
     # -- git ----------------------------------------------------------------------------
 
