@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
     from gitrot.core.secret import SecretValue
 
-SCHEMA = " yaml-language-server: $schema=https://gitrot.dev/schemas/{}.schema.json"
-
 
 def creation_options(root: str, relpath: str) -> document.EncryptOptions:
     """The encryption settings the repository's ``.sops.yaml`` gives ``relpath``."""
@@ -71,6 +69,8 @@ def new_intent_text(
     now: datetime,
 ) -> str:
     """A version-1 intent as a SOPS document; only ``spec.target.ref`` is encrypted."""
+    from gitrot.resources import schema_line
+
     metadata = [Entry("name", name), Entry("owner", owner)]
     if environment:
         metadata.append(Entry("environment", environment))
@@ -92,7 +92,7 @@ def new_intent_text(
     )
     tree = Map(
         [
-            Comment(SCHEMA.format("intent")),
+            Comment(schema_line("intent", intent_path(name))),
             Entry("apiVersion", "gitrot/v1"),
             Entry("kind", "RotationIntent"),
             Entry("metadata", Map(list[Entry | Comment](metadata))),
@@ -113,9 +113,11 @@ def sealed_text(
     name: str, version: int, secret: SecretValue, *, options: document.EncryptOptions, now: datetime
 ) -> str:
     """A value someone else issued, sealed for one version with a fresh data key."""
+    from gitrot.resources import schema_line
+
     tree = Map(
         [
-            Comment(SCHEMA.format("sealed")),
+            Comment(schema_line("sealed", sealed_path(name, version))),
             Entry("apiVersion", "gitrot/v1"),
             Entry("kind", "SealedValue"),
             Entry("metadata", Map([Entry("name", name), Entry("version", version)])),

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     Position = tuple[int, int]
 
-SCHEMA_BASE = "https://gitrot.dev/schemas/"
+SCHEMA_BASE = "schemas/"  # in the policy repository: gitrot init writes the schemas there
 _ENCRYPTED_HINT = (
     "only secret fields (spec.target.ref) are encrypted; narrow the encrypted_regex of the "
     ".sops.yaml rule and re-encrypt"
@@ -168,7 +168,12 @@ class Fields:
         return self.text(key) if self.get(key, required=False) is not None else None
 
     def integer(self, key: str, *, minimum: int = 0, maximum: int = 2**53) -> int:
+        """An integer; a number with no fraction written as a float (``1.0``, ``1e3``) is
+        one too, as for JSON Schema's ``"type": "integer"`` (the shipped schemas and this
+        loader accept the same documents)."""
         value = self.get(key)
+        if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+            value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             hint = "write the number without quotes" if isinstance(value, str) else None
             if isinstance(value, str) and value.startswith("ENC["):

@@ -229,3 +229,81 @@ def test_schema_rejects_what_the_loader_rejects(case: str) -> None:
     except InputError:  # not a mapping at all (a list root)
         document = [1]
     assert not validator.is_valid(document)  # type: ignore[attr-defined]
+
+
+# -- a corpus through both: the loader and the JSON Schema accept the same documents --------
+
+#: numbers and look-alikes as YAML writes them; ``1.0`` is a float to the YAML parser and,
+#: with no fraction, an integer to JSON Schema (2020-12 and drafts since 6): the loader
+#: takes it as one too, so both accept ``version: 1.0`` and both refuse ``version: 7.5``
+NUMBERS = [
+    "1", "2", "1.0", "2.0", "1e0", "3.2e1", "7.5", "0", "0.0", "-1", "-1.0", "true", "null",
+    '"1"', "'2'", "0x10", "0o7", "9007199254740992", "9007199254740993", "1e300", ".inf",
+    "-.inf", ".nan", "[1]", "{a: 1}", "32", "32.0", "4096", "4096.0", "4097", "7.0", "3660",
+    "3660.0", "3661", "90", "90.5",
+]  # fmt: skip
+
+#: (schema, file, the line to vary): every integer field of the documents
+FIELDS = [
+    ("intent", INTENT, "    version: 7\n", "    version: {}\n"),
+    ("intent", INTENT, "            length: 32\n", "            length: {}\n"),
+    ("config", C, "waivers: waivers.yaml}", "waivers: waivers.yaml, max_waiver_days: {}}}"),
+]
+
+
+def _loads(schema: str, text: str, path: str) -> bool:
+    try:
+        if schema == "config":
+            repo.parse_config(text, C)
+        else:
+            repo.parse_intent(text, path)
+    except (InputError, ConfigError):
+        return False
+    return True
+
+
+def _corpus() -> list[tuple[str, str, str]]:
+    """(id — the path for the good files —, schema, text): each field of FIELDS set to each of NUMBERS, the good files as
+    they are, and the bad corpus where the schema can express the rule."""
+    cases = []
+    for schema, path, line, form in FIELDS:
+        good = (GOOD / path).read_text()
+        assert good.count(line) == 1, (path, line)
+        field = form.split(":")[-2].split()[-1].strip(" ,{")
+        for number in NUMBERS:
+            cases.append((f"{field}={number}", schema, good.replace(line, form.format(number))))
+    for path in ("gitrot.yaml", "secrets/payments/db-password.yaml", "secrets/api/stripe-key.yaml"):
+        cases.append((path, "config" if path == C else "intent", (GOOD / path).read_text()))
+    for case, row in sorted(CASES.items()):
+        if row[2] and case != "list-root":
+            cases.append(
+                (
+                    case,
+                    "config" if case.startswith("config-") else "intent",
+                    (BAD / f"{case}.yaml").read_text(),
+                )
+            )
+    return cases
+
+
+def test_the_loader_and_the_schemas_agree_on_a_corpus() -> None:
+    disagree = []
+    accepted = set()
+    for case, schema, text in _corpus():
+        validator = _schema(schema)
+        by_schema = validator.is_valid(_plain(text))  # type: ignore[attr-defined]
+        by_loader = _loads(schema, text, case if case.startswith("secrets/") else INTENT)
+        if by_schema != by_loader:
+            disagree.append(f"{case}: schema {by_schema}, loader {by_loader}")
+        if by_loader:
+            accepted.add(case)
+    assert disagree == []
+    # what the issue found: 1.0 passes both now; a fraction passes neither
+    assert {"version=1.0", "version=1e0", "length=32.0", "max_waiver_days=3660.0"} <= accepted
+    assert not {"version=7.5", "version=true", 'version="1"', "version=.inf"} & accepted
+
+
+def test_version_one_point_zero_is_version_one() -> None:
+    text = (GOOD / INTENT).read_text().replace("    version: 7\n", "    version: 7.0\n")
+    intent = repo.parse_intent(text, INTENT)
+    assert intent.version == 7 and type(intent.version) is int

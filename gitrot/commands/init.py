@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 KEY_FILE = ".gitrot/reconciler.key"  # the reconciler's identity: git-ignored, 0600
 SIGNING_KEY_FILE = ".gitrot/signing.key"  # signs refs/gitrot/state: git-ignored, 0600
-SCHEMA_BASE = "https://gitrot.dev/schemas/"
+SCHEMAS = "schemas/"  # the JSON Schemas of gitrot's documents, committed (resources.SCHEMA_DIR)
 
 # Default rotation classes; every limit names the rule it comes from.
 CLASSES = """\
@@ -44,9 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="scaffold a policy repository",
         description="Make DIR (default: the current directory) a gitrot policy repository: git "
         "init if needed, gitrot.yaml with the local backend and default classes, .sops.yaml, a "
-        "reconciler identity and signing key outside git, the pre-commit hook, policies/ and "
-        "waivers.yaml. Existing files are never overwritten; a gitrot.yaml without "
-        "reconciler.signing_key gets one added.",
+        "reconciler identity and signing key outside git, the pre-commit hook, policies/, "
+        "waivers.yaml and the JSON Schemas in schemas/. Existing files are never "
+        "overwritten; a gitrot.yaml without reconciler.signing_key gets one added.",
     )
     parser.add_argument("dir", nargs="?", default=".")
     parser.add_argument(
@@ -114,6 +114,7 @@ def init(
         ".gitignore": GITIGNORE,
         "waivers.yaml": WAIVERS,
         "policies/README.md": POLICIES_README,
+        **_schema_files(),
     }
     changed = [name for name, text in files.items() if _write_new(directory, name, text)]
     hook_files, hook_notes = _pre_commit(directory)
@@ -199,6 +200,17 @@ def pre_commit_text(prefix: str = "") -> str:
 
     anchored = re.escape(prefix).replace("'", "''")
     return PRE_COMMIT.replace("{prefix}", anchored)
+
+
+def _schema_files() -> dict[str, str]:
+    """The JSON Schemas the documents' ``$schema`` lines point at, by relative path (so
+    editors and check-jsonschema need no network): ``schemas/<name>.schema.json``."""
+    from gitrot import resources
+
+    return {
+        f"{SCHEMAS}{name}.schema.json": resources.schema_text(f"{name}.schema.json")
+        for name in resources.DOCUMENT_SCHEMAS
+    }
 
 
 def _reconciler_recipient(directory: str) -> tuple[str, bool]:
@@ -306,7 +318,7 @@ def config_text(
         else ""
     )
     return (
-        f"# yaml-language-server: $schema={SCHEMA_BASE}config.schema.json\n"
+        f"# yaml-language-server: $schema={SCHEMAS}config.schema.json\n"
         "apiVersion: gitrot/v1\n"
         "kind: Config\n"
         "# every encrypted document must be readable by these\n"
@@ -378,7 +390,8 @@ GITIGNORE = """\
 .gitrot/
 """
 
-WAIVERS = """\
+WAIVERS = f"""\
+# yaml-language-server: $schema={SCHEMAS}waivers.schema.json
 # Time-limited, justified exceptions to policy rules.
 apiVersion: gitrot/v1
 kind: Waivers
