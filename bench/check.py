@@ -155,7 +155,7 @@ def policy_files(recipient: str) -> dict[str, str]:
     return {
         "gitrot.yaml": config,
         ".sops.yaml": init.sops_config_text([recipient]),
-        ".pre-commit-config.yaml": init.PRE_COMMIT,
+        ".pre-commit-config.yaml": init.pre_commit_text(),
         ".gitignore": init.GITIGNORE,
         "waivers.yaml": init.WAIVERS,
         "policies/README.md": init.POLICIES_README,
