@@ -123,8 +123,12 @@ def _roots(files: list[str]) -> list[tuple[str, list[str]]]:
         return [(workspace.find_root(), [])]
     here = workspace.nearest_root()
     groups: dict[str, list[str]] = {}
+    known: dict[str, str | None] = {}  # folder: its policy repository (one walk per folder)
     for path in files:
-        root = workspace.root_of(path) or here
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in known:
+            known[folder] = workspace.root_of(path)
+        root = known[folder] or here
         if root is not None:
             groups.setdefault(root, []).append(path)
     return list(groups.items())
