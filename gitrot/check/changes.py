@@ -50,8 +50,7 @@ RULES: dict[str, tuple[str, str]] = {
     "version-reused": (
         "A re-created intent does not reuse a version number",
         "Every version number names one value for ever (consumers and audits rely on it): an "
-        "intent created "
-        "again at a path that had one continues above the highest version it had.",
+        "intent created again at a path that had one continues above the highest version it had.",
     ),
     "target-changed": (
         "A change of where a secret lives is reviewed",
