@@ -42,7 +42,11 @@ RULES: dict[str, tuple[str, str]] = {
     "schema": (
         "The file does not follow its format",
         "gitrot.yaml, intents (secrets/**/*.yaml) and sealed values (secrets/**/*.sealed.yaml) "
-        "must follow the schemas shipped in gitrot/schemas/ (DESIGN.md section 1).",
+        "must follow their formats: the JSON schemas gitrot ships (gitrot/schemas/ in the "
+        "installed package; editors that read the yaml-language-server line check them as "
+        "you type), the names and paths gitrot allows, and SOPS encryption where the format "
+        "asks for it. The message says what is wrong and where; gitrot validate FILE checks "
+        "a file again.",
     ),
     "sealed-immutable": (
         "A sealed value document never changes once committed",
@@ -57,8 +61,8 @@ RULES: dict[str, tuple[str, str]] = {
         "no control at all: each waiver in waivers.yaml names a known rule id, the secrets it "
         "covers (globs), a reason of at least 10 characters, an approver and a quoted expiry "
         "date (YYYY-MM-DD). The schema check and the waiver checks cannot be waived. A "
-        "malformed waiver waives nothing; fix it (the format is "
-        "https://gitrot.dev/schemas/waivers.schema.json).",
+        "malformed waiver waives nothing; fix it (its format is waivers.schema.json, "
+        "which gitrot ships in gitrot/schemas/).",
     ),
     "waiver-expired": (
         "A waiver has expired",

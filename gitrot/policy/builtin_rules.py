@@ -26,7 +26,7 @@ class CreationRuleEncrypted:
         "says to encrypt is SOPS-encrypted (ENC[AES256_GCM,...]), and the file was "
         "encrypted with that rule's selector: a hand edit or an encryption with other "
         "settings must not leave in cleartext what the organisation chose to hide (where a "
-        "credential lives is itself sensitive; DESIGN.md section 1)."
+        "credential lives is itself sensitive)."
     )
     hint = (
         "encrypt the file with the repository's rule: gitrot decrypt -i FILE, then "

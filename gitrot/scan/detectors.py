@@ -691,3 +691,147 @@ RULES: dict[str, str] = {
     "plaintext-password": "clear password value in a YAML, JSON or env-like file",
     "allow-without-reason": "'gitrot: allow' without a reason",
 }
+# two shapes share the id; the table names both
+RULES["github-token"] = "GitHub token (classic or fine-grained)"
+
+_REVOKE = (
+    "Revoke it at its issuer and issue a new one: anyone who can read the repository, a "
+    "clone or a fork can use it, and git history keeps it after the line is deleted. Keep "
+    "the new one out of git (in a secret manager, or a SOPS-encrypted file that gitrot "
+    "manages) and remove this one from the change (rewrite the branch if it was committed). "
+    "If it is not a secret (a test fixture, an example), write 'gitrot: allow <why>' on its "
+    "line, or add its fingerprint with a reason to .gitrot-scan-allow.yaml in a change "
+    "merged first."
+)
+
+#: What each rule finds, at length, and what to do about a hit (the help of SARIF and the
+#: reports): ``(description, help, precision, security severity)``. Precision is how often
+#: a hit is a real secret (``very-high``, ``high``, ``medium``); the security severity is a
+#: CVSS-like score of a leaked credential of that kind ("" for a rule that finds no secret).
+RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
+    "private-key": (
+        "A PEM, OpenSSH or PGP private key block: a BEGIN ... PRIVATE KEY header followed by "
+        "key data. Whoever holds it can sign, decrypt or log in as its owner.",
+        _REVOKE,
+        "very-high",
+        "9.5",
+    ),
+    "age-identity": (
+        "An age secret key (AGE-SECRET-KEY-1...): it decrypts every file encrypted to its "
+        "recipient, including SOPS files.",
+        _REVOKE + " For an age identity: make a new key, re-encrypt the files to the new "
+        "recipient (gitrot updatekeys) and remove the old recipient.",
+        "very-high",
+        "9.5",
+    ),
+    "age-plugin-identity": (
+        "An age plugin identity (AGE-PLUGIN-...): it names a key held by a plugin (a "
+        "hardware token, a cloud KMS) and, with it, decrypts files encrypted to it.",
+        _REVOKE,
+        "very-high",
+        "8.0",
+    ),
+    "aws-access-key-id": (
+        "An AWS access key id (AKIA... or ASIA...): one half of an AWS credential; its "
+        "secret access key is usually near it.",
+        _REVOKE + " Deactivate the access key in IAM and create a new one.",
+        "high",
+        "7.5",
+    ),
+    "aws-secret-access-key": (
+        "An AWS secret access key assigned to a key that names it: with the access key id, "
+        "it signs AWS API requests as its IAM user or role.",
+        _REVOKE + " Deactivate the access key in IAM and create a new one.",
+        "high",
+        "9.0",
+    ),
+    "github-token": (
+        "A GitHub token: a classic personal access, OAuth, user-to-server, server-to-server "
+        "or refresh token (ghp_, gho_, ghu_, ghs_, ghr_) or a fine-grained personal access "
+        "token (github_pat_). It acts on GitHub with its owner's access.",
+        _REVOKE,
+        "very-high",
+        "8.8",
+    ),
+    "gitlab-token": (
+        "A GitLab personal access token (glpat-): it acts on GitLab with its owner's access.",
+        _REVOKE,
+        "very-high",
+        "8.8",
+    ),
+    "slack-token": (
+        "A Slack bot, user, app or refresh token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-): it "
+        "reads and posts in the workspace as its app or user.",
+        _REVOKE,
+        "high",
+        "8.0",
+    ),
+    "slack-webhook": (
+        "A Slack incoming webhook URL: anyone with it can post into its channel.",
+        _REVOKE,
+        "very-high",
+        "7.0",
+    ),
+    "stripe-key": (
+        "A Stripe live secret or restricted key (sk_live_, rk_live_): it moves money and "
+        "reads customer data.",
+        _REVOKE,
+        "very-high",
+        "9.0",
+    ),
+    "google-api-key": (
+        "A Google API key (AIza...): it bills and calls the Google APIs its project enabled.",
+        _REVOKE + " Restrict the new key to the APIs and callers that need it.",
+        "high",
+        "7.5",
+    ),
+    "npm-token": (
+        "An npm access token (npm_): it can publish packages as its owner.",
+        _REVOKE,
+        "very-high",
+        "8.8",
+    ),
+    "pypi-token": (
+        "A PyPI API token (pypi-...): it can upload releases of its owner's projects.",
+        _REVOKE,
+        "very-high",
+        "8.8",
+    ),
+    "jwt": (
+        "A JSON Web Token (three base64url parts, the first two JSON): a signed bearer "
+        "credential, valid until it expires.",
+        _REVOKE + " Invalidate the token's session, or rotate the key that signed it.",
+        "high",
+        "7.0",
+    ),
+    "bearer-token": (
+        "A Bearer token in an assignment or an Authorization header: a random-looking value "
+        "that authenticates whoever sends it.",
+        _REVOKE,
+        "high",
+        "8.0",
+    ),
+    "high-entropy-secret": (
+        "A random-looking value (at least 16 characters of high Shannon entropy) assigned to "
+        "a key whose name says secret, password, token, api_key, private_key, credential or "
+        "auth. Templates, SOPS ciphertext, placeholders and paths are not reported.",
+        _REVOKE,
+        "medium",
+        "7.5",
+    ),
+    "plaintext-password": (
+        "A clear password value in a YAML, JSON or env-like file, assigned to a key whose "
+        "name says password (passwd, passphrase, pwd, pass).",
+        _REVOKE,
+        "medium",
+        "7.5",
+    ),
+    "allow-without-reason": (
+        "A 'gitrot: allow' comment without a reason. An inline allow hides every hit on its "
+        "line, so it must say why the line holds no secret.",
+        "Write the reason after it: 'gitrot: allow <why this is not a secret>' (a test "
+        "fixture, an example value, a public key).",
+        "very-high",
+        "",
+    ),
+}
