@@ -221,3 +221,20 @@ def test_a_pull_request_with_25100_findings(policy: PolicyRepo, tmp_path: Path) 
     (note,) = invocation["toolExecutionNotifications"]
     assert note["message"]["text"].startswith("100 of 25100 findings are not in this report")
     assert {r["ruleId"] for r in run["results"]} == {"high-entropy-secret"}
+
+
+def test_no_waiver_covers_a_secret(policy: PolicyRepo, tmp_path: Path) -> None:
+    """What keeps a waived finding from blocking a merge is its level (code scanning ignores
+    suppressions); a leaked secret, a security alert, can never be waived into one."""
+    policy.govern(owners=("alice",), approvers=("alice",))
+    policy.commit("Name the policy owners", ago=HOUR, author=MAINTAINER)
+    policy.branch("pr")
+    policy.write("waivers.yaml", _waiver("github-token", TODAY + timedelta(days=7)))
+    policy.write("app/deploy.env", f"GITHUB_TOKEN={TOKEN}\n")
+    policy.commit("Waive the token", ago=HOUR // 2)
+    report = tmp_path / "waived.sarif"
+    assert policy.check_raw("--format", "sarif", "--output", str(report)).code == 1
+    results = _results(github_takes(report))
+    (token,) = [r for r in results if r["ruleId"] == "github-token"]
+    assert token["level"] == "error" and "suppressions" not in token
+    assert "waiver-invalid" in {r["ruleId"] for r in results}
