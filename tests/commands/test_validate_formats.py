@@ -41,7 +41,12 @@ def test_sarif(gitrot, broken: Path) -> None:
     assert result.code == 1
     (res,) = json.loads(result.out)["runs"][0]["results"]
     assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == INTENT
-    assert res["locations"][0]["physicalLocation"]["region"] == {"startLine": 9, "startColumn": 5}
+    assert res["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 9,
+        "startColumn": 5,
+        "endLine": 9,
+        "endColumn": 6,
+    }
 
 
 def test_github(gitrot, broken: Path) -> None:
