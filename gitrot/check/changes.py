@@ -238,9 +238,10 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
     stanzas, ``lastmodified`` and ``mac`` are equal. ``sops updatekeys`` and ``gitrot
     updatekeys`` keep the data key, so the value's ciphertext stays; another data key
     cannot decrypt it to another value, only break it (the reconciler refuses it), and a
-    key at hand that opens the new data key checks that it does not. Else True when a key opens both sides to equal documents (a new data key:
-    ``sops rotate``), False when they differ or the documents do not parse, None when the
-    value's ciphertext changed and no key opens both sides."""
+    key at hand that opens the new data key checks that it does not. Else True when a key
+    opens both sides to equal documents (a new data key: ``sops rotate``), False when they
+    differ or the documents do not parse, None when the value's ciphertext changed and no
+    key opens both sides."""
     from gitrot.errors import GitrotError
     from gitrot.sops.document import SopsFile
 
