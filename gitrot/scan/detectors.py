@@ -30,8 +30,11 @@ that line's hits; the bare
 
 from __future__ import annotations
 
-import re
-from itertools import pairwise
+from gitrot.scan.assign import CODE, CONFIG, DOCS, OTHER, file_kind
+from gitrot.scan.formats import DETECTORS, Lazy
+from gitrot.scan.values import looks_random, placeholder, shannon_entropy
+
+__all__ = ["CODE", "CONFIG", "DOCS", "OTHER", "Hit", "fingerprint", "scan_text", "shannon_entropy"]
 
 # -- results -------------------------------------------------------------------------------
 
@@ -158,345 +161,27 @@ def keyed(data: bytes, salt: str | None, *, stretch: bool) -> str:
     return FINGERPRINT_PREFIX + hmac.new(key, data, "sha256").hexdigest()[:16]
 
 
-class _Lazy:
-    """A regex compiled on first use: a scan compiles only what the file needs (~15 ms)."""
+# -- the scan --------------------------------------------------------------------------------
 
-    __slots__ = ("_compiled", "flags", "source")
-
-    def __init__(self, source: str, flags: int = 0) -> None:
-        self.source = source
-        self.flags = flags
-        self._compiled: re.Pattern[str] | None = None
-
-    def get(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.source, self.flags)
-        return self._compiled
-
-
-# -- token shapes ----------------------------------------------------------------------------
-
-_BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"
-
-# (rule, description, substrings one of which must occur, regex; group "s" is the secret)
-_TOKEN_RULES: tuple[tuple[str, str, tuple[str, ...], _Lazy], ...] = (
-    (
-        "age-identity",
-        "age secret key (identity)",
-        ("AGE-SECRET-KEY-",),
-        _Lazy(
-            rf"(?<![A-Za-z0-9-])(?P<s>AGE-SECRET-KEY-(?:PQ-)?1[{_BECH32}]{{58,}})(?![A-Za-z0-9])"
-        ),
-    ),
-    (
-        "age-plugin-identity",
-        "age plugin identity",
-        ("AGE-PLUGIN-",),
-        _Lazy(
-            rf"(?<![A-Za-z0-9-])(?P<s>AGE-PLUGIN-[A-Z0-9_-]+?-1[{_BECH32}]{{20,}})(?![A-Za-z0-9])"
-        ),
-    ),
-    (
-        "aws-access-key-id",
-        "AWS access key id",
-        ("AKIA", "ASIA"),
-        _Lazy(r"(?<![A-Za-z0-9])(?P<s>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9])"),
-    ),
-    (
-        "github-token",
-        "GitHub token",
-        ("gh",),
-        _Lazy(r"(?<![A-Za-z0-9_])(?P<s>gh[pousr]_[A-Za-z0-9]{36})(?![A-Za-z0-9_])"),
-    ),
-    (
-        "github-token",
-        "GitHub fine-grained personal access token",
-        ("github_pat_",),
-        _Lazy(r"(?<![A-Za-z0-9_])(?P<s>github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])"),
-    ),
-    (
-        "gitlab-token",
-        "GitLab personal access token",
-        ("glpat-",),
-        _Lazy(
-            r"(?<![\w-])(?P<s>glpat-[A-Za-z0-9_-]{20}(?:[A-Za-z0-9_.-]{0,80}[A-Za-z0-9_])?)(?![\w-])"
-        ),
-    ),
-    (
-        "slack-token",
-        "Slack token",
-        ("xox",),
-        _Lazy(r"(?<![\w-])(?P<s>xox[baprs]-[0-9A-Za-z]+(?:-[0-9A-Za-z]+){1,5})(?![\w-])"),
-    ),
-    (
-        "slack-webhook",
-        "Slack incoming webhook URL",
-        ("hooks.slack.com",),
-        _Lazy(
-            r"(?P<s>https://hooks\.slack\.com/services/T[A-Za-z0-9_]{6,}/B[A-Za-z0-9_]{6,}"
-            r"/[A-Za-z0-9_]{16,})(?![A-Za-z0-9_])"
-        ),
-    ),
-    (
-        "stripe-key",
-        "Stripe live secret or restricted key",
-        ("_live_",),
-        _Lazy(r"(?<![A-Za-z0-9_])(?P<s>(?:sk|rk)_live_[0-9A-Za-z]{24,247})(?![A-Za-z0-9_])"),
-    ),
-    (
-        "google-api-key",
-        "Google API key",
-        ("AIza",),
-        _Lazy(r"(?<![\w-])(?P<s>AIza[0-9A-Za-z_-]{35})(?![\w-])"),
-    ),
-    (
-        "npm-token",
-        "npm access token",
-        ("npm_",),
-        _Lazy(r"(?<![A-Za-z0-9_])(?P<s>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9_])"),
-    ),
-    (
-        "pypi-token",
-        "PyPI API token",
-        ("pypi-AgEIcHlwaS5vcmc",),
-        _Lazy(r"(?<![\w-])(?P<s>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})(?![\w-])"),
-    ),
-    (
-        "jwt",
-        "JSON Web Token",
-        ("eyJ",),
-        _Lazy(
-            r"(?<![\w.-])(?P<s>eyJ[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})"
-            r"(?![\w.-])"
-        ),
-    ),
-)
-
-_PRIVATE_KEY = _Lazy(
+_PRIVATE_KEY = Lazy(
     r"-----BEGIN (?P<kind>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY|PGP PRIVATE KEY BLOCK)"
     r"-----"
 )
 # after the header: the end of the line (a real one, or "\n" escaped in a string) ...
-_LINE_END = _Lazy(r"[ \t]*(?:\r?\n|(?:\\r)?\\n)")
+_LINE_END = Lazy(r"[ \t]*(?:\r?\n|(?:\\r)?\\n)")
 # ... and base64 key data within the next few lines (PGP and Proc-Type headers come first)
-_KEY_DATA = _Lazy(r"[A-Za-z0-9+/]{32,}")
-
-_BEARER = _Lazy(
+_KEY_DATA = Lazy(r"[A-Za-z0-9+/]{32,}")
+_BEARER = Lazy(
     r"[:=][ \t]*[\"']?[ \t]*[Bb]earer[ \t]+(?P<s>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])"
 )
-
-# -- assignments -----------------------------------------------------------------------------
-
-_ASSIGNMENT = _Lazy(
-    r"(?<![\w.-])(?P<key>[A-Za-z0-9_.-]*?"
-    r"(?:pass|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth)[A-Za-z0-9_.-]*)"
-    r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
-    r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s\"'][^\n]*))",
-    re.IGNORECASE,
-)
-_CAMEL = _Lazy(r"(?<=[a-z0-9])(?=[A-Z])")
-_KEY_SPLIT = _Lazy(r"[_.\-]+")
-_PASSWORD_WORDS = frozenset(("password", "passwd", "passphrase", "pwd", "pass", "passwords"))
-_SECRET_WORDS = _PASSWORD_WORDS | frozenset(
-    (
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "apikey",
-        "credential",
-        "credentials",
-        "auth",
-        "privatekey",
-        "secretkey",
-    )
-)
-_GLUED_WORDS = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credentials")
-_SECRET_PAIRS = frozenset((("api", "key"), ("private", "key")))
-# a key ending in one of these names something about a secret, not the secret itself
-_NOT_SECRET_SUFFIXES = frozenset(
-    (
-        "file",
-        "files",
-        "path",
-        "paths",
-        "dir",
-        "env",
-        "var",
-        "vars",
-        "name",
-        "names",
-        "id",
-        "ids",
-        "url",
-        "uri",
-        "endpoint",
-        "host",
-        "port",
-        "user",
-        "username",
-        "login",
-        "length",
-        "len",
-        "size",
-        "type",
-        "types",
-        "kind",
-        "cmd",
-        "command",
-        "regex",
-        "pattern",
-        "suffix",
-        "prefix",
-        "format",
-        "field",
-        "fields",
-        "ref",
-        "version",
-        "header",
-        "mode",
-        "method",
-        "enabled",
-        "required",
-        "policy",
-        "rule",
-        "rules",
-        "class",
-        "count",
-        "max",
-        "min",
-        "ttl",
-        "expiry",
-        "expires",
-        "timeout",
-        "fingerprint",
-        "sha256",
-        "digest",
-        "checksum",
-        "provider",
-        "store",
-        "backend",
-        "source",
-        "label",
-        "description",
-        "help",
-        "hint",
-        "message",
-    )
-)
-_TEMPLATE = _Lazy(r"\{\{|\$\{|%\(|#\{|\{[A-Za-z_][\w.]*\}")
-_PLACEHOLDER = _Lazy(
-    r"changeme|change[_-]me|example|placeholder|redacted|your[_-]|dummy|sample|xxxx|\*\*\*|\.\.\.",
-    re.IGNORECASE,
-)
-_URL = _Lazy(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s:]*:(?P<password>[^/@\s]+)@)?")
-_NOT_VALUES = frozenset(("null", "none", "nil", "~", "true", "false", "yes", "no", "[]", "{}"))
-_WORDLIKE_SEGMENT = _Lazy(r"[a-z]{1,12}|[A-Z][a-z]{0,11}|[A-Z]{1,8}|[0-9]{1,4}")
-_WORD_SEPARATORS = _Lazy(r"[-_./:@ ]+")
-_HEX = frozenset("0123456789abcdefABCDEF-")
-_AWS_SECRET = _Lazy(r"[A-Za-z0-9/+]{40}")
-_WINDOWS_PATH = _Lazy(r"[A-Za-z]:\\")
-_ALLOW = _Lazy(r"gitrot:[ \t]*allow(?![\w-])(?P<reason>[^\n]*)")
-
-_CONFIG_SUFFIXES = (
-    ".yaml",
-    ".yml",
-    ".json",
-    ".env",
-    ".ini",
-    ".cfg",
-    ".conf",
-    ".properties",
-    ".toml",
-    ".tfvars",
-    ".envrc",
-    ".netrc",
-)
-_CODE_SUFFIXES = (
-    ".py",
-    ".pyi",
-    ".js",
-    ".mjs",
-    ".cjs",
-    ".ts",
-    ".tsx",
-    ".jsx",
-    ".go",
-    ".java",
-    ".kt",
-    ".rb",
-    ".rs",
-    ".c",
-    ".h",
-    ".cc",
-    ".cpp",
-    ".hpp",
-    ".cs",
-    ".php",
-    ".swift",
-    ".scala",
-    ".tf",
-    ".hcl",
-    ".lua",
-    ".pl",
-    ".dart",
-    ".groovy",
-)
-CONFIG, CODE, OTHER = "config", "code", "other"
-
-HEX_THRESHOLD = 3.0
-BASE64_THRESHOLD = 3.5
-MIN_ENTROPY_LENGTH = 16
-
-
-def file_kind(path: str) -> str:
-    """``config`` (YAML, JSON, env-like), ``code`` (values only in quotes) or ``other``."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    if name.startswith(".env") or name.endswith(_CONFIG_SUFFIXES):
-        return CONFIG
-    if name.endswith(_CODE_SUFFIXES):
-        return CODE
-    return OTHER
-
-
-def shannon_entropy(value: str) -> float:
-    """Bits per character of ``value`` under its own character frequencies."""
-    from math import log2
-
-    if not value:
-        return 0.0
-    counts: dict[str, int] = {}
-    for char in value:
-        counts[char] = counts.get(char, 0) + 1
-    size = len(value)
-    return -sum(n / size * log2(n / size) for n in counts.values())
-
-
-# -- the scan --------------------------------------------------------------------------------
+_ALLOW = Lazy(r"gitrot:[ \t]*allow(?![\w-])(?P<reason>[^\n]*)")
 
 
 def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
     """Every hit in ``text`` (the contents of ``path``), sorted by position, fingerprinted
     with ``salt`` (see :func:`fingerprint`); inline suppressions (an allow comment with a
     reason) are applied, the allowlist file is not."""
-    found: list[tuple[int, int, str, str, str]] = []  # start, end, rule, description, secret
-    _private_keys(text, found)
-    for rule, description, needles, pattern in _TOKEN_RULES:
-        if not any(needle in text for needle in needles):
-            continue
-        for match in pattern.get().finditer(text):
-            secret = match.group("s")
-            if _PLACEHOLDER.get().search(secret) or (rule == "slack-token" and len(secret) < 24):
-                continue
-            found.append((match.start("s"), match.end("s"), rule, description, secret))
-    taken = [(start, end) for start, end, *_ in found]
-    if "earer" in text:
-        for match in _BEARER.get().finditer(text):
-            secret = match.group("s")
-            if _overlaps(taken, match.start("s"), match.end("s")) or not _looks_random(secret):
-                continue
-            found.append((match.start("s"), match.end("s"), "bearer-token", "Bearer token", secret))
-    _assignments(text, file_kind(path), taken, found)
+    found = _collect(text, path, 0)
     if not found and "gitrot:" not in text:
         return []
 
@@ -529,6 +214,51 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
     return hits
 
 
+def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str, str]]:
+    """(start, end, rule, description, secret) of every secret in ``text``."""
+    from gitrot.scan import assign, decode
+
+    found: list[tuple[int, int, str, str, str]] = []
+    _private_keys(text, found)
+    _tokens(text, found)
+    taken = [(start, end) for start, end, *_ in found]
+    if "earer" in text:
+        for match in _BEARER.get().finditer(text):
+            secret = match.group("s")
+            if _overlaps(taken, match.start("s"), match.end("s")) or not looks_random(secret):
+                continue
+            found.append((match.start("s"), match.end("s"), "bearer-token", "Bearer token", secret))
+            taken.append((match.start("s"), match.end("s")))
+    for hit in decode.decoded(text, _collect, depth):
+        if not _overlaps(taken, hit[0], hit[1]):
+            found.append(hit)
+            taken.append((hit[0], hit[1]))
+    kind = file_kind(path)
+    assign.connections(text, kind, taken, found)
+    assign.assignments(text, kind, path, taken, found)
+    return found
+
+
+def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
+    from gitrot.scan.formats import jwt_header
+
+    for detector in DETECTORS:
+        if not any(keyword in text for keyword in detector.keywords):
+            continue
+        for match in detector.regex.get().finditer(text):
+            secret = match.group("s")
+            if secret in detector.examples or placeholder(secret):
+                continue
+            if shannon_entropy(secret) < detector.entropy:
+                continue
+            if detector.check == "jwt" and not jwt_header(secret):
+                continue
+            if detector.id == "slack-token" and len(secret) < 24:
+                continue
+            start = match.start("s")
+            found.append((start, start + len(secret), detector.id, detector.description, secret))
+
+
 def _private_keys(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
     if "PRIVATE KEY" not in text:
         return
@@ -543,113 +273,6 @@ def _private_keys(text: str, found: list[tuple[int, int, str, str, str]]) -> Non
         label = kind.removesuffix(" BLOCK").removesuffix(" PRIVATE KEY").removesuffix("PRIVATE KEY")
         description = f"{label.strip() or 'PKCS#8'} private key block"
         found.append((match.start(), stop, "private-key", description, text[match.start() : stop]))
-
-
-def _assignments(
-    text: str, kind: str, taken: list[tuple[int, int]], found: list[tuple[int, int, str, str, str]]
-) -> None:
-    for match in _ASSIGNMENT.get().finditer(text):
-        key = match.group("key")
-        parts = [p for p in _KEY_SPLIT.get().split(_CAMEL.get().sub("_", key).lower()) if p]
-        if not parts or parts[-1] in _NOT_SECRET_SUFFIXES or not _names_secret(parts):
-            continue
-        value, start = _value(match, kind)
-        if value is None:
-            continue
-        url = _URL.get().match(value)
-        if url is not None:
-            if url.group("password") is None:
-                continue  # a URL without credentials
-            start += url.start("password")
-            value = url.group("password")
-        if _not_a_secret(value):
-            continue
-        end = start + len(value)
-        if _overlaps(taken, start, end):
-            continue  # a token rule already reported it, more precisely
-        label = key.strip("\"'")
-        if "aws" in parts and "secret" in parts and _AWS_SECRET.get().fullmatch(value):
-            found.append((start, end, "aws-secret-access-key", "AWS secret access key", value))
-        elif _looks_random(value):
-            bits = shannon_entropy(value)
-            description = f"high-entropy value assigned to '{label}' ({bits:.1f} bits/char)"
-            found.append((start, end, "high-entropy-secret", description, value))
-        elif kind == CONFIG and _names_password(parts):
-            description = f"plaintext password in '{label}' (encrypt it with sops)"
-            found.append((start, end, "plaintext-password", description, value))
-
-
-def _names_secret(parts: list[str]) -> bool:
-    if _SECRET_WORDS.intersection(parts):
-        return True
-    if any(part.endswith(_GLUED_WORDS) for part in parts):
-        return True  # PGPASSWORD, dbpassword, accesstoken
-    return any(pair in _SECRET_PAIRS for pair in pairwise(parts))
-
-
-def _names_password(parts: list[str]) -> bool:
-    return bool(_PASSWORD_WORDS.intersection(parts)) or any(
-        part.endswith(("password", "passwd", "passphrase")) for part in parts
-    )
-
-
-def _value(match: re.Match[str], kind: str) -> tuple[str | None, int]:
-    for group in ("dq", "sq"):
-        value = match.group(group)
-        if value is not None:
-            return value, match.start(group)
-    if kind == CODE:
-        return None, 0  # in code, an unquoted value is an expression
-    value = match.group("bare")
-    start = match.start("bare")
-    if kind == CONFIG:
-        for comment in (" #", "\t#"):
-            cut = value.find(comment)
-            if cut >= 0:
-                value = value[:cut]
-        value = value.rstrip().rstrip(",;").rstrip()
-    else:
-        value = value.split()[0].rstrip(",;)")
-    return value, start
-
-
-def _not_a_secret(value: str) -> bool:
-    """Values that are obviously not secrets: ciphertext, templates, placeholders, paths."""
-    if not value or value.lower() in _NOT_VALUES or len(set(value)) == 1:
-        return True
-    if value.startswith(("ENC[", "ENC\\[", "$", "!", "&", "*", "|", ">", "{", "[", "=", "(", "%")):
-        return True  # sops ciphertext, $VAR/${VAR}/$(cmd), YAML tags/anchors/blocks, structures
-    if value.startswith("<") and value.endswith(">"):
-        return True
-    if value.startswith(("/", "./", "../", "~/", "file:")) or _WINDOWS_PATH.get().match(value):
-        return True
-    return bool(_TEMPLATE.get().search(value) or _PLACEHOLDER.get().search(value))
-
-
-def _looks_random(value: str) -> bool:
-    """A token, not a word, a name or a sentence: long, mixed, high Shannon entropy."""
-    if len(value) < MIN_ENTROPY_LENGTH or any(c.isspace() for c in value):
-        return False
-    if _not_a_secret(value) or _wordlike(value):
-        return False
-    bits = shannon_entropy(value)
-    if set(value) <= _HEX:
-        return bits >= HEX_THRESHOLD
-    has_digit = any(c.isdigit() for c in value)
-    if not has_digit and not any(c in "+/" for c in value):
-        # letters only: a run of words (camelCase names) unless long and very mixed
-        switches = sum(1 for a, b in pairwise(value) if a.isupper() != b.isupper())
-        return len(value) >= 20 and bits >= 4.0 and switches >= len(value) // 3
-    return bits >= BASE64_THRESHOLD
-
-
-def _wordlike(value: str) -> bool:
-    """``my-app-token-2024``, ``gitrot.commands.scan``, ``CamelCaseName``: names, not tokens."""
-    segments = [s for s in _WORD_SEPARATORS.get().split(value) if s]
-    if not segments:
-        return True
-    pieces = [p for s in segments for p in _CAMEL.get().split(s)]
-    return all(_WORDLIKE_SEGMENT.get().fullmatch(p) for p in pieces)
 
 
 def _reason(text: str) -> str:
@@ -684,7 +307,8 @@ def _position(starts: list[int], offset: int) -> tuple[int, int]:
 # the one detector table a reader (or a test) can walk: rule id -> what it finds
 RULES: dict[str, str] = {
     "private-key": "PEM, OpenSSH or PGP private key block",
-    **{rule: description for rule, description, _, _ in _TOKEN_RULES},
+    **{detector.id: detector.description for detector in DETECTORS},
+    "connection-string": "password in a connection string (URI userinfo, JDBC, ADO.NET)",
     "bearer-token": "Bearer token in an assignment or header",
     "aws-secret-access-key": "AWS secret access key in an assignment",
     "high-entropy-secret": "high-entropy value assigned to a secret-named key",
@@ -693,6 +317,9 @@ RULES: dict[str, str] = {
 }
 # two shapes share the id; the table names both
 RULES["github-token"] = "GitHub token (classic or fine-grained)"
+RULES["gitlab-token"] = "GitLab token (personal, CI/CD job, deploy, trigger or runner)"
+RULES["slack-token"] = "Slack token (bot, user, app-level, configuration, legacy)"
+RULES["pypi-token"] = "PyPI or TestPyPI API token"
 
 _REVOKE = (
     "Revoke it at its issuer and issue a new one: anyone who can read the repository, a "
@@ -732,7 +359,7 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
         "8.0",
     ),
     "aws-access-key-id": (
-        "An AWS access key id (AKIA... or ASIA...): one half of an AWS credential; its "
+        "An AWS access key id (AKIA, ASIA, ABIA or ACCA...): one half of an AWS credential; its "
         "secret access key is usually near it.",
         _REVOKE + " Deactivate the access key in IAM and create a new one.",
         "high",
@@ -754,20 +381,24 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
         "8.8",
     ),
     "gitlab-token": (
-        "A GitLab personal access token (glpat-): it acts on GitLab with its owner's access.",
+        "A GitLab token: personal, project or group access (glpat-), CI/CD job (glcbt-), "
+        "deploy (gldt-), pipeline trigger (glptt-) or runner (glrt-, GR1348941). It acts on "
+        "GitLab with its owner's access.",
         _REVOKE,
         "very-high",
         "8.8",
     ),
     "slack-token": (
-        "A Slack bot, user, app or refresh token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-): it "
-        "reads and posts in the workspace as its app or user.",
+        "A Slack token: bot, user, workspace, refresh or legacy (xoxb-, xoxp-, xoxa-, xoxr-, "
+        "xoxs-, xoxo-), configuration (xoxe.xoxp-, xoxe-) or app-level (xapp-). It reads and "
+        "posts in the workspace as its app or user.",
         _REVOKE,
         "high",
         "8.0",
     ),
     "slack-webhook": (
-        "A Slack incoming webhook URL: anyone with it can post into its channel.",
+        "A Slack incoming webhook or Workflow Builder trigger URL: anyone with it can post "
+        "into its channel or start its workflow.",
         _REVOKE,
         "very-high",
         "7.0",
@@ -792,14 +423,15 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
         "8.8",
     ),
     "pypi-token": (
-        "A PyPI API token (pypi-...): it can upload releases of its owner's projects.",
+        "A PyPI or TestPyPI API token (pypi-...): it can upload releases of its owner's projects.",
         _REVOKE,
         "very-high",
         "8.8",
     ),
     "jwt": (
-        "A JSON Web Token (three base64url parts, the first two JSON): a signed bearer "
-        "credential, valid until it expires.",
+        "A JSON Web Token (three base64url parts, a header that decodes to JSON with 'alg'): "
+        "a bearer credential, valid until it expires; an unsigned one (alg none, empty "
+        "signature) is accepted by any verifier that allows none.",
         _REVOKE + " Invalidate the token's session, or rotate the key that signed it.",
         "high",
         "7.0",
@@ -808,6 +440,16 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
         "A Bearer token in an assignment or an Authorization header: a random-looking value "
         "that authenticates whoever sends it.",
         _REVOKE,
+        "high",
+        "8.0",
+    ),
+    "connection-string": (
+        "A password in a connection string: the userinfo of a URI (postgres://user:"
+        "password@host, mysql, mongodb, redis, amqp, ...), a JDBC password= parameter or "
+        "an ADO.NET Password=/Pwd= setting. Whoever reads it can log in to the database or "
+        "service.",
+        _REVOKE + " Change the account's password, and read the connection string from the "
+        "environment or a secret manager instead.",
         "high",
         "8.0",
     ),
@@ -820,8 +462,9 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
         "7.5",
     ),
     "plaintext-password": (
-        "A clear password value in a YAML, JSON or env-like file, assigned to a key whose "
-        "name says password (passwd, passphrase, pwd, pass).",
+        "A clear password assigned to a name that says password (passwd, passphrase, pwd, "
+        "pass): any value in a YAML, JSON, env-like or .netrc file, a literal with a "
+        "password's shape in code, XML, a script or a command line (--password=, mysql -p).",
         _REVOKE,
         "medium",
         "7.5",
