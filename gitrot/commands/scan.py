@@ -3,10 +3,11 @@
 Each finding is one ``path:line:col: error: [rule] description (hmac:...)`` line on stdout
 (or a JSON list); the fingerprint, keyed with the allowlist's salt, identifies the secret
 for ``.gitrot-scan-allow.yaml`` without revealing it (``--init`` creates that file with a
-new salt). Binary files (a NUL byte), files over 5 MiB and symlinks (git records the link,
-not the file it points to) are skipped with a notice on stderr; a FIFO, socket or device is
-refused. Exit 1 when anything is found, 0 otherwise, 2 on bad input (an unreadable or
-invalid allowlist, a FILE that cannot be read).
+new salt). Binary files (a NUL byte) and symlinks (git records the link, not the file it
+points to) are skipped with a notice on stderr; a file over 5 MiB is scanned in bounded
+windows (:mod:`gitrot.scan.stream`); a FIFO, socket or device is refused. Exit 1 when
+anything is found, 0 otherwise, 2 on bad input (an unreadable or invalid allowlist, a FILE
+that cannot be read).
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
             output.error(exc.render(), exc.hint)
             unreadable += 1
             continue
-        if text is not None:
+        if text is _LARGE:
+            hits.extend(allow.apply(_scan_large(path, entries.salt), entries))
+        elif text is not None:
             hits.extend(allow.apply(scan_text(text, path=path, salt=entries.salt), entries))
     if fmt == "json":
         import json
@@ -130,8 +133,9 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
 
 
 def _read(path: str) -> str | None:
-    """The text of ``path``, or None (with a notice) for a binary or huge file, a folder or
-    a symlink; InputError for a FIFO, socket or device (never opened)."""
+    """The text of ``path``, :data:`_LARGE` for a file over MAX_SIZE, or None (with a
+    notice) for a binary file, a folder or a symlink; InputError for a FIFO, socket or
+    device (never opened)."""
     from gitrot.fsutil import read_bytes
 
     if os.path.isdir(path):
@@ -141,12 +145,33 @@ def _read(path: str) -> str | None:
         return None
     data = read_bytes(path, limit=MAX_SIZE)
     if len(data) > MAX_SIZE:
-        output.info(f"gitrot: skipped {path}: larger than {MAX_SIZE // (1024 * 1024)} MiB")
-        return None
+        return _LARGE
     if b"\0" in data:
         output.info(f"gitrot: skipped {path}: binary file")
         return None
     return data.decode("utf-8", "replace")
+
+
+_LARGE = "\0large"  # _read's answer for a file over MAX_SIZE: scanned by windows
+
+
+def _scan_large(path: str, salt: str | None) -> list[Hit]:
+    """The hits of a file over MAX_SIZE, read in bounded windows (never whole)."""
+    from gitrot.fsutil import check_regular
+    from gitrot.scan.stream import BinaryFile, scan_stream
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", where=path) from None
+    with os.fdopen(fd, "rb") as handle:
+        check_regular(os.fstat(fd).st_mode, path)
+        os.set_blocking(fd, True)
+        try:
+            return scan_stream(handle, path=path, salt=salt)
+        except BinaryFile:
+            output.info(f"gitrot: skipped {path}: binary file")
+            return []
 
 
 def _tracked_files() -> list[str]:

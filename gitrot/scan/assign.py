@@ -14,8 +14,9 @@ The forms read (group ``key`` names the secret, the value is what is reported):
 - ``.netrc`` (``machine h login u password v``), space-separated directives in config
   files (``requirepass v``, ``bindpw v``, ``rootpw v``), command-line flags
   (``--password=v``, ``--requirepass v``, ``mysql -pv``);
-- connection strings: ``scheme://user:password@host`` anywhere, JDBC ``?password=``
-  and ADO.NET ``Password=...;``/``Pwd=...;`` parameters.
+- connection strings: ``scheme://user:password@host`` anywhere, JDBC ``?password=``,
+  ADO.NET ``Password=...;``/``Pwd=...;`` and Azure ``AccountKey=``/``SharedAccessKey=``
+  parameters.
 
 Regexes run only on the lines a cheap keyword search finds. A random value (see
 :func:`gitrot.scan.values.looks_random`) is a ``high-entropy-secret`` under any secret
@@ -89,14 +90,16 @@ _MYSQL_P = Lazy(
     r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?P<bare>[^\s\"'`;|&)-]"
     r"[^\s\"'`;|&)]*)"
 )
-_KEYWORDS = Lazy(_KW, re.IGNORECASE)
+_KEYWORDS = Lazy(_KW)  # on the lower-cased text
+_CONN_WORDS = Lazy(r"(?:password|pwd|accountkey|sharedaccesskey)[ \t]*=")
 
 _URI = Lazy(
     r"(?<![\w+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^\s:/@\"'`<>]{0,128})"
     r":(?P<s>[^\s/@\"'`<>]{1,256})@(?P<host>[\w-][\w.-]*|\[[0-9A-Fa-f:.]+\])"
 )
 _CONN_PARAM = Lazy(
-    r"(?:[?&]|;[ \t]*|\b(?:jdbc|odbc):[^\n]*?[ \t])(?P<key>password|pwd)[ \t]*=[ \t]*"
+    r"(?:[?&]|;[ \t]*|\b(?:jdbc|odbc):[^\n]*?[ \t])"
+    r"(?P<key>password|pwd|AccountKey|SharedAccessKey)[ \t]*=[ \t]*"
     r"(?P<bare>[^;&\s\"'`]+)",
     re.IGNORECASE,
 )
@@ -240,11 +243,19 @@ def assignments(
 ) -> None:
     """Every secret-named value in ``text`` (see the module docstring)."""
     loose = DOCS if kind == DOCS else CODE  # literals after a flag: judged as in code
-    for start, end in _keyword_lines(text):
-        for pattern in (_ASSIGNMENT, _SETTER, _PAIR, _XML_ATTR):
-            for match in pattern.get().finditer(text, start, end):
+    low = text.lower()
+    for start, end in _lines_with(low, _KEYWORDS):
+        line = low[start:end]
+        for match in _ASSIGNMENT.get().finditer(text, start, end):
+            _judge(match, kind, taken, found)
+        if "(" in line:
+            for pattern in (_SETTER, _PAIR):
+                for match in pattern.get().finditer(text, start, end):
+                    _judge(match, kind, taken, found)
+        if "value" in line:
+            for match in _XML_ATTR.get().finditer(text, start, end):
                 _judge(match, kind, taken, found)
-        if kind != CODE:
+        if "--" in line and kind != CODE:
             for match in _FLAG.get().finditer(text, start, end):
                 _judge(match, loose, taken, found, origin="command line")
     if "</" in text:
@@ -272,24 +283,28 @@ def connections(text: str, kind: str, taken: list[tuple[int, int]], found: Found
     """Passwords in ``scheme://user:password@host`` and ``password=`` connection parameters
     (a famous example password, ``hunter2``, only in config files)."""
     if "://" in text and "@" in text:
-        for match in _URI.get().finditer(text):
-            secret = match.group("s")
-            if _doc_password(secret, kind) or _overlaps(taken, match.start("s"), match.end("s")):
-                continue
-            scheme = match.group("scheme").lower()
-            description = f"password in a connection string ({scheme}://)"
-            _add(found, taken, match.start("s"), secret, "connection-string", description)
+        for start, end in _lines_with(text, "://", "@"):
+            for match in _URI.get().finditer(text, start, end):
+                secret = match.group("s")
+                if _doc_password(secret, kind) or _overlaps(
+                    taken, match.start("s"), match.end("s")
+                ):
+                    continue
+                scheme = match.group("scheme").lower()
+                description = f"password in a connection string ({scheme}://)"
+                _add(found, taken, match.start("s"), secret, "connection-string", description)
     low = text.lower()
-    if "pwd" in low or "password" in low:
-        for match in _CONN_PARAM.get().finditer(text):
-            group = "bare"
-            secret = match.group(group)
+    if not any(word in low for word in ("pwd", "password", "accesskey", "accountkey")):
+        return
+    for start, end in _lines_with(low, _CONN_WORDS):
+        for match in _CONN_PARAM.get().finditer(text, start, end):
+            secret = match.group("bare")
             if _doc_password(secret, kind) or _overlaps(
-                taken, match.start(group), match.end(group)
+                taken, match.start("bare"), match.end("bare")
             ):
                 continue
             description = f"password in a connection string ({match.group('key')}=)"
-            _add(found, taken, match.start(group), secret, "connection-string", description)
+            _add(found, taken, match.start("bare"), secret, "connection-string", description)
 
 
 def _doc_password(secret: str, kind: str) -> bool:
@@ -301,17 +316,27 @@ def _doc_password(secret: str, kind: str) -> bool:
     )
 
 
-def _keyword_lines(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of each line holding a secret word: the only lines regexes read."""
+def _lines_with(text: str, what: Lazy | str, also: str = "") -> list[tuple[int, int]]:
+    """The (start, end) of each line of ``text`` where ``what`` (a pattern or a string)
+    occurs, and ``also`` too: the only lines the costly regexes read."""
     spans: list[tuple[int, int]] = []
+    if isinstance(what, str):
+        positions = []
+        pos = text.find(what)
+        while pos >= 0:
+            positions.append(pos)
+            pos = text.find(what, pos + 1)
+    else:
+        positions = [match.start() for match in what.get().finditer(text)]
     last_end = -1
-    for match in _KEYWORDS.get().finditer(text):
-        if match.start() < last_end:
+    for pos in positions:
+        if pos < last_end:
             continue
-        start = text.rfind("\n", 0, match.start()) + 1
-        end = text.find("\n", match.end())
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
         last_end = len(text) if end < 0 else end
-        spans.append((start, last_end))
+        if not also or also in text[start:last_end]:
+            spans.append((start, last_end))
     return spans
 
 

@@ -240,8 +240,11 @@ def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str,
 
 
 def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
+    """Vendor token formats; a match inside a longer one (``xoxp-`` in ``xoxe.xoxp-``)
+    is the longer one's."""
     from gitrot.scan.formats import jwt_header
 
+    tokens: list[tuple[int, int, str, str, str]] = []
     for detector in DETECTORS:
         if not any(keyword in text for keyword in detector.keywords):
             continue
@@ -256,7 +259,10 @@ def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
             if detector.id == "slack-token" and len(secret) < 24:
                 continue
             start = match.start("s")
-            found.append((start, start + len(secret), detector.id, detector.description, secret))
+            tokens.append((start, start + len(secret), detector.id, detector.description, secret))
+    found += [
+        t for t in tokens if not any(o[0] <= t[0] and t[1] <= o[1] and o != t for o in tokens)
+    ]
 
 
 def _private_keys(text: str, found: list[tuple[int, int, str, str, str]]) -> None:

@@ -89,6 +89,12 @@ _WORDLIKE_SEGMENT = Lazy(r"[a-z]{1,12}|[A-Z][a-z]{0,11}|[A-Z]{1,8}|[0-9]{1,4}")
 _WORD_SEPARATORS = Lazy(r"[-_./:@ =,]+")
 _HEX = frozenset("0123456789abcdefABCDEF-")
 _WINDOWS_PATH = Lazy(r"[A-Za-z]:\\")
+# a reference to a secret store, resolved at run time: Azure App Service Key Vault
+# references, vals/helm-secrets ref+ URIs, 1Password op://, Vault paths, ARNs, ((var))
+_REFERENCE = Lazy(
+    r"@Microsoft\.KeyVault\(|\(\(|(?:ref\+[a-z0-9]+|op|vault|arn|ssm|awssm|awssecrets|gcpsm"
+    r"|azurekeyvault|akv|secretsmanager|sm|bws|doppler|k8s|sops):"
+)
 _SECRETISH = ("password", "passwort", "passwd", "secret", "token", "key", "mot de passe")
 
 
@@ -144,8 +150,8 @@ def not_a_secret(value: str, *, quoted: bool = False) -> bool:
         return True  # sops ciphertext, $VAR/${VAR}/$(cmd)
     if not quoted and value.startswith(("!", "&", "*", "|", ">", "%")):
         return True  # YAML tags, anchors, aliases, block scalars; templating
-    if value.startswith(("{", "[", "=", "(")):
-        return True  # structures
+    if value.startswith(("{", "[", "=", "(")) or _REFERENCE.get().match(value):
+        return True  # structures, references to a secret store
     if _PRINTF.get().fullmatch(value) or (value.startswith("%") and _PRINTF.get().search(value)):
         return True
     if value.startswith("<") and value.endswith(">"):

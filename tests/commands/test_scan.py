@@ -125,13 +125,17 @@ def test_an_unreadable_allowlist_is_an_input_error(gitrot, files: Path) -> None:
     assert result.code == 2 and "missing.yaml" in result.err
 
 
-def test_binary_and_huge_files_are_skipped_with_a_notice(gitrot, files: Path) -> None:
+def test_binary_files_are_skipped_and_huge_files_scanned_in_windows(gitrot, files: Path) -> None:
     (files / "blob.bin").write_bytes(b"\0\1" + token().encode())
     (files / "huge.txt").write_text("a" * (5 * 1024 * 1024 + 1))
     result = gitrot("scan", "blob.bin", "huge.txt", "clean.yaml")
     assert result.code == 0 and result.out == ""
-    assert "skipped blob.bin: binary file" in result.err
-    assert "skipped huge.txt: larger than 5 MiB" in result.err
+    assert "skipped blob.bin: binary file" in result.err and "huge.txt" not in result.err
+    lines = 9 * 1024 * 1024 // 64  # 9 MiB: three windows
+    (files / "huge.txt").write_text(("x" * 63 + "\n") * lines + f"key = {token()}\n")
+    result = gitrot("scan", "huge.txt")
+    assert result.code == 1 and f"huge.txt:{lines + 1}:7:" in result.out
+    assert token() not in result.out + result.err
 
 
 def test_a_missing_file_is_an_input_error_after_the_scan(gitrot, files: Path) -> None:
