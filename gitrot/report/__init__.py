@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 #: The job summary file GitHub Actions gives each step (Markdown, appended to).
 GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
-INFORMATION_URI = "https://gitrot.dev"
 
 
 class Meta:

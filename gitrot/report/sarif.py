@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 
 from gitrot.core.findings import Severity
-from gitrot.report import INFORMATION_URI
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -76,7 +75,7 @@ def document(findings: Sequence[Finding], meta: Meta) -> dict[str, Any]:
     driver = {
         "name": "gitrot",
         "version": meta.tool_version,
-        "informationUri": INFORMATION_URI,
+        # no informationUri: it is optional, and gitrot has no hosted page to point at
         "rules": [_rule(h) for h in helps],
     }
     config = _config_path(meta)
