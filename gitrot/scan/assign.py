@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 CONFIG, CODE, OTHER, DOCS = "config", "code", "other", "docs"
 
-_KW = r"(?:pass|pwd|pw|secret|token|api[_-]?key|private[_-]?key|credential|auth)"
+_KW = r"(?i:pass|pwd|pw|secret|token|api[_-]?key|private[_-]?key|credential|auth)"
 _QUOTED = r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|`(?P<bq>[^`\n]*)`)"
 _TYPES = r"(?:string|String|str|&(?:'static[ \t]+)?str|char[ \t]*\*|CharSequence|SecureString)"
 _ASSIGNMENT = Lazy(
@@ -46,32 +46,26 @@ _ASSIGNMENT = Lazy(
     r"(?:(?:[ \t]*:[ \t]*|[ \t]+)" + _TYPES + r"[?!]?[ \t]*=(?![=>~])"
     r"|[ \t]*(?::::=|::=|:=|\?=|\.=|\+=|=>|===|!==|==|!=|=|:))[ \t]*"
     r"(?:" + _QUOTED + r"|\\\"(?P<eq>[^\"\\\n]*)\\\"|(?P<bare>[^\s\"'`\\][^\n]*))",
-    re.IGNORECASE,
 )
 _CSV = Lazy(
     r"(?m)^[\"']?(?P<key>[A-Za-z0-9_.-]*?" + _KW + r"[A-Za-z0-9_.-]*)[\"']?[,\t][ \t]*"
     r"[\"']?(?P<bare>[^,\t\n\"']+)",
-    re.IGNORECASE,
 )
 _BLOCK = Lazy(r"[|>][-+0-9]*")
 _SETTER = Lazy(
-    r"(?<![\w$])(?P<key>[A-Za-z_][\w.]*?(?:set|with|put)_?[A-Za-z0-9_]*?" + _KW + r"\w*)"
+    r"(?<![\w$])(?P<key>[A-Za-z_][\w.]*?(?i:set|with|put)_?[A-Za-z0-9_]*?" + _KW + r"\w*)"
     r"[ \t]*\([ \t]*" + _QUOTED + r"[ \t]*\)",
-    re.IGNORECASE,
 )
 _PAIR = Lazy(
     r"(?<=[\w$])\([ \t]*[\"'](?P<key>[\w.-]*?" + _KW + r"[\w.-]*)[\"'][ \t]*,[ \t]*" + _QUOTED,
-    re.IGNORECASE,
 )
 _XML = Lazy(
     r"<(?P<key>[\w.:-]*?" + _KW + r"[\w.:-]*)(?:[ \t][^<>\n]*)?>[ \t]*\r?\n?[ \t]*"
     r"(?P<xml>[^<>\s](?:[^<>\n]*[^<>\s])?)\s*</(?P=key)>",
-    re.IGNORECASE,
 )
 _XML_ATTR = Lazy(
     r"\b(?:key|name)[ \t]*=[ \t]*\"(?P<key>[^\"\n]*?" + _KW + r"[^\"\n]*)\"[ \t]+"
     r"value[ \t]*=[ \t]*\"(?P<dq>[^\"\n]*)\"",
-    re.IGNORECASE,
 )
 _NETRC = Lazy(
     r"\bmachine[ \t]+\S+(?:[ \t]+(?:login|account|port)[ \t]+\S+)*[ \t]+(?P<key>password)"
@@ -90,18 +84,31 @@ _MYSQL_P = Lazy(
     r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?P<bare>[^\s\"'`;|&)-]"
     r"[^\s\"'`;|&)]*)"
 )
-_KEYWORDS = Lazy(_KW)  # on the lower-cased text
-_CONN_WORDS = Lazy(r"(?:password|pwd|accountkey|sharedaccesskey)[ \t]*=")
+# the words of _KW, found with str.find in the lower-cased text (a regex is ~10x slower)
+_KEYWORDS = (
+    "pw",
+    "pass",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "credential",
+    "auth",
+)
+_CONN_WORDS = ("password", "pwd", "accountkey", "sharedaccesskey")
 
 _URI = Lazy(
     r"(?<![\w+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^\s:/@\"'`<>]{0,128})"
     r":(?P<s>[^\s/@\"'`<>]{1,256})@(?P<host>[\w-][\w.-]*|\[[0-9A-Fa-f:.]+\])"
 )
 _CONN_PARAM = Lazy(
-    r"(?:[?&]|;[ \t]*|\b(?:jdbc|odbc):[^\n]*?[ \t])"
-    r"(?P<key>password|pwd|AccountKey|SharedAccessKey)[ \t]*=[ \t]*"
+    r"(?:[?&]|;[ \t]*|\b(?i:jdbc|odbc):[^\n]*?[ \t])"
+    r"(?P<key>(?i:password|pwd|AccountKey|SharedAccessKey))[ \t]*=[ \t]*"
     r"(?P<bare>[^;&\s\"'`]+)",
-    re.IGNORECASE,
 )
 
 _KEY_SPLIT = Lazy(r"[_.\-:]+")
@@ -249,16 +256,19 @@ def assignments(
         for match in _ASSIGNMENT.get().finditer(text, start, end):
             _judge(match, kind, taken, found)
         if "(" in line:
-            for pattern in (_SETTER, _PAIR):
-                for match in pattern.get().finditer(text, start, end):
+            if ("set" in line or "with" in line or "put" in line) and _quote(line):
+                for match in _SETTER.get().finditer(text, start, end):
                     _judge(match, kind, taken, found)
-        if "value" in line:
+            if "('" in line or '("' in line or "( " in line:
+                for match in _PAIR.get().finditer(text, start, end):
+                    _judge(match, kind, taken, found)
+        if "value" in line and ("key" in line or "name" in line):
             for match in _XML_ATTR.get().finditer(text, start, end):
                 _judge(match, kind, taken, found)
         if "--" in line and kind != CODE:
             for match in _FLAG.get().finditer(text, start, end):
                 _judge(match, loose, taken, found, origin="command line")
-    if "</" in text:
+    if "</" in text and kind != DOCS:
         for match in _XML.get().finditer(text):
             _judge(match, loose, taken, found, origin="XML")
     if path.lower().endswith((".csv", ".tsv")):
@@ -271,10 +281,10 @@ def assignments(
         for pattern in patterns:
             for match in pattern.get().finditer(text):
                 _judge(match, CODE, taken, found)
-    if "machine" in text:
+    if "machine" in text and "password" in text:
         for match in _NETRC.get().finditer(text):
             _judge(match, loose, taken, found, origin=".netrc")
-    if "-p" in text and kind != CODE:
+    if kind != CODE and ("mysql" in low or "mariadb" in low) and " -p" in text:
         for match in _MYSQL_P.get().finditer(text):
             _judge(match, loose, taken, found, origin="command line", key="mysql -p")
 
@@ -283,7 +293,7 @@ def connections(text: str, kind: str, taken: list[tuple[int, int]], found: Found
     """Passwords in ``scheme://user:password@host`` and ``password=`` connection parameters
     (a famous example password, ``hunter2``, only in config files)."""
     if "://" in text and "@" in text:
-        for start, end in _lines_with(text, "://", "@"):
+        for start, end in _lines_with(text, ("://",), "@"):
             for match in _URI.get().finditer(text, start, end):
                 secret = match.group("s")
                 if _doc_password(secret, kind) or _overlaps(
@@ -316,18 +326,22 @@ def _doc_password(secret: str, kind: str) -> bool:
     )
 
 
-def _lines_with(text: str, what: Lazy | str, also: str = "") -> list[tuple[int, int]]:
-    """The (start, end) of each line of ``text`` where ``what`` (a pattern or a string)
-    occurs, and ``also`` too: the only lines the costly regexes read."""
-    spans: list[tuple[int, int]] = []
-    if isinstance(what, str):
-        positions = []
-        pos = text.find(what)
+def _quote(line: str) -> bool:
+    return '"' in line or "'" in line or "`" in line
+
+
+def _lines_with(text: str, words: tuple[str, ...], also: str = "") -> list[tuple[int, int]]:
+    """The (start, end) of each line of ``text`` where one of ``words`` occurs (and
+    ``also`` too): the only lines the costly regexes read."""
+    positions: list[int] = []
+    find = text.find
+    for word in words:
+        pos = find(word)
         while pos >= 0:
             positions.append(pos)
-            pos = text.find(what, pos + 1)
-    else:
-        positions = [match.start() for match in what.get().finditer(text)]
+            pos = find(word, pos + len(word))
+    positions.sort()
+    spans: list[tuple[int, int]] = []
     last_end = -1
     for pos in positions:
         if pos < last_end:

@@ -53,7 +53,7 @@ def decoded(text: str, collect: Collect, depth: int = 0) -> Found:
                 seen.add(match.start("v"))
                 found = _decoded_value(match.group("key"), match.group("v"), collect, depth)
                 hits += _rebased(found, match.start("v"), match.end("v"))
-    if "auth" in text:
+    if '"auth"' in text or "'auth'" in text:
         for match in _AUTH.get().finditer(text):
             if match.start("v") in seen:
                 continue

@@ -1,19 +1,19 @@
 """The pure core of ``gitrot scan``: text in, hits out; a hit never holds the secret.
 
-Three families of detectors run over a file's text:
+Five families of detectors run over a file's text:
 
 - key material: PEM/OpenSSH/PGP private key blocks (a header followed by key data, so a
-  program that merely names the header is not a finding), age identities and age plugin
-  identities;
-- token shapes, each anchored on both sides: AWS access key ids, GitHub, GitLab, Slack
-  (tokens and webhooks), Stripe, Google API keys, npm, PyPI, JWTs, ``Bearer`` tokens in
-  assignments and headers;
-- assignments whose key names a secret (``password``, ``secret``, ``token``, ``api_key``,
-  ``private_key``, ``credential``, ``auth``, ...): a high-entropy value (>= 16 characters,
-  Shannon entropy >= 3.0 bits/char for hex, >= 3.5 otherwise) anywhere, and in YAML, JSON and
-  env-like files any clear password value at all. SOPS ciphertext (``ENC[...]``), templates
-  (``${VAR}``, ``$VAR``, ``{{ ... }}``), placeholders, paths and URLs without credentials
-  are never findings.
+  program that merely names the header is not a finding);
+- vendor token formats, from the table of :mod:`gitrot.scan.formats` (one entry per
+  format: regex, the vendor's published format, keywords, entropy floor, documented
+  example keys), and ``Bearer`` tokens in assignments and headers;
+- encoded material (:mod:`gitrot.scan.decode`): Kubernetes Secret ``data:``, kubeconfig
+  ``*-key-data``, Docker ``auth``, decoded and scanned, reported at the encoded value;
+- connection strings and values assigned to a name that says secret, in the forms of many
+  languages (:mod:`gitrot.scan.assign`); what a value looks like (random, a password, a
+  sentence, a placeholder) is :mod:`gitrot.scan.values`. SOPS ciphertext (``ENC[...]``),
+  templates (``${VAR}``, ``$VAR``, ``{{ ... }}``), references to secret stores,
+  placeholders, paths and URLs without credentials are never findings.
 
 A hit's ``fingerprint`` is ``hmac:`` and 16 hex digits of an HMAC-SHA256 keyed with the
 repository's salt (the ``salt:`` of ``.gitrot-scan-allow.yaml``, made by ``gitrot scan
@@ -24,8 +24,7 @@ table, no correlation across repositories), and whoever reads it in a SARIF uplo
 log needs the salt and a scrypt per guess to test a password. Without a salt a run keys
 its fingerprints with a random one: stable for that run only. Descriptions name the rule
 and the key, never the value. A ``gitrot: allow <reason>`` comment on a line suppresses
-that line's hits; the bare
-``gitrot: allow`` (no reason) is a finding itself.
+that line's hits; the bare ``gitrot: allow`` (no reason) is a finding itself.
 """
 
 from __future__ import annotations
@@ -33,6 +32,11 @@ from __future__ import annotations
 from gitrot.scan.assign import CODE, CONFIG, DOCS, OTHER, file_kind
 from gitrot.scan.formats import DETECTORS, Lazy
 from gitrot.scan.values import looks_random, placeholder, shannon_entropy
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["CODE", "CONFIG", "DOCS", "OTHER", "Hit", "fingerprint", "scan_text", "shannon_entropy"]
 
@@ -174,6 +178,8 @@ _KEY_DATA = Lazy(r"[A-Za-z0-9+/]{32,}")
 _BEARER = Lazy(
     r"[:=][ \t]*[\"']?[ \t]*[Bb]earer[ \t]+(?P<s>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])"
 )
+# what decode.decoded() reads: a Secret, a kubeconfig key, a Docker config
+_ENCODED_HINTS = Lazy(r"kind:[ \t]*[\"']?Secret|-key-data|\.docker|[\"']auth[\"']")
 _ALLOW = Lazy(r"gitrot:[ \t]*allow(?![\w-])(?P<reason>[^\n]*)")
 
 
@@ -185,12 +191,12 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
     if not found and "gitrot:" not in text:
         return []
 
-    starts = _line_starts(text)
+    locate = _locator(text, many=len(found) > 32)
     allowed: set[int] = set()
     hits: list[Hit] = []
     if "gitrot:" in text:
         for match in _ALLOW.get().finditer(text):
-            line, column = _position(starts, match.start())
+            line, column = locate(match.start())
             if _reason(match.group("reason")):
                 allowed.add(line)
             else:
@@ -205,7 +211,7 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
                     )
                 )
     for start, _end, rule, description, secret in found:
-        line, column = _position(starts, start)
+        line, column = locate(start)
         if line not in allowed:
             data, short = digest(secret), len(secret) < SHORT_SECRET
             mark = keyed(data, salt, stretch=short)
@@ -216,7 +222,7 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
 
 def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str, str]]:
     """(start, end, rule, description, secret) of every secret in ``text``."""
-    from gitrot.scan import assign, decode
+    from gitrot.scan import assign
 
     found: list[tuple[int, int, str, str, str]] = []
     _private_keys(text, found)
@@ -229,10 +235,13 @@ def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str,
                 continue
             found.append((match.start("s"), match.end("s"), "bearer-token", "Bearer token", secret))
             taken.append((match.start("s"), match.end("s")))
-    for hit in decode.decoded(text, _collect, depth):
-        if not _overlaps(taken, hit[0], hit[1]):
-            found.append(hit)
-            taken.append((hit[0], hit[1]))
+    if _ENCODED_HINTS.get().search(text):
+        from gitrot.scan import decode
+
+        for hit in decode.decoded(text, _collect, depth):
+            if not _overlaps(taken, hit[0], hit[1]):
+                found.append(hit)
+                taken.append((hit[0], hit[1]))
     kind = file_kind(path)
     assign.connections(text, kind, taken, found)
     assign.assignments(text, kind, path, taken, found)
@@ -293,21 +302,29 @@ def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in spans)
 
 
-def _line_starts(text: str) -> list[int]:
+def _locator(text: str, *, many: bool) -> Callable[[int], tuple[int, int]]:
+    """offset -> (line, column): counting newlines for a few hits (no bisect to import),
+    a table of line starts for many."""
+    if not many:
+
+        def count(offset: int) -> tuple[int, int]:
+            return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+        return count
+    from bisect import bisect_right
+
     starts = [0]
     find = text.find
     pos = find("\n")
     while pos >= 0:
         starts.append(pos + 1)
         pos = find("\n", pos + 1)
-    return starts
 
+    def search(offset: int) -> tuple[int, int]:
+        line = bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
 
-def _position(starts: list[int], offset: int) -> tuple[int, int]:
-    from bisect import bisect_right
-
-    line = bisect_right(starts, offset)
-    return line, offset - starts[line - 1] + 1
+    return search
 
 
 # the one detector table a reader (or a test) can walk: rule id -> what it finds
@@ -419,6 +436,20 @@ RULE_DETAILS: dict[str, tuple[str, str, str, str]] = {
     "google-api-key": (
         "A Google API key (AIza...): it bills and calls the Google APIs its project enabled.",
         _REVOKE + " Restrict the new key to the APIs and callers that need it.",
+        "high",
+        "7.5",
+    ),
+    "sendgrid-api-key": (
+        "A Twilio SendGrid API key (SG.<id>.<secret>): it sends mail as the account, and "
+        "may read its contacts and settings.",
+        _REVOKE,
+        "very-high",
+        "8.0",
+    ),
+    "twilio-api-key": (
+        "A Twilio API key SID (SK and 32 hex digits): its secret is usually near it; with "
+        "it, calls and messages are made and billed as the account.",
+        _REVOKE,
         "high",
         "7.5",
     ),

@@ -150,7 +150,7 @@ def not_a_secret(value: str, *, quoted: bool = False) -> bool:
         return True  # sops ciphertext, $VAR/${VAR}/$(cmd)
     if not quoted and value.startswith(("!", "&", "*", "|", ">", "%")):
         return True  # YAML tags, anchors, aliases, block scalars; templating
-    if value.startswith(("{", "[", "=", "(")) or _REFERENCE.get().match(value):
+    if value.startswith(("{", "[", "=", "(")) or (":" in value and _REFERENCE.get().match(value)):
         return True  # structures, references to a secret store
     if _PRINTF.get().fullmatch(value) or (value.startswith("%") and _PRINTF.get().search(value)):
         return True
