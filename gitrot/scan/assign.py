@@ -45,7 +45,9 @@ _ASSIGNMENT = Lazy(
     r"(?<![\w.\-/])(?P<key>[A-Za-z0-9_.-]*?" + _KW + r"[A-Za-z0-9_.-]*)\\?[\"'`]?\]?"
     r"(?:(?:[ \t]*:[ \t]*|[ \t]+)" + _TYPES + r"[?!]?[ \t]*=(?![=>~])"
     r"|[ \t]*(?::::=|::=|:=|\?=|\.=|\+=|=>|===|!==|==|!=|=|:))[ \t]*"
-    r"(?:" + _QUOTED + r"|\\\"(?P<eq>[^\"\\\n]*)\\\"|(?P<bare>[^\s\"'`\\][^\n]*))",
+    r"(?:[bBrRuUfF]{1,2}(?=[\"']))?(?:"
+    + _QUOTED
+    + r"|\\\"(?P<eq>[^\"\\\n]*)\\\"|(?P<bare>[^\s\"'`\\][^\n]*))",
 )
 _CSV = Lazy(
     r"(?m)^[\"']?(?P<key>[A-Za-z0-9_.-]*?" + _KW + r"[A-Za-z0-9_.-]*)[\"']?[,\t][ \t]*"
@@ -103,8 +105,10 @@ _CONN_WORDS = ("password", "pwd", "accountkey", "sharedaccesskey")
 
 _URI = Lazy(
     r"(?<![\w+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^\s:/@\"'`<>]{0,128})"
-    r":(?P<s>[^\s/@\"'`<>]{1,256})@(?P<host>[\w-][\w.-]*|\[[0-9A-Fa-f:.]+\])"
+    r":(?P<s>[^\s/@\"'`<>,]{1,256})@(?P<host>[\w-][\w.-]*|\[[0-9A-Fa-f:.]+\])"
 )
+# RFC 2606 / RFC 6761 names reserved for documentation and tests
+_DOC_HOST = Lazy(r"(?:^|\.)(?:example(?:\.com|\.org|\.net)?|test|invalid)$", re.IGNORECASE)
 _CONN_PARAM = Lazy(
     r"(?:[?&]|;[ \t]*|\b(?i:jdbc|odbc):[^\n]*?[ \t])"
     r"(?P<key>(?i:password|pwd|AccountKey|SharedAccessKey))[ \t]*=[ \t]*"
@@ -296,6 +300,8 @@ def connections(text: str, kind: str, taken: list[tuple[int, int]], found: Found
         for start, end in _lines_with(text, ("://",), "@"):
             for match in _URI.get().finditer(text, start, end):
                 secret = match.group("s")
+                if secret == match.group("user") or _DOC_HOST.get().search(match.group("host")):
+                    continue  # postgres://sops:sops@..., user:pw@db.example.com: documentation
                 if _doc_password(secret, kind) or _overlaps(
                     taken, match.start("s"), match.end("s")
                 ):
@@ -389,7 +395,7 @@ def _judge(
         bits = values.shannon_entropy(value)
         description = f"high-entropy value assigned to '{label}' ({bits:.1f} bits/char)"
         _add(found, taken, start, value, "high-entropy-secret", description)
-    elif key == "mysql -p" or _names_password(parts):
+    elif (key == "mysql -p" or _names_password(parts)) and not values.env_name(value):
         if kind == CONFIG and not values.sentence(value):
             description = f"plaintext password in '{label}' (encrypt it with sops)"
         elif kind in (CODE, OTHER) and values.password_shape(value):

@@ -303,9 +303,13 @@ def jwt_header(token: str) -> bool:
     return bool(signature) or header["alg"].lower() == "none"
 
 
+# sops' README (getsops/sops): the example value of its walkthroughs
+_SOPS_EXAMPLES = frozenset(("jf48t9wfw094gf4nhdf023r",))
+
 #: every documented example key, quiet wherever it appears (a token or an assigned value)
 EXAMPLES = (
-    _AWS_EXAMPLES
+    _SOPS_EXAMPLES
+    | _AWS_EXAMPLES
     | _AWS_SECRET_EXAMPLES
     | _GOOGLE_EXAMPLES
     | _GITHUB_EXAMPLES

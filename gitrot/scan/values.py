@@ -15,7 +15,7 @@ HEX_THRESHOLD = 3.0
 BASE64_THRESHOLD = 3.5
 MIN_ENTROPY_LENGTH = 16
 
-CAMEL = Lazy(r"(?<=[a-z0-9])(?=[A-Z])")
+CAMEL = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TEMPLATE = Lazy(r"\{\{|\$\{|%\(|#\{|\{[A-Za-z_][\w.]*\}|<%")
 _PRINTF = Lazy(r"%[-+ #0]*\d*(?:\.\d+)?[sdifxXrvqu]")
 _TOKENS = Lazy(r"[A-Za-z0-9]+")
@@ -88,6 +88,7 @@ _NOT_VALUES = frozenset(("null", "none", "nil", "~", "true", "false", "yes", "no
 _WORDLIKE_SEGMENT = Lazy(r"[a-z]{1,12}|[A-Z][a-z]{0,11}|[A-Z]{1,8}|[0-9]{1,4}")
 _WORD_SEPARATORS = Lazy(r"[-_./:@ =,]+")
 _HEX = frozenset("0123456789abcdefABCDEF-")
+_ENV_NAME = Lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _WINDOWS_PATH = Lazy(r"[A-Za-z]:\\")
 # a reference to a secret store, resolved at run time: Azure App Service Key Vault
 # references, vals/helm-secrets ref+ URIs, 1Password op://, Vault paths, ARNs, ((var))
@@ -102,6 +103,11 @@ def doc_password(value: str) -> bool:
     """A password documentation writes (``password``, ``secret``, ``hunter2``, ``xxx``)."""
     low = value.lower()
     return low in DOC_PASSWORDS or low.rstrip("!?.-_") in _FAMOUS
+
+
+def env_name(value: str) -> bool:
+    """``DATABASE_PASSWORD``: the name of a variable that holds the value, not the value."""
+    return _ENV_NAME.get().fullmatch(value) is not None
 
 
 def shannon_entropy(value: str) -> float:

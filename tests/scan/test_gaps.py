@@ -155,6 +155,13 @@ QUIET = [
     ("x.md", "glptt-" + "0" * 40 + "\n"),
     ("x.yaml", "DB_PASSWORD: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/s/db/)'\n"),
     ("x.yaml", "api_token: vault:secret/data/api#token\n"),
+    # seen in site-packages: documentation, env var names, multi-host URLs, byte strings
+    ("x.py", "MultiHostUrl('https://foo.com:123,foo:bar@bar.com/path')\n"),
+    ("x.py", "model = Model(password='IAmSensitive')\n"),
+    ("METADATA", "$ nodeenv --mirror=https://user:p%2Fss@artifactory.example.com/x env\n"),
+    ("METADATA", 'url: "postgres://sops:sops@localhost/sops?sslmode=verify-full"\n'),
+    ("x.json", '{"CUSTOM_DB_PASSWORD": "DATABASE_PASSWORD"}\n'),
+    ("METADATA", '>>> password = b"super secret password"\n'),
     ("sops.yaml", "sops:\n  age:\n    - recipient: age1" + rand(58, BECH32.lower()) + "\n"),
 ]
 
