@@ -45,3 +45,45 @@ def test_a_short_password_fingerprint_is_keyed_and_the_allowlist_keeps_working(
     policy.merge("main", ago=HOUR)
     code, found = policy.check()
     assert code == 0, found
+
+
+def test_a_pull_request_cannot_slip_a_secret_past_the_scanner_in_a_form_it_did_not_read(
+    policy: PolicyRepo,
+) -> None:
+    """Issue 16: connection strings, passwords in code, XML and .netrc, and base64 in a
+    Kubernetes Secret or a Docker config are findings of the PR check at their file and
+    line; no output format holds the value, its base64 or its hex."""
+    import base64
+    import random
+    import string
+
+    rng = random.Random(16)
+    value = "Qz8" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(13))
+    encoded = base64.b64encode(value.encode()).decode()
+    auth = base64.b64encode(f"u:{value}".encode()).decode()
+    docker = json.dumps({"auths": {"r.io": {"auth": auth}}})
+    policy.branch("pr")
+    policy.write("deploy/.env", f"DATABASE_URL=postgres://app:{value}@db:5432/app\n")
+    policy.write("src/Db.java", f'class Db {{ void c() {{ ds.setPassword("{value}"); }} }}\n')
+    policy.write("conf/web.config", f'<add key="DbPassword" value="{value}" />\n')
+    policy.write("conf/netrc", f"machine api.internal login ci password {value}\n")
+    secret = f"apiVersion: v1\nkind: Secret\ndata:\n  password: {encoded}\n"
+    policy.write("k8s/secret.yaml", secret)
+    pull = "apiVersion: v1\nkind: Secret\ndata:\n  .dockerconfigjson: "
+    policy.write("k8s/pull.yaml", pull + base64.b64encode(docker.encode()).decode() + "\n")
+    policy.commit("Wire the database", ago=2 * HOUR)
+    code, found = policy.check()
+    assert code == 1
+    where = sorted((str(f["rule_id"]), str(f["file"]), f["line"]) for f in found)
+    assert where == [
+        ("connection-string", "deploy/.env", 1),
+        ("high-entropy-secret", "conf/netrc", 1),
+        ("high-entropy-secret", "conf/web.config", 1),
+        ("high-entropy-secret", "k8s/pull.yaml", 4),
+        ("high-entropy-secret", "k8s/secret.yaml", 4),
+        ("high-entropy-secret", "src/Db.java", 1),
+    ], where
+    for fmt in ("json", "sarif", "text", "github", "junit", "markdown"):
+        out = policy.check_raw("--format", fmt).out
+        for form in (value, encoded, value.encode().hex()):
+            assert form not in out, fmt
