@@ -164,8 +164,9 @@ def corpus_report(results: dict[str, list[Finding]]) -> None:
 
 
 def replicate(dest: Path, copies: int) -> None:
+    labels = shutil.ignore_patterns("manifest.json")
     for i in range(copies):
-        shutil.copytree(CORPUS, dest / f"copy{i:03d}", ignore=shutil.ignore_patterns("*.json"))
+        shutil.copytree(CORPUS, dest / f"copy{i:03d}", ignore=labels)
 
 
 def main() -> int:
