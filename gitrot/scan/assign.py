@@ -332,6 +332,14 @@ def _doc_password(secret: str, kind: str) -> bool:
     )
 
 
+def _in_ciphertext(match: re.Match[str]) -> bool:
+    """Whether ``match`` starts inside a sops ``ENC[...]`` value on its line."""
+    text, pos = match.string, match.start()
+    line_start = text.rfind("\n", 0, pos) + 1
+    opened = text.rfind("ENC[", line_start, pos)
+    return opened >= 0 and text.rfind("]", opened, pos) < 0
+
+
 def _quote(line: str) -> bool:
     return '"' in line or "'" in line or "`" in line
 
@@ -373,6 +381,8 @@ def _judge(
     parts = _parts(key)
     if key != "mysql -p" and not _names_secret(parts):
         return
+    if values.looks_random(key.strip("\"'`")) or _in_ciphertext(match):
+        return  # "...y2PwLba3E=" inside sops data is not a name
     value, start, quoted = _value(match, kind)
     if value is None:
         return
