@@ -15,7 +15,8 @@ HEX_THRESHOLD = 3.0
 BASE64_THRESHOLD = 3.5
 MIN_ENTROPY_LENGTH = 16
 
-CAMEL = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+CAMEL = Lazy(r"(?<=[a-z0-9])(?=[A-Z])")
+_ACRONYM = Lazy(r"(?<=[A-Z])(?=[A-Z][a-z])")  # HTTPServer, IAmSensitive
 _TEMPLATE = Lazy(r"\{\{|\$\{|%\(|#\{|\{[A-Za-z_][\w.]*\}|<%")
 _PRINTF = Lazy(r"%[-+ #0]*\d*(?:\.\d+)?[sdifxXrvqu]")
 _TOKENS = Lazy(r"[A-Za-z0-9]+")
@@ -222,4 +223,10 @@ def wordlike(value: str) -> bool:
     if not segments:
         return True
     pieces = [p for s in segments for p in CAMEL.get().split(s)]
+    if all(_WORDLIKE_SEGMENT.get().fullmatch(p) for p in pieces):
+        return True
+    # split at acronyms too, when that leaves words, not the short runs of random letters
+    pieces = [q for p in pieces for q in _ACRONYM.get().split(p)]
+    if sum(map(len, pieces)) < 3.5 * len(pieces):
+        return False
     return all(_WORDLIKE_SEGMENT.get().fullmatch(p) for p in pieces)
