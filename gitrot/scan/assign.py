@@ -255,7 +255,7 @@ def assignments(
     """Every secret-named value in ``text`` (see the module docstring)."""
     loose = DOCS if kind == DOCS else CODE  # literals after a flag: judged as in code
     low = text.lower()
-    for start, end in _lines_with(low, _KEYWORDS):
+    for start, end in values.lines_with(low, _KEYWORDS):
         line = low[start:end]
         for match in _ASSIGNMENT.get().finditer(text, start, end):
             _judge(match, kind, taken, found)
@@ -297,7 +297,7 @@ def connections(text: str, kind: str, taken: list[tuple[int, int]], found: Found
     """Passwords in ``scheme://user:password@host`` and ``password=`` connection parameters
     (a famous example password, ``hunter2``, only in config files)."""
     if "://" in text and "@" in text:
-        for start, end in _lines_with(text, ("://",), "@"):
+        for start, end in values.lines_with(text, ("://",), "@"):
             for match in _URI.get().finditer(text, start, end):
                 secret = match.group("s")
                 if secret == match.group("user") or _DOC_HOST.get().search(match.group("host")):
@@ -312,7 +312,7 @@ def connections(text: str, kind: str, taken: list[tuple[int, int]], found: Found
     low = text.lower()
     if not any(word in low for word in ("pwd", "password", "accesskey", "accountkey")):
         return
-    for start, end in _lines_with(low, _CONN_WORDS):
+    for start, end in values.lines_with(low, _CONN_WORDS):
         for match in _CONN_PARAM.get().finditer(text, start, end):
             secret = match.group("bare")
             if _doc_password(secret, kind) or _overlaps(
@@ -342,30 +342,6 @@ def _in_ciphertext(match: re.Match[str]) -> bool:
 
 def _quote(line: str) -> bool:
     return '"' in line or "'" in line or "`" in line
-
-
-def _lines_with(text: str, words: tuple[str, ...], also: str = "") -> list[tuple[int, int]]:
-    """The (start, end) of each line of ``text`` where one of ``words`` occurs (and
-    ``also`` too): the only lines the costly regexes read."""
-    positions: list[int] = []
-    find = text.find
-    for word in words:
-        pos = find(word)
-        while pos >= 0:
-            positions.append(pos)
-            pos = find(word, pos + len(word))
-    positions.sort()
-    spans: list[tuple[int, int]] = []
-    last_end = -1
-    for pos in positions:
-        if pos < last_end:
-            continue
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        last_end = len(text) if end < 0 else end
-        if not also or also in text[start:last_end]:
-            spans.append((start, last_end))
-    return spans
 
 
 def _judge(

@@ -17,7 +17,8 @@ from gitrot.scan.formats import Lazy
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import re
+    from collections.abc import Callable, Iterator
 
     Found = list[tuple[int, int, str, str, str]]
     Collect = Callable[[str, str, int], Found]
@@ -48,13 +49,13 @@ def decoded(text: str, collect: Collect, depth: int = 0) -> Found:
             seen.add(start)
             hits += _rebased(_decoded_value(key, value, collect, depth), start, end)
     if "-key-data" in text or ".docker" in text:
-        for match in _KEY_DATA.get().finditer(text):
+        for match in _on_lines(_KEY_DATA, text, ("-key-data", ".docker")):
             if match.start("v") not in seen:
                 seen.add(match.start("v"))
                 found = _decoded_value(match.group("key"), match.group("v"), collect, depth)
                 hits += _rebased(found, match.start("v"), match.end("v"))
     if '"auth"' in text or "'auth'" in text:
-        for match in _AUTH.get().finditer(text):
+        for match in _on_lines(_AUTH, text, ('"auth"', "'auth'")):
             if match.start("v") in seen:
                 continue
             plain = _b64(match.group("v"))
@@ -63,6 +64,13 @@ def decoded(text: str, collect: Collect, depth: int = 0) -> Found:
                 found = collect(f"password: {password}\n", "auth.yaml", depth + 1)
                 hits += _rebased(found, match.start("v"), match.end("v"))
     return hits
+
+
+def _on_lines(pattern: Lazy, text: str, words: tuple[str, ...]) -> Iterator[re.Match[str]]:
+    from gitrot.scan.values import lines_with
+
+    for start, end in lines_with(text, words):
+        yield from pattern.get().finditer(text, start, end)
 
 
 def _secret_data(text: str) -> list[tuple[int, int, str, str]]:

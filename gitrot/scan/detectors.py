@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from gitrot.scan.assign import CODE, CONFIG, DOCS, OTHER, file_kind
 from gitrot.scan.formats import DETECTORS, Lazy
-from gitrot.scan.values import looks_random, placeholder, shannon_entropy
+from gitrot.scan.values import lines_with, looks_random, placeholder, shannon_entropy
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import re
+    from collections.abc import Callable, Iterator
 
 __all__ = ["CODE", "CONFIG", "DOCS", "OTHER", "Hit", "fingerprint", "scan_text", "shannon_entropy"]
 
@@ -257,7 +258,7 @@ def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
     for detector in DETECTORS:
         if not any(keyword in text for keyword in detector.keywords):
             continue
-        for match in detector.regex.get().finditer(text):
+        for match in _on_lines(detector.regex.get(), text, detector.keywords):
             secret = match.group("s")
             if secret in detector.examples or placeholder(secret):
                 continue
@@ -272,6 +273,14 @@ def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
     found += [
         t for t in tokens if not any(o[0] <= t[0] and t[1] <= o[1] and o != t for o in tokens)
     ]
+
+
+def _on_lines(
+    pattern: re.Pattern[str], text: str, keywords: tuple[str, ...]
+) -> Iterator[re.Match[str]]:
+    """The matches of a one-line ``pattern`` on the lines holding one of ``keywords``."""
+    for start, end in lines_with(text, keywords):
+        yield from pattern.finditer(text, start, end)
 
 
 def _private_keys(text: str, found: list[tuple[int, int, str, str, str]]) -> None:

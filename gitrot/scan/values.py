@@ -230,3 +230,27 @@ def wordlike(value: str) -> bool:
     if sum(map(len, pieces)) < 3.5 * len(pieces):
         return False
     return all(_WORDLIKE_SEGMENT.get().fullmatch(p) for p in pieces)
+
+
+def lines_with(text: str, words: tuple[str, ...], also: str = "") -> list[tuple[int, int]]:
+    """The (start, end) of each line of ``text`` where one of ``words`` occurs (and
+    ``also`` too): the only lines the costly regexes read."""
+    positions: list[int] = []
+    find = text.find
+    for word in words:
+        pos = find(word)
+        while pos >= 0:
+            positions.append(pos)
+            pos = find(word, pos + len(word))
+    positions.sort()
+    spans: list[tuple[int, int]] = []
+    last_end = -1
+    for pos in positions:
+        if pos < last_end:
+            continue
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        last_end = len(text) if end < 0 else end
+        if not also or also in text[start:last_end]:
+            spans.append((start, last_end))
+    return spans
