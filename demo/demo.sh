@@ -218,7 +218,7 @@ show gitrot rekey config/payments-db.yaml
 SOPS_AGE_KEY_FILE=second.txt sops -d config/payments-db.yaml | grep -B1 -A1 password
 
 step "14. JSON and dotenv files too, readable by sops"
-printf 'DB_USER=app\n# rotated quarterly\nDB_PASSWORD=s3cr3t\n' > app.env
+printf 'DB_USER=app\n# rotated quarterly\nDB_PASSWORD=s3cr3t\n' > app.env # gitrot: allow a made-up value the demo encrypts
 show gitrot encrypt app.env --age "$recipient" -o app.enc.env
 cut -c1-80 app.enc.env | head -3
 show sops -d app.enc.env
