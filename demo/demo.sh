@@ -132,6 +132,20 @@ env -u GITROT_PR_AUTHOR -u GITROT_PR_APPROVALS gitrot check --base main >/dev/nu
 set -e
 git checkout -q main && git branch -qD loosen
 
+step "4f. The secret scanner, for any repository: connection strings, encoded Kubernetes Secrets, passwords in code"
+mkdir -p ../app && cat > ../app/deploy.yaml <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: payments}
+data:
+  password: SzhxIXZSMnRMbTlwWHdaNA==
+YAML
+printf 'DATABASE_URL=postgres://app:Hq7vR2xLm9pWz4tK@db.internal:5432/payments\n' > ../app/.env # gitrot: allow a made-up value the demo shows being found
+printf 'if (apiKey == "c2f9a8e4d1b7f3a6e0c5d9b2a7f4e1c8") { connect(); }\n' > ../app/client.js # gitrot: allow a made-up value the demo shows being found
+set +e
+show gitrot scan ../app/deploy.yaml ../app/.env ../app/client.js; echo "exit code: $?"
+set -e
+
 step "5. Merge, then the reconciler applies what main says: write once, rebuild, record in git"
 git -c user.name=Lead -c user.email=lead@example.com merge -q --no-ff -m "Merge rotate-db-password" rotate-db-password
 show gitrot plan
@@ -142,6 +156,11 @@ echo "the note on the merge commit (refs/notes/gitrot), never a value or a ref:"
 git notes --ref gitrot show HEAD | python3 -c "import json,sys; n=json.load(sys.stdin); print(json.dumps({'commit': n['commit'], 'applied': n['applied'][:1], 'deliveries': n['deliveries']}, indent=1))"
 show gitrot reconcile
 echo "killed or run twice, it converges: a second run has nothing to do"
+echo "its state (refs/gitrot/state: one small file per secret) is a commit signed like 'git commit -S'"
+echo "with the reconciler's key; git verifies it with the public key gitrot.yaml names:"
+printf 'gitrot@localhost %s\n' "$(sed -n 's/^  signing_key: \(ssh-ed25519 [^ ]*\).*/\1/p' gitrot.yaml)" > ../allowed_signers
+show git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=../allowed_signers verify-commit refs/gitrot/state
+echo "state that does not verify (a forged note or ref) is ignored: every secret is compared with the backend"
 
 step "5b. What is due (from git history: the last commit that changed each version)"
 show gitrot due --within 400d
