@@ -98,3 +98,23 @@ class UnknownRevisionError(InputError):
     """A revision given by the user (``--rev``, ``--base``) names no commit."""
 
     default_hint = "give a branch, tag or commit id that exists in this repository"
+
+
+class BackendError(GitrotError):
+    """A backend cannot do what was asked: ``unreachable`` for a service that is down
+    (exit 3), otherwise a refusal (exit 1). The message names the backend's location,
+    never a value."""
+
+    exit_code = EXIT_FINDINGS
+
+    def __init__(
+        self, message: str, *, unreachable: bool = False, where: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, where=where, hint=hint)
+        self.unreachable = unreachable
+        if unreachable:
+            self.exit_code = EXIT_ENVIRONMENT
+
+
+class VersionConflict(BackendError):
+    """The version exists with another idempotency key, or is below the newest."""
