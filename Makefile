@@ -48,6 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: export GITROT_REQUIRE_TOOLS=1
+unit: export HYPOTHESIS_PROFILE=ci
 unit: $(STAMP) age shellcheck xmllint sarif-multitool
 	$(BIN)/python -m pytest -q
 

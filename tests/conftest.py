@@ -10,12 +10,47 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from hypothesis import settings
 
 BIN = Path(sys.executable).parent
 SOPS = shutil.which("sops", path=str(BIN)) or shutil.which("sops")
 AGE = shutil.which("age")
 AGE_KEYGEN = shutil.which("age-keygen")
 FIXTURES = Path(__file__).parent / "fixtures"
+# read at import: the autouse isolated_home fixture clears GITROT_* before each test
+REQUIRE_TOOLS = os.environ.get("GITROT_REQUIRE_TOOLS") == "1"
+
+# CI runs hypothesis derandomized and without its example database, so a red run is
+# reproducible (the same examples fail again) and prints the blob that replays it;
+# `make unit` selects the profile, and so does any CI (the CI variable is set)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """The path of the tool ``name`` (``path`` if given, else the venv's, else PATH's).
+
+    A missing tool skips the test, but fails it under ``GITROT_REQUIRE_TOOLS=1``
+    (``make unit`` sets it and installs every tool), so no run is green by skipping."""
+    if path is not None:
+        found = path if os.access(path, os.X_OK) else None
+    else:
+        found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        message = f"{name} is missing: `make unit` installs it"
+        if REQUIRE_TOOLS:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def sops_and_age_keygen() -> None:
+    """The sops oracle in the venv and age-keygen (``pytest.mark.usefixtures``)."""
+    require_tool("sops", str(BIN / "sops"))
+    require_tool("age-keygen")
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gitrot.errors import EnvironmentFailure, InputError
 from gitrot.sops import age
+from tests.conftest import require_tool
 
-AGE = shutil.which("age") or "/usr/bin/age"
-AGE_KEYGEN = shutil.which("age-keygen") or "/usr/bin/age-keygen"
-needs_age = pytest.mark.skipif(not Path(AGE).exists(), reason="the Go age CLI is not installed")
+AGE = shutil.which("age") or "age"
+AGE_KEYGEN = shutil.which("age-keygen") or "age-keygen"
+needs_age = pytest.mark.usefixtures("age_cli")
+
+
+@pytest.fixture
+def age_cli() -> None:
+    """The Go age CLI (Debian's age: `make age`); skip without it, fail under make unit."""
+    require_tool("age")
+    require_tool("age-keygen")
+
 
 DATA_KEY = bytes(range(32))
 
@@ -420,18 +429,27 @@ def test_default_ssh_keys_are_loaded(home: Path) -> None:
     assert age.unwrap(age.wrap(DATA_KEY, ed_public), identities) == DATA_KEY
 
 
-@pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="needs ssh-keygen for an RSA key")
 def test_default_rsa_key_is_loaded_next_to_ed25519(home: Path) -> None:
     # sops 3.11 loads both id_ed25519 and id_rsa (checked against the binary)
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     ssh = home / ".ssh"
     ssh.mkdir()
     _ssh_keypair(ssh, "id_ed25519")
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", ssh / "id_rsa"],
-        check=True,
-        capture_output=True,
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (ssh / "id_rsa").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
     )
-    rsa_public = (ssh / "id_rsa.pub").read_text().strip()
+    (ssh / "id_rsa").chmod(0o600)
+    rsa_public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     identities = age.load_identities({}, home=home, platform="linux")
     assert len(identities) == 2
     assert age.unwrap(age.wrap(DATA_KEY, rsa_public), identities) == DATA_KEY
@@ -587,8 +605,8 @@ def test_importing_the_module_does_not_load_pyrage_or_subprocess() -> None:
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 
 
-@pytest.mark.skipif(not SOPS.exists(), reason="sops binary not installed")
 def test_sops_accepts_wrap_and_unwrap_reads_sops(home: Path, tmp_path: Path) -> None:
+    require_tool("sops", str(SOPS))
     keys = Keys(tmp_path / "keys.txt")
     plain = tmp_path / "plain.yaml"
     plain.write_text("password: hunter2\n")

@@ -17,7 +17,7 @@ from gitrot.sops.gotypes import (
     resolve_plain,
 )
 from gitrot.sops.tree import Timestamp
-from tests.sops.test_yaml_parse import HAVE_SOPS, Sops
+from tests.sops.test_yaml_parse import Sops, needs_sops
 
 RESOLVE = [
     ("", None),
@@ -180,7 +180,7 @@ def test_float_formats_round_trip(x: float) -> None:
     assert "e" not in format_float_go(x)
 
 
-@pytest.mark.skipif(not HAVE_SOPS, reason="sops missing")
+@needs_sops
 def test_float_writing_matches_sops(tmp_path: object) -> None:
     from pathlib import Path
 

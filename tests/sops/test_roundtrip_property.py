@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from gitrot.errors import InputError
@@ -214,6 +214,8 @@ def test_gitrot_encrypts_sops_decrypts_random_trees(
 
 @SETTINGS
 @given(doc=DOCUMENTS, selector=SELECTORS)
+# sops 3.11 writes this list item as a ``|4-`` block scalar that neither sops nor gitrot reads
+@example(doc=Map([Entry("0", Seq(["\n0"]))]), selector=(("encrypted_regex", "^[a-m]"), False))
 def test_sops_encrypts_gitrot_decrypts_random_trees(
     doc: Map, selector: tuple[tuple[str, str], bool], tmp_path_factory
 ) -> None:  # type: ignore[no-untyped-def]
@@ -225,8 +227,18 @@ def test_sops_encrypts_gitrot_decrypts_random_trees(
     flags = ["--" + kind.replace("_", "-"), value] + (["--mac-only-encrypted"] if mac_only else [])
     result = run_sops(["-e", "--age", key.recipient, *flags, str(path)], key=key)
     assert result.returncode == 0, result.stderr.decode()
-    source = document.SopsFile.parse(result.stdout.decode(), fmt="yaml", where="sops-output")
     identities = age.parse_identities(key.path.read_text(), source="key")
-    opened = document.decrypt(source, identities)
+    try:
+        source = document.SopsFile.parse(result.stdout.decode(), fmt="yaml", where="sops-output")
+        opened = document.decrypt(source, identities)
+    except InputError:
+        # go-yaml writes some block scalars in sequences with an indentation indicator that
+        # does not match their indentation (``|4-``): the property assumes only that sops
+        # reads its own output, so gitrot may reject what ``sops -d`` rejects too
+        encrypted = tmp_path_factory.mktemp("e") / "enc.yaml"
+        encrypted.write_bytes(result.stdout)
+        again = run_sops(["-d", str(encrypted)], key=key)
+        assert again.returncode != 0, "sops reads back what gitrot rejects"
+        assume(False)
     same_document(opened.docs[0], doc)
     assert os.path.exists(path)

@@ -15,9 +15,15 @@ import yaml
 from gitrot.errors import ConfigError, InputError
 from gitrot.sops import age, rules
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Value
+from tests.conftest import require_tool
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
-needs_sops = pytest.mark.skipif(not SOPS.exists(), reason="sops binary not installed")
+needs_sops = pytest.mark.usefixtures("sops_oracle")
+
+
+@pytest.fixture
+def sops_oracle() -> str:
+    return require_tool("sops", str(SOPS))
 
 
 # --- a stand-in parser until gitrot.sops.yaml_parse exists ---------------------------------

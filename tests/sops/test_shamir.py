@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from gitrot.errors import InputError
 from gitrot.sops import shamir
+from tests.conftest import require_tool
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 ENC_RE = re.compile(
@@ -141,8 +142,7 @@ def _gcm_open(key: bytes, value: str, aad: str) -> bytes:
 
 @pytest.fixture
 def sops_key_groups_file(tmp_path: Path) -> tuple[Path, list[pyrage.x25519.Identity]]:
-    if not SOPS.exists():  # pragma: no cover
-        pytest.skip("sops binary not installed")
+    require_tool("sops", str(SOPS))
     id1, r1 = _keygen(tmp_path / "k1.txt")
     id2, r2 = _keygen(tmp_path / "k2.txt")
     (tmp_path / ".sops.yaml").write_text(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -13,13 +12,13 @@ from hypothesis import strategies as st
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, Value, to_plain
 from gitrot.sops.yaml_emit import emit
 from gitrot.sops.yaml_parse import parse
-from tests.sops.test_yaml_parse import HAVE_SOPS, Sops, needs_sops
+from tests.conftest import FIXTURES
+from tests.sops.test_yaml_parse import Sops, needs_sops, require_sops_and_age_keygen
 
 
 @pytest.fixture(scope="module")
 def sops(tmp_path_factory: pytest.TempPathFactory) -> Sops:
-    if not HAVE_SOPS:
-        pytest.skip("sops or age-keygen missing")
+    require_sops_and_age_keygen()
     return Sops(tmp_path_factory.mktemp("sops-emit"))
 
 
@@ -297,6 +296,6 @@ def test_sops_reads_what_we_write(sops: Sops, kvs: list[tuple[str, Value]]) -> N
 
 
 def test_upstream_fixture_round_trip() -> None:
-    text = Path("/work/shared/fixtures/sops-upstream/example.yaml").read_text()
+    text = (FIXTURES / "sops-upstream" / "example.yaml").read_text()
     docs = parse(text)
     assert emit(docs) == text

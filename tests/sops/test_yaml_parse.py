@@ -6,15 +6,25 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES, require_tool
+
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
-HAVE_SOPS = SOPS.exists() and shutil.which("age-keygen") is not None
-needs_sops = pytest.mark.skipif(not HAVE_SOPS, reason="sops or age-keygen missing")
+
+
+def require_sops_and_age_keygen() -> None:
+    """Skip without the sops oracle or age-keygen; fail under ``GITROT_REQUIRE_TOOLS=1``."""
+    require_tool("sops", str(SOPS))
+    require_tool("age-keygen")
+
+
+needs_sops = pytest.mark.usefixtures("sops_and_age_keygen")
+
+
 _ENC = re.compile(r"ENC\[AES256_GCM,data:([^,]*),iv:([^,]*),tag:([^,]*),type:([a-z]*)\]")
 
 
@@ -93,13 +103,12 @@ from gitrot.errors import InputError  # noqa: E402
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, to_plain  # noqa: E402
 from gitrot.sops.yaml_parse import parse  # noqa: E402
 
-FIXTURE = Path("/work/shared/fixtures/sops-upstream/example.yaml")
+FIXTURE = FIXTURES / "sops-upstream" / "example.yaml"
 
 
 @pytest.fixture(scope="module")
 def sops(tmp_path_factory: pytest.TempPathFactory) -> Sops:
-    if not HAVE_SOPS:
-        pytest.skip("sops or age-keygen missing")
+    require_sops_and_age_keygen()
     return Sops(tmp_path_factory.mktemp("sops"))
 
 
