@@ -9,9 +9,8 @@ import pygit2
 import pytest
 
 from gitrot import git
-from gitrot.errors import GitError, UnknownRevisionError
+from gitrot.errors import EnvironmentFailure, GitError, UnknownRevisionError
 from gitrot.git import history as git_history
-from gitrot.git import walk as git_walk
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
 from tests.intents import intent_text
 
@@ -26,20 +25,11 @@ def repo(tmp_path: Path) -> pygit2.Repository:
     return make_repo(tmp_path / "policy")
 
 
-@pytest.fixture(params=["git-log", "pygit2"])
-def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the history tests on both walks: ``git log --raw``, and pygit2 when git is missing."""
-
-    def unused(*args: object) -> None:
-        raise AssertionError("the other implementation ran")
-
-    if request.param == "pygit2":
-        monkeypatch.setattr(git_history, "_git_executable", lambda: None)
-        monkeypatch.setattr(git_history._LogHistory, "start_log", unused)
-    else:
-        assert git._git_executable() is not None
-        monkeypatch.setattr(git_walk._History, "run", unused)
-    return str(request.param)
+@pytest.fixture
+def history() -> str:
+    """The history walk: ``git log --raw`` (git is required; there is no other walk)."""
+    assert git._git_executable()
+    return "git-log"
 
 
 def _at(day: int) -> int:
@@ -295,14 +285,11 @@ def _random_history(repo: pygit2.Repository, seed: int, *, copies: bool = False)
 @pytest.mark.parametrize(
     ("seed", "copies"), [(seed, False) for seed in range(6)] + [(seed, True) for seed in range(6)]
 )
-def test_both_walks_agree_on_random_histories(
-    repo: pygit2.Repository, seed: int, copies: bool, monkeypatch: pytest.MonkeyPatch
+def test_the_walk_answers_random_histories(
+    repo: pygit2.Repository, seed: int, copies: bool
 ) -> None:
     versions = _random_history(repo, seed, copies=copies)
     with_git = git.last_version_changes(repo)
-    monkeypatch.setattr(git_history, "_git_executable", lambda: None)
-    with_pygit2 = git.last_version_changes(repo)
-    assert with_git == with_pygit2
     assert sorted(with_git) == sorted(_secret(name) for name in versions)
     assert all(change.version == versions[key[8:-5]] for key, change in with_git.items())
 
@@ -440,3 +427,16 @@ def test_ensure_repo(tmp_path: Path) -> None:
     assert git.ensure_repo(fresh) is False
     (fresh / "sub").mkdir()
     assert git.ensure_repo(fresh / "sub") is False  # inside a work tree: no nested repository
+
+
+def test_without_git_the_history_is_an_environment_failure(
+    repo: pygit2.Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git is required (pre-commit requires it too): no silent, slower fallback."""
+    commit_files(repo, {DB: intent_text("payments/db", 1)}, message="db", author_time=_at(1))
+    monkeypatch.setattr("shutil.which", lambda *_args, **_kw: None)
+    with pytest.raises(EnvironmentFailure) as caught:
+        git.last_version_changes(repo)
+    assert caught.value.exit_code == 3
+    assert caught.value.render().startswith("gitrot: error: git is required")
+    assert "install git" in caught.value.hint

@@ -13,11 +13,10 @@ revision that names no commit leaves as :class:`UnknownRevisionError` (exit 2).
   only the folders that differ, and git's rename rules over the changed files.
 - :mod:`gitrot.git.history`: :func:`last_version_changes` (and :class:`VersionChanges`,
   which starts it early), walking ``git log --raw`` from the ``git`` executable; for all
-  intents, or for the few ``paths`` a change touches.
-- :mod:`gitrot.git.walk`: the same walk on pygit2 alone, when there is no ``git`` on
-  ``PATH``.
+  intents, or for the few ``paths`` a change touches. git is required: without it the
+  query is an EnvironmentFailure (exit 3).
 - :mod:`gitrot.git.process`: :class:`_Git`, the only place a ``git`` process is spawned.
-- :mod:`gitrot.git.blobs`: what both walks share (raw trees, intent files, the line scan
+- :mod:`gitrot.git.blobs`: what the walk reads (raw trees, intent files, the line scan
   behind :func:`spec_version`).
 
 Callers use the names re-exported here (``from gitrot import git``; ``git.open_repo``);

@@ -1,8 +1,8 @@
-"""Reading intents out of git objects, shared by both history walks.
+"""Reading intents out of git objects, for the history walk.
 
 Raw tree entries (:func:`_parse_entry`), which files are intents (:func:`_is_intent`), an
 intent's ``spec.version`` (:func:`spec_version`, a line scan with the YAML parser behind it)
-and :class:`_Reader`, the base of both walks: raw trees and blobs read through pygit2, one
+and :class:`_Reader`, the base of the walk: raw trees and blobs read through pygit2, one
 cached tree per folder, the intents a walk answers for, and rename detection.
 """
 
@@ -30,7 +30,7 @@ _EMPTY: frozenset[bytes] = frozenset()
 
 
 class _Reader:
-    """What both :func:`~gitrot.git.history.last_version_changes` walks share.
+    """What the :func:`~gitrot.git.history.last_version_changes` walk reads with.
 
     The objects under ``prefix`` read raw, the intents to answer for (``paths``; None: all),
     the versions read so far and the answer so far.
@@ -48,7 +48,6 @@ class _Reader:
         self.current: dict[str, int | None] = {}  # key -> its version at rev, once read
         self.found: dict[str, VersionChange] = {}
         self.by_path: dict[str, tuple[bytes, frozenset[bytes]]] = {}
-        self.pending_dirs: dict[str, int] = {}  # folder -> how many tracked paths under it
         from gitrot.core.due import scan_field, scan_int
 
         self.scan_field, self.scan_int = scan_field, scan_int
@@ -118,12 +117,9 @@ class _Reader:
                 yield path, oid
 
     def _changes(
-        self, old: bytes | None, new: bytes | None, base: str, *, prune: bool
+        self, old: bytes | None, new: bytes | None, base: str
     ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
-        """(path, old blob, new blob) for every intent file that differs between two trees.
-
-        With ``prune``, only folders that still hold a tracked path (``pending_dirs``).
-        """
+        """(path, old blob, new blob) for every intent file that differs between two trees."""
         new_entries = self._entries(new, base)
         old_entries = self._entries(old, base)
         sides: dict[str, list[tuple[bytes, bytes] | None]] = {}
@@ -137,8 +133,8 @@ class _Reader:
             path = base + name
             old_tree = before[1] if before and before[0] == _TREE_MODE else None
             new_tree = after[1] if after and after[0] == _TREE_MODE else None
-            if (old_tree or new_tree) and (not prune or self.pending_dirs.get(path + "/")):
-                yield from self._changes(old_tree, new_tree, path + "/", prune=prune)
+            if old_tree or new_tree:
+                yield from self._changes(old_tree, new_tree, path + "/")
             old_blob = before[1] if before and before[0] != _TREE_MODE else None
             new_blob = after[1] if after and after[0] != _TREE_MODE else None
             if (old_blob or new_blob) and _is_intent(path):
@@ -148,7 +144,7 @@ class _Reader:
         """:meth:`_pair_renames` for one commit, from its tree and its parent's (prefix)."""
         added: list[tuple[str, bytes]] = []
         deleted: list[tuple[str, bytes]] = []
-        for path, old_blob, new_blob in self._changes(old, new, self.base, prune=False):
+        for path, old_blob, new_blob in self._changes(old, new, self.base):
             if old_blob is None and new_blob is not None:
                 added.append((path, new_blob))
             elif new_blob is None and old_blob is not None:

@@ -2,14 +2,14 @@
 
 The query walks long histories. It streams ``git log`` from the real ``git`` executable
 (history walk and tree diffs in C; :class:`~gitrot.git.process._Git`) and reads only the few
-blobs it needs with pygit2; without a ``git`` on ``PATH`` it walks with pygit2 alone
-(:mod:`gitrot.git.walk`). :class:`VersionChanges` starts ``git log`` early, so it runs while
-the caller does other work.
+blobs it needs with pygit2. git is required (as pre-commit requires it): without a ``git``
+on ``PATH`` the query is an :class:`~gitrot.errors.EnvironmentFailure` (exit 3).
+:class:`VersionChanges` starts ``git log`` early, so it runs while the caller does other work.
 """
 
 from __future__ import annotations
 
-from gitrot.errors import GitError
+from gitrot.errors import EnvironmentFailure, GitError
 from gitrot.git.blobs import _is_intent, _Reader
 from gitrot.git.process import _Git, _tokens
 from gitrot.git.repo import _where, resolve
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Collection
 
     from gitrot.git.repo import Commit, Repo
-    from gitrot.git.walk import _History
 
 _MAX_PATHSPECS = 200  # more paths asked for: git log lists the whole prefix instead
 
@@ -82,9 +81,7 @@ def last_version_changes(
     With a ``git`` executable on ``PATH``, ``git log --raw`` walks the history and diffs
     the trees (in C, newest first, streamed; given ``paths``, limited to them); pygit2
     reads one older blob per intent (more after reason-only edits) and the process is
-    stopped as soon as every intent has its answer. Without one, the same walk runs on
-    pygit2 alone (about four times slower on long histories: every tree it compares is
-    read through Python).
+    stopped as soon as every intent has its answer. Without one: EnvironmentFailure.
 
     ``since`` (epoch seconds) is a horizon: commits older than it are not read, and an
     intent whose version was set before it is left out of the answer (the caller knows it
@@ -117,19 +114,12 @@ class VersionChanges:
         self.where = _where(repo)
         self.prefix = prefix
         self.start: Commit | None = None
-        self.walk: _History | None = None  # without git: the pygit2 walk
-        self.log: _LogHistory | None = None  # with git: the git log walk
+        self.log: _LogHistory | None = None  # the git log walk
         self.git: _Git | None = None
         if rev == "HEAD" and repo.head_is_unborn:
             return
         self.start = resolve(repo, rev)
         executable = _git_executable()
-        if executable is None:
-            from gitrot.git.walk import _History  # the fallback, loaded only when needed
-
-            self.walk = _History(repo, prefix, paths)
-            self.walk.since = since
-            return
         self.log = _LogHistory(repo, prefix, paths)
         self.log.since = since
         try:
@@ -143,8 +133,6 @@ class VersionChanges:
         try:
             if self.start is None:
                 return {}
-            if self.walk is not None:
-                return self.walk.run(self.start)
             if self.log is not None and self.git is not None:
                 return self.log.finish_log(self.git)
             return {}
@@ -165,11 +153,17 @@ class VersionChanges:
         return GitError(f"cannot read the history of {self.prefix}: {exc}", where=self.where)
 
 
-def _git_executable() -> str | None:
-    """The ``git`` on ``PATH``; None sends :func:`last_version_changes` to pygit2 alone."""
+def _git_executable() -> str:
+    """The ``git`` on ``PATH``; EnvironmentFailure (exit 3) without one: git is required."""
     import shutil
 
-    return shutil.which("git")
+    executable = shutil.which("git")
+    if executable is None:
+        raise EnvironmentFailure(
+            "git is required to read the history of the intents, and there is no git on PATH",
+            hint="install git (pre-commit needs it too) and run again",
+        )
+    return executable
 
 
 class _LogHistory(_Reader):

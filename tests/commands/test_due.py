@@ -10,7 +10,6 @@ import pygit2
 import pytest
 
 from gitrot.commands.due import due_items
-from gitrot.git import history as git_history
 from tests.conftest import Result
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
 from tests.intents import config_text, intent_text
@@ -19,14 +18,6 @@ DAY = 86400
 NOW = int(time.time())
 DB = "secrets/payments/db.yaml"
 API = "secrets/api.yaml"
-
-
-@pytest.fixture(autouse=True, params=["git-log", "pygit2"])
-def history(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test on both history walks: ``git log --raw``, and pygit2 when git is missing."""
-    if request.param == "pygit2":
-        monkeypatch.setattr(git_history, "_git_executable", lambda: None)
-    return str(request.param)
 
 
 def _ago(days: int) -> int:
@@ -175,3 +166,10 @@ def test_input_errors(repo: pygit2.Repository, gitrot, args: tuple[str, ...], me
     assert result.code == 2
     assert result.err.startswith(message)
     assert len(result.err.splitlines()) == 2
+
+
+def test_without_git_due_says_git_is_required(repo: pygit2.Repository, gitrot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("shutil.which", lambda *_args, **_kw: None)
+    result = gitrot("due")
+    assert result.code == 3
+    assert "gitrot: error: git is required" in result.err
