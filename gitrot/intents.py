@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from gitrot.core.models import SECRETS_DIR, intent_path, is_valid_name, sealed_path
+from gitrot.core.layout import ENCRYPTED_PREFIX, SECRETS_DIR, SOPS_CONFIG, intent_path, sealed_path
+from gitrot.core.models import is_valid_name
 from gitrot.errors import InputError
 from gitrot.sops import document
 from gitrot.sops.tree import Comment, Entry, Map, Seq
@@ -100,10 +101,10 @@ def new_intent_text(
         ]
     )
     text = document.encrypt([tree], options, now=now, fmt="yaml")
-    if "ref: ENC[" not in text:
+    if "ref: " + ENCRYPTED_PREFIX not in text:
         raise InputError(
             "the creation rule for secrets/ does not encrypt spec.target.ref",
-            where=".sops.yaml",
+            where=SOPS_CONFIG,
             hint="use encrypted_regex: ^ref$ (as 'gitrot init' writes it)",
         )
     return text
@@ -125,10 +126,10 @@ def sealed_text(
         ]
     )
     text = document.encrypt([tree], options, now=now, fmt="yaml")
-    if "value: ENC[" not in text:
+    if "value: " + ENCRYPTED_PREFIX not in text:
         raise InputError(
             "the creation rule for sealed values does not encrypt 'value'",
-            where=".sops.yaml",
+            where=SOPS_CONFIG,
             hint="use encrypted_regex: ^value$ for ^secrets/.*\\.sealed\\.yaml$",
         )
     return text

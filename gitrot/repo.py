@@ -12,19 +12,24 @@ files from git objects rather than from the work tree.
 from __future__ import annotations
 
 import os
-import re
 
-from gitrot.core.models import (
-    API_VERSION,
+from gitrot.core.layout import (
+    CONFIG_FILE,
+    ENCRYPTED_VALUE,
+    SEALED_PATH,
     SEALED_SUFFIX,
     SECRETS_DIR,
+    is_encrypted,
+    name_of_path,
+    sealed_path,
+)
+from gitrot.core.models import (
+    API_VERSION,
     Encryption,
     GeneratedValue,
     RotationIntent,
     SealedValue,
     is_valid_name,
-    name_of_path,
-    sealed_path,
 )
 from gitrot.errors import ConfigError, InputError
 from gitrot.repo_fields import Fields, decode, fail, parse_root
@@ -38,7 +43,6 @@ if TYPE_CHECKING:
     from gitrot.core.models import Config
 
 MAX_FILE_BYTES = 1024 * 1024
-CONFIG_FILE = "gitrot.yaml"
 INTENT_KIND = "RotationIntent"
 _NAME_HINT = "names are lowercase letters, digits, '.', '_' and '-', in segments joined by '/'"
 _ENC_REF_HINT = (
@@ -217,7 +221,7 @@ def intent_from_root(root: Map, path: str) -> RotationIntent:
     target = spec.mapping("target")
     target.allow(("backend", "ref"))
     ref = target.raw_str("ref")
-    if not _is_enc(ref):
+    if not is_encrypted(ref):
         target.fail("ref", "spec.target.ref is not encrypted", _ENC_REF_HINT)
     return RotationIntent(
         name=name,
@@ -291,12 +295,6 @@ def _value(spec: Fields, name: str, version: int) -> GeneratedValue | SealedValu
 _ALPHABET_HINT = "an alphabet lists characters and ranges, e.g. 'A-Za-z0-9-_!#%'"
 
 
-def _is_enc(value: str) -> bool:
-    from gitrot.sops.cipher import _ENC
-
-    return value.startswith("ENC[AES256_GCM,") and _ENC.match(value) is not None
-
-
 def _sops_block(doc: Fields, path: str) -> Encryption:
     """The ``sops:`` block of a gitrot document, summarised; InputError when missing."""
     from gitrot.sops.metadata import from_map
@@ -339,7 +337,6 @@ def _check_sops(doc: Fields, path: str) -> Encryption:
 # -- sealed values ---------------------------------------------------------------------------
 
 SEALED_KIND = "SealedValue"
-_SEALED_PATH = re.compile(r"secrets/(?P<name>.+)\.v(?P<version>[1-9][0-9]*)\.sealed\.yaml")
 
 
 def parse_sealed(
@@ -350,10 +347,9 @@ def parse_sealed(
     that ``value`` is encrypted as a string (its ``type:`` tag says so without a key) and
     that its selector encrypts ``value``; with ``recipients`` (gitrot.yaml's, name ->
     age recipient), that each of them can open it, as the reconciler must. (name, version)."""
-    from gitrot.sops.cipher import _ENC
     from gitrot.sops.walk import Selector
 
-    match = _SEALED_PATH.fullmatch(path)
+    match = SEALED_PATH.fullmatch(path)
     if match is None or not is_valid_name(match["name"]):
         raise InputError(
             "a sealed value document is named secrets/<name>.v<N>.sealed.yaml",
@@ -378,13 +374,13 @@ def parse_sealed(
             "a sealed document holds the value of the version its name says",
         )
     value = doc.raw_str("value")
-    if not _is_enc(value):
+    if not is_encrypted(value):
         doc.fail(
             "value",
             "the sealed value is not encrypted",
             "seal values with gitrot rotate NAME --value-stdin; never commit one in clear",
         )
-    match_enc = _ENC.match(value)
+    match_enc = ENCRYPTED_VALUE.match(value)
     if match_enc is not None and match_enc[4] != "str":
         doc.fail(
             "value",

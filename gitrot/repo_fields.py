@@ -8,6 +8,7 @@ Messages name fields and types, never values of fields that may be secret.
 
 from __future__ import annotations
 
+from gitrot.core.layout import is_encrypted
 from gitrot.errors import ConfigError, InputError
 from gitrot.sops.tree import Comment, Map, Seq, kind_of
 
@@ -108,7 +109,7 @@ class Fields:
         fail(self.error, message, self.where, self.pos(key), hint)
 
     def wrong(self, key: str, expected: str, value: object) -> NoReturn:
-        if isinstance(value, str) and value.startswith("ENC["):
+        if is_encrypted(value):
             message = f"{self.full(key)} is encrypted; it must stay cleartext"
             self.fail(key, message, _ENCRYPTED_HINT)
         self.fail(key, f"{self.full(key)} must be {expected}, got {kind(value)}")
@@ -160,7 +161,7 @@ class Fields:
         value = self.get(key)
         if isinstance(value, str) and not value.strip():
             self.fail(key, f"{self.full(key)} must not be empty")
-        if not isinstance(value, str) or value.startswith("ENC["):
+        if not isinstance(value, str) or is_encrypted(value):
             self.wrong(key, "a string", value)
         return value
 
@@ -176,7 +177,7 @@ class Fields:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             hint = "write the number without quotes" if isinstance(value, str) else None
-            if isinstance(value, str) and value.startswith("ENC["):
+            if is_encrypted(value):
                 self.wrong(key, "an integer", value)
             self.fail(key, f"{self.full(key)} must be an integer, got {kind(value)}", hint)
         if not minimum <= value <= maximum:
@@ -217,7 +218,7 @@ class Fields:
     def text_list(self, key: str, *, unique: bool = False) -> tuple[str, ...]:
         items = self.seq(key)
         for item in items:
-            if not isinstance(item, str) or item.startswith("ENC[") or not item:
+            if not isinstance(item, str) or is_encrypted(item) or not item:
                 self.wrong(key, "a list of non-empty strings", item)
         result = tuple(item for item in items if isinstance(item, str))
         if unique and len(set(result)) != len(result):

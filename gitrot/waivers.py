@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 
 from gitrot.core.findings import Finding, Severity
+from gitrot.core.layout import SEALED_PATH, name_of_path
 from gitrot.errors import InputError
 from gitrot.repo_fields import Fields
 
@@ -49,7 +50,6 @@ MAX_FILE_BYTES = 1024 * 1024
 SCHEMA_URI = "schemas/waivers.schema.json"  # written by gitrot init
 _KEYS = ("rule", "secrets", "reason", "approver", "expires")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_SEALED = re.compile(r"secrets/(.+)\.v[0-9]+\.sealed\.yaml")
 _FORMAT_HINT = f"the format is described in {SCHEMA_URI}"
 
 
@@ -74,12 +74,10 @@ def is_date(text: str) -> bool:
 def secret_name(path: str) -> str | None:
     """The secret a repo-relative path belongs to: ``secrets/<name>.yaml`` and
     ``secrets/<name>.v<N>.sealed.yaml`` give ``<name>``; other files give None."""
-    from gitrot.core.models import name_of_path
-
     name = name_of_path(path)
     if name is not None:
         return name
-    match = _SEALED.fullmatch(path)
+    match = SEALED_PATH.fullmatch(path)
     return match.group(1) if match else None
 
 

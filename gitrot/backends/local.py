@@ -37,6 +37,7 @@ import os
 import re
 
 from gitrot.backends.base import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.core.layout import LOCAL_STORE, SECRETS_DIR
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
     from gitrot.core.secret import SecretValue
 
-DEFAULT_PATH = ".gitrot/store"
+DEFAULT_PATH = LOCAL_STORE
 FORMAT = 1
 MAX_REF = 200
 _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
@@ -305,7 +306,7 @@ def check_options(name: str, options: Mapping[str, object]) -> str:
             hint=f"give {inside}, like path: {DEFAULT_PATH}",
         )
     first = segments[0].lower()
-    if first in (".git", "secrets"):
+    if first in (".git", SECRETS_DIR):
         raise OptionError(
             f"backends.{name}.path must not be in {segments[0]}/, got {path!r}",
             option="path",

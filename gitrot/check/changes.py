@@ -24,7 +24,7 @@ of the policy engine see ``base`` too (``version-step``); these are about files:
 from __future__ import annotations
 
 from gitrot.core.findings import Finding, Severity
-from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
+from gitrot.core.layout import RECONCILER_KEY, is_encrypted, is_sealed_path
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -100,18 +100,6 @@ RULES: dict[str, tuple[str, str]] = {
         "It expires at most policy.max_waiver_days (default 90) from the day it is checked.",
     ),
 }
-
-
-def is_intent_path(path: str) -> bool:
-    return (
-        path.startswith(SECRETS_DIR + "/")
-        and path.endswith(".yaml")
-        and not path.endswith(SEALED_SUFFIX)
-    )
-
-
-def is_sealed_path(path: str) -> bool:
-    return path.startswith(SECRETS_DIR + "/") and path.endswith(SEALED_SUFFIX)
 
 
 def sealed_changes(
@@ -191,7 +179,7 @@ def _load_identities(root: str | None) -> list[object]:
 
     found: list[object] = []
     if root:
-        path = os.path.join(root, ".gitrot", "reconciler.key")
+        path = os.path.join(root, RECONCILER_KEY)
         try:
             if stat.S_ISREG(os.lstat(path).st_mode):
                 with open(path, encoding="utf-8") as stream:
@@ -400,7 +388,6 @@ def same_ref(old_text: bytes | None, new_text: bytes | None, where: str, keys: K
 
 def _ref_of(text: bytes | None, where: str, keys: Keys) -> str | None:
     from gitrot.errors import GitrotError
-    from gitrot.sops.cipher import is_encrypted
     from gitrot.sops.tree import Map
 
     if text is None:

@@ -25,8 +25,17 @@ and moves (the PR check enforced them).
 from __future__ import annotations
 
 from gitrot.check import changes
-from gitrot.check.sides import CONFIG_FILE, MAX_FILE_BYTES, SCAN_ALLOWLIST, SOPS_CONFIG, Tree
+from gitrot.check.sides import MAX_FILE_BYTES, Tree
 from gitrot.core.findings import Finding, Severity
+from gitrot.core.layout import (
+    CONFIG_FILE,
+    SCAN_ALLOWLIST,
+    SECRETS_PREFIX,
+    SOPS_CONFIG,
+    in_secrets,
+    is_intent_path,
+    is_sealed_path,
+)
 from gitrot.errors import GitrotError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -44,7 +53,7 @@ if TYPE_CHECKING:
     from gitrot.scan.allowlist import AllowEntry
     from gitrot.scan.detectors import Hit
 
-__all__ = ["CONFIG_FILE", "MAX_SCAN_BYTES", "SCAN_ALLOWLIST", "SOPS_CONFIG", "judge"]
+__all__ = ["MAX_SCAN_BYTES", "judge"]
 
 MAX_SCAN_BYTES = MAX_FILE_BYTES
 PR = "pr"
@@ -333,10 +342,9 @@ def _intents(
 ) -> tuple[list[RotationIntent], dict[str, bytes]]:
     """The head's intents to judge (loaded; a broken one is a finding) and their texts."""
     from gitrot import repo
-    from gitrot.check.changes import is_intent_path
 
     if wide:
-        paths = [p for p in change.new_tree_paths("secrets/") if is_intent_path(p)]
+        paths = [p for p in change.new_tree_paths(SECRETS_PREFIX) if is_intent_path(p)]
     else:
         paths = [p for p, f in changed.items() if f.status != "deleted" and is_intent_path(p)]
     intents: list[RotationIntent] = []
@@ -627,7 +635,7 @@ def _rotation_times(
             last_version_changes(
                 pipeline.repo,
                 rev=str(pipeline.old.id),
-                prefix=pipeline.prefix + "secrets/",
+                prefix=pipeline.prefix + SECRETS_PREFIX,
                 paths=list(keys),
                 since=horizon,
             )
@@ -647,7 +655,6 @@ def _sealed_documents(
     also, that every recipient the ``configs`` (the base's and the head's) name can open
     it, as the reconciler must."""
     from gitrot import repo
-    from gitrot.check.changes import is_sealed_path
 
     recipients: dict[str, str] = {}  # name in gitrot.yaml -> age recipient
     for config in configs:
@@ -670,7 +677,7 @@ def _deleted(change: Change, files: list[ChangedFile]) -> list[Finding]:
     """``intent-deleted`` for intents deleted, or renamed (a rename deletes the old name),
     without a retired last version."""
     from gitrot import repo
-    from gitrot.check.changes import deleted_intent, is_intent_path
+    from gitrot.check.changes import deleted_intent
 
     found: list[Finding] = []
     for item in files:
@@ -695,7 +702,7 @@ def _recipients(change: Change, files: list[ChangedFile]) -> list[Finding]:
     """``recipients-removed`` for SOPS documents under secrets/ the change modifies."""
     found: list[Finding] = []
     for item in files:
-        if item.status not in ("modified", "renamed") or not item.path.startswith("secrets/"):
+        if item.status not in ("modified", "renamed") or not in_secrets(item.path):
             continue
         if not item.path.endswith(".yaml"):
             continue
@@ -890,7 +897,7 @@ def judge_commits(  # noqa: PLR0917 - the facts of one judgement
         config = load_config(new_tree)
     if config is None:
         raise GitrotError(
-            f"the commit {str(new.id)[:12]} has no gitrot.yaml", where=prefix + CONFIG_FILE
+            f"the commit {str(new.id)[:12]} has no {CONFIG_FILE}", where=prefix + CONFIG_FILE
         )
     head = load_policy(new_tree, config, builtin, installed, extra_ids)
     sides = [head]

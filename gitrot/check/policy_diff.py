@@ -10,6 +10,7 @@ for reading the two sides' files through :class:`~gitrot.check.sides.Tree`.
 from __future__ import annotations
 
 from gitrot.core.findings import Finding, Severity
+from gitrot.core.layout import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -47,8 +48,6 @@ def describe(
 ) -> list[Change]:
     """What changed in each policy file of ``paths`` (policy-relative) from ``old`` to
     ``new``; ``*_config`` are the sides' gitrot.yaml (None: absent or broken)."""
-    from gitrot.check.sides import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
-
     found: list[Change] = []
     waivers = {c.waivers_path for c in (old_config, new_config) if c and c.waivers_path}
     for path in sorted(set(paths)):
@@ -375,7 +374,7 @@ def _creation(data: bytes | None) -> list[tuple[str, tuple[str, ...], str]]:
     from gitrot.policy.facts import sops_rules
 
     try:
-        rules = sops_rules(data, ".sops.yaml")
+        rules = sops_rules(data, SOPS_CONFIG)
     except GitrotError:
         return [("(a .sops.yaml that does not load)", (), "")]
     return [

@@ -9,6 +9,8 @@ counts); the reconciler with the last reconciled commit's and the target's. A
 
 from __future__ import annotations
 
+from gitrot.core.layout import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
@@ -22,9 +24,6 @@ if TYPE_CHECKING:
     from gitrot.sops.rules import CreationRule
     from gitrot.waivers import Waiver
 
-CONFIG_FILE = "gitrot.yaml"
-SOPS_CONFIG = ".sops.yaml"
-SCAN_ALLOWLIST = ".gitrot-scan-allow.yaml"
 MAX_FILE_BYTES = 1024 * 1024
 
 

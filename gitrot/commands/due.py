@@ -93,7 +93,7 @@ def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[D
     """The due intents of the policy repository at ``root`` (work tree + history of ``rev``)."""
     from gitrot import git, repo
     from gitrot.core.due import due
-    from gitrot.core.models import SECRETS_DIR
+    from gitrot.core.layout import SECRETS_PREFIX
     from gitrot.errors import GitrotError
 
     config = repo.load_config(root)
@@ -107,7 +107,7 @@ def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[D
     try:
         repository = git.open_repo(root)
         base = _base(repository.workdir, root)
-        history = git.VersionChanges(repository, rev=rev, prefix=f"{base}{SECRETS_DIR}/")
+        history = git.VersionChanges(repository, rev=rev, prefix=base + SECRETS_PREFIX)
     except GitrotError as exc:
         history = exc
     try:
@@ -149,7 +149,7 @@ def _load_intents(root: Path) -> list[_Intent | RotationIntent]:
 
     from gitrot import repo
     from gitrot.core.due import scan_field, scan_int
-    from gitrot.core.models import name_of_path
+    from gitrot.core.layout import name_of_path
 
     plain = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]*")
     intents: list[_Intent | RotationIntent] = []

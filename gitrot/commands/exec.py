@@ -61,7 +61,7 @@ def exec_with_secrets(
     from pathlib import Path
 
     from gitrot import repo, workspace
-    from gitrot.core.models import intent_path
+    from gitrot.core.layout import intent_path
     from gitrot.reconcile import run as reconcile
     from gitrot.reconcile.values import open_field
 

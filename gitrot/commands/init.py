@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gitrot import output
+from gitrot.core.layout import CONFIG_FILE, RECONCILER_KEY, SIGNING_KEY, SOPS_CONFIG
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -12,8 +13,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     import argparse
 
-KEY_FILE = ".gitrot/reconciler.key"  # the reconciler's identity: git-ignored, 0600
-SIGNING_KEY_FILE = ".gitrot/signing.key"  # signs refs/gitrot/state: git-ignored, 0600
+KEY_FILE = RECONCILER_KEY  # the reconciler's identity: git-ignored, 0600
+SIGNING_KEY_FILE = SIGNING_KEY  # signs refs/gitrot/state: git-ignored, 0600
 SCHEMAS = "schemas/"  # the JSON Schemas of gitrot's documents, committed (resources.SCHEMA_DIR)
 
 # Default rotation classes; every limit names the rule it comes from.
@@ -103,14 +104,14 @@ def init(
     signing, created_signing = _signing_key(directory)
     recipients = [recipient] + ([break_glass] if break_glass else [])
     files = {
-        "gitrot.yaml": config_text(
+        CONFIG_FILE: config_text(
             recipient,
             break_glass,
             signing,
             owners=list(dict.fromkeys(owners or [])),
             waiver_approvers=list(dict.fromkeys(waiver_approvers or [])),
         ),
-        ".sops.yaml": sops_config_text(recipients),
+        SOPS_CONFIG: sops_config_text(recipients),
         ".gitignore": GITIGNORE,
         "waivers.yaml": WAIVERS,
         "policies/README.md": POLICIES_README,
@@ -127,7 +128,7 @@ def init(
     if created_signing:
         output.info(f"gitrot: new state signing key in {SIGNING_KEY_FILE} (git-ignored, 0600)")
         changed.append(SIGNING_KEY_FILE)
-    if "gitrot.yaml" not in changed and _add_signing_key(directory, signing):
+    if CONFIG_FILE not in changed and _add_signing_key(directory, signing):
         output.info(
             "gitrot: added reconciler.signing_key to gitrot.yaml; commit it (through a pull "
             "request) so the reconciler's state can be verified"
@@ -270,7 +271,7 @@ def _add_signing_key(directory: str, public: str) -> bool:
 
     from gitrot.fsutil import read_text, write_atomic
 
-    path = os.path.join(directory, "gitrot.yaml")
+    path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(path):
         return False
     text = read_text(path)

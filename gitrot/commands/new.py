@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gitrot import output
+from gitrot.core.layout import CONFIG_FILE
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -109,6 +110,6 @@ def _known(what: str, name: str, known: Mapping[str, object], where: str = "") -
         names = ", ".join(sorted(known)) or "none"
         raise InputError(
             f"unknown {what} {name!r}",
-            where="gitrot.yaml",
+            where=CONFIG_FILE,
             hint=f"define it as {where or f'a {what} in gitrot.yaml'} first (known: {names})",
         )

@@ -12,6 +12,7 @@ import os
 import sys
 
 from gitrot import output
+from gitrot.core.layout import relative_to_secrets
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -145,7 +146,7 @@ def bump(
         sealed_rel = intents.sealed_path(name, version)
         options = intents.creation_options(root, sealed_rel)
         text = intents.sealed_text(name, version, secret, options=options, now=now)
-        doc.replace_block(("spec", "value"), "sealed", sealed_rel.removeprefix("secrets/"))
+        doc.replace_block(("spec", "value"), "sealed", relative_to_secrets(sealed_rel))
         intents.create_file(root, sealed_rel, text)
     try:
         write_atomic(path, doc.text)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
-    from gitrot.sops.document import EncryptOptions, Opened, SopsFile
+    from gitrot.sops.document import EncryptOptions, Opened
 
 SELECTOR_FLAGS = SELECTORS  # the same six names, as --dashed-flags
 
@@ -117,10 +117,3 @@ def open_file(path: str, fmt: str | None, *, verify_mac: bool = True) -> Opened:
 
     source = SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)
     return decrypt(source, identities(), verify_mac=verify_mac)
-
-
-def parse_encrypted(path: str, fmt: str | None) -> SopsFile:
-    from gitrot.fsutil import read_text
-    from gitrot.sops.document import SopsFile, detect_format
-
-    return SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from gitrot import output
+from gitrot.core.layout import CONFIG_FILE, in_secrets, is_sealed_path
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK, GitrotError, InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -154,17 +155,17 @@ def judge(
     try:
         config = repo.load_config(root)
     except GitrotError as exc:
-        config_error = exc.at(repo.CONFIG_FILE)
+        config_error = exc.at(CONFIG_FILE)
     waivers_path = config.waivers_path if config is not None else None
     judged_all = not targets or (waivers_path is not None and waivers_path in targets)
     if judged_all:
         intent_files, sealed_files = repo.secrets_files(root)
-        everything = [repo.CONFIG_FILE, *intent_files, *sealed_files]
+        everything = [CONFIG_FILE, *intent_files, *sealed_files]
         targets = list(dict.fromkeys([*targets, *everything]))
     findings: list[Finding] = sealed_changes(root, targets)
     intents: list[RotationIntent] = []
     for relpath in targets:
-        if relpath == repo.CONFIG_FILE:
+        if relpath == CONFIG_FILE:
             if config_error is not None:
                 findings.append(Finding.from_error(config_error))
             continue
@@ -178,7 +179,7 @@ def judge(
     if not intents and not _names_policy_file(targets):
         return findings, targets, {}
     if config is None:
-        if config_error is not None and repo.CONFIG_FILE not in targets:
+        if config_error is not None and CONFIG_FILE not in targets:
             findings.append(Finding.from_error(config_error))
         return findings, targets, {}
     from gitrot import waivers
@@ -209,10 +210,9 @@ def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
     re-encrypting it for other recipients keeps it: :func:`gitrot.check.changes.sealed_kept`)."""
     from gitrot.check.changes import REKEYED_HINT, Keys, sealed_kept
     from gitrot.core.findings import Finding, Severity
-    from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
     from gitrot.git.worktree import head_blobs
 
-    sealed = [t for t in targets if t.startswith(SECRETS_DIR + "/") and t.endswith(SEALED_SUFFIX)]
+    sealed = [t for t in targets if is_sealed_path(t)]
     committed = head_blobs(root, sealed) if sealed else None
     found: list[Finding] = []
     keys = Keys(root)
@@ -310,21 +310,20 @@ def check_file(
     from pathlib import Path
 
     from gitrot import repo
-    from gitrot.core.models import SEALED_SUFFIX, SECRETS_DIR
 
-    if relpath == repo.CONFIG_FILE:
+    if relpath == CONFIG_FILE:
         return repo.load_config(Path(root))
-    if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith(SEALED_SUFFIX):
+    if is_sealed_path(relpath):
         _check_sealed(root, relpath, config)
         return None
-    if relpath.startswith(SECRETS_DIR + "/") and relpath.endswith((".yaml", ".yml")):
+    if in_secrets(relpath) and relpath.endswith((".yaml", ".yml")):
         return repo.load_intent(Path(root), relpath)
     return None
 
 
 def _names_policy_file(targets: list[str]) -> bool:
     """Whether a changed file may be a rule file (then the rules load, to check it)."""
-    return any(t.endswith(".yaml") and not t.startswith("secrets/") for t in targets)
+    return any(t.endswith(".yaml") and not in_secrets(t) for t in targets)
 
 
 def _check_sealed(root: str, relpath: str, config: Config | None) -> None:

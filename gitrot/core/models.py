@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import re
 
+from gitrot.core.layout import SEALED_SUFFIX, in_secrets, intent_path, is_encrypted, sealed_path
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 API_VERSION = "gitrot/v1"
-SECRETS_DIR = "secrets"
-INTENT_SUFFIX = ".yaml"
-SEALED_SUFFIX = ".sealed.yaml"
 MAX_NAME_LENGTH = 200
 MIN_GENERATED_LENGTH = 8
 MAX_GENERATED_LENGTH = 4096
@@ -36,26 +35,6 @@ def is_valid_name(name: str) -> bool:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH or ".." in name:
         return False
     return all(_SEGMENT.fullmatch(segment) for segment in name.split("/"))
-
-
-def intent_path(name: str) -> str:
-    """``secrets/<name>.yaml``, the repo-relative path of the intent called ``name``."""
-    return f"{SECRETS_DIR}/{name}{INTENT_SUFFIX}"
-
-
-def sealed_path(name: str, version: int) -> str:
-    """``secrets/<name>.v<version>.sealed.yaml``: the value supplied for that version."""
-    return f"{SECRETS_DIR}/{name}.v{version}{SEALED_SUFFIX}"
-
-
-def name_of_path(path: str) -> str | None:
-    """The intent name for a repo-relative ``secrets/<name>.yaml`` path (None otherwise)."""
-    prefix = SECRETS_DIR + "/"
-    if not path.startswith(prefix) or not path.endswith(INTENT_SUFFIX):
-        return None
-    if path.endswith(SEALED_SUFFIX):
-        return None
-    return path[len(prefix) : -len(INTENT_SUFFIX)]
 
 
 def expand_alphabet(spec: str) -> str:
@@ -148,7 +127,7 @@ class SealedValue(_Model):
     def __init__(self, path: str) -> None:
         _check(
             isinstance(path, str)
-            and path.startswith(SECRETS_DIR + "/")
+            and in_secrets(path)
             and path.endswith(SEALED_SUFFIX)
             and ".." not in path,
             f"sealed path {path!r} is not secrets/<name>.v<N>.sealed.yaml",
@@ -218,6 +197,8 @@ class RotationIntent(_Model):
         "value",
         "consumers",
         "path",
+        "retired",
+        "encryption",
     )
 
     def __init__(
@@ -245,7 +226,7 @@ class RotationIntent(_Model):
         for field, text in (("owner", owner), ("class", rotation_class), ("backend", backend)):
             _check(isinstance(text, str) and bool(text), f"{field} must be a non-empty string")
         _check(isinstance(reason, str) and bool(reason.strip()), "reason must not be empty")
-        _check(isinstance(ref, str) and ref.startswith("ENC[AES256_GCM,"), "ref is not encrypted")
+        _check(is_encrypted(ref), "ref is not encrypted")
         _check(isinstance(value, (GeneratedValue, SealedValue)), "value must be generate/sealed")
         if isinstance(value, SealedValue):
             _check(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import subprocess
 
+from gitrot.core.layout import SECRETS_PREFIX
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
@@ -167,7 +169,7 @@ def _walked_times(root: str, paths: Collection[str]) -> dict[str, int]:
     workdir = repo.workdir or root
     relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workdir))
     base = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-    changes = last_version_changes(repo, prefix=base + "secrets/")
+    changes = last_version_changes(repo, prefix=base + SECRETS_PREFIX)
     wanted = set(paths)
     return {
         key[len(base) :]: change.time

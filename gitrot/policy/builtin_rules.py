@@ -6,12 +6,13 @@ live with the YAML rules' in ``gitrot/policies/tests/<id>/``.
 
 from __future__ import annotations
 
+from gitrot.core.layout import is_encrypted
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-_ENCRYPTED = "ENC[AES256_GCM,"
 #: intent document keys that are not fields of the file
 _NOT_IN_FILE = frozenset({"path", "sops"})
 
@@ -54,9 +55,7 @@ class CreationRuleEncrypted:
             )
         selector = Selector(kind, value)
         for keys, leaf in _leaves(intent, []):
-            if selector.encrypts(keys, [], False) and not (
-                isinstance(leaf, str) and leaf.startswith(_ENCRYPTED)
-            ):
+            if selector.encrypts(keys, [], False) and not (is_encrypted(leaf)):
                 yield (
                     ".".join(keys),
                     f"{'.'.join(keys)} is in cleartext, but the .sops.yaml creation rule "

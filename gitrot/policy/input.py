@@ -23,7 +23,8 @@ gitrot.yaml with durations in seconds. ``context`` is where the rules run (``pre
 
 from __future__ import annotations
 
-from gitrot.core.models import API_VERSION, SECRETS_DIR, GeneratedValue
+from gitrot.core.layout import relative_to_secrets
+from gitrot.core.models import API_VERSION, GeneratedValue
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
     from gitrot.core.models import Config, RotationIntent
 
-INPUT_SCHEMA = "policy-input.schema.json"
 CONTEXTS = ("pre-commit", "pr", "scheduled")
 #: the variables that differ from one intent to the next (config, context and now do not)
 PER_INTENT = ("intent", "base", "change", "history", "creation_rule")
@@ -77,7 +77,7 @@ def intent_document(intent: RotationIntent) -> dict[str, object]:
         generate = {"length": intent.value.length, "alphabet": intent.value.alphabet}
         value = {"generate": generate}
     else:
-        value = {"sealed": intent.value.path[len(SECRETS_DIR) + 1 :]}
+        value = {"sealed": relative_to_secrets(intent.value.path)}
     encryption = intent.encryption
     sops: dict[str, object] | None = None
     if encryption is not None:

@@ -10,6 +10,7 @@ rule files there; an error finding refuses the intent: fail closed), and their
 
 from __future__ import annotations
 
+from gitrot.core.layout import CONFIG_FILE, SECRETS_DIR, relative_to_secrets
 from gitrot.errors import GitrotError
 from gitrot.reconcile.plan import Desired
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from gitrot.core.models import Config, RotationIntent
     from gitrot.git.repo import Commit, Repo
     from gitrot.sops.tree import Map
-
-CONFIG_FILE = "gitrot.yaml"
 
 
 def read_config(commit: Commit, prefix: str) -> Config:
@@ -45,10 +44,10 @@ def read_config(commit: Commit, prefix: str) -> Config:
 
 def intent_blobs(commit: Commit, prefix: str) -> dict[str, str]:
     """``{intent path (policy-relative): blob id}`` at ``commit``."""
-    from gitrot.check.changes import is_intent_path
+    from gitrot.core.layout import is_intent_path
     from gitrot.git.state import list_blobs
 
-    found = list_blobs(commit, prefix + "secrets")
+    found = list_blobs(commit, prefix + SECRETS_DIR)
     return {
         path[len(prefix) :]: blob
         for path, blob in found.items()
@@ -61,7 +60,7 @@ def secrets_tree(repo: Repo, commit: Commit, prefix: str) -> pygit2.Tree | None:
     import pygit2
 
     try:
-        item = commit.tree[prefix + "secrets"]
+        item = commit.tree[prefix + SECRETS_DIR]
     except KeyError:
         return None
     return repo[item.id] if isinstance(item, pygit2.Tree) else None  # type: ignore[return-value]
@@ -74,11 +73,11 @@ def changed_intents(
     tree ``new`` whose blob differs from the settled tree ``old`` (the state's
     ``intents/``), and those ``old`` has and ``new`` does not. Only differing subtrees are
     read: equal trees (the no-op run) cost one comparison."""
-    from gitrot.check.changes import is_intent_path
+    from gitrot.core.layout import is_intent_path
 
     changed: dict[str, str] = {}
     removed: list[str] = []
-    stack: list[tuple[str, pygit2.Tree | None, pygit2.Tree | None]] = [("secrets", new, old)]
+    stack: list[tuple[str, pygit2.Tree | None, pygit2.Tree | None]] = [(SECRETS_DIR, new, old)]
     while stack:
         folder, here, there = stack.pop()
         if here is not None and there is not None and here.id == there.id:
@@ -118,7 +117,7 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
     ``settled`` (the trusted state's ``secrets/`` tree of applied intents) is what the
     re-check compares each intent with."""
     from gitrot import repo as loader
-    from gitrot.core.models import name_of_path
+    from gitrot.core.layout import name_of_path
     from gitrot.errors import InputError
     from gitrot.git.state import read_object
     from gitrot.repo_fields import decode, parse_root
@@ -241,7 +240,7 @@ def _settled_texts(
 
     found: dict[str, bytes | None] = {}
     for intent in intents:
-        inner = intent.path.removeprefix("secrets/")
+        inner = relative_to_secrets(intent.path)
         try:
             item = settled[inner]
         except KeyError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from gitrot.core.layout import CONFIG_FILE, RECONCILER_KEY, SIGNING_KEY
 from gitrot.errors import GitrotError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -44,7 +45,6 @@ MAX_RACES = 8
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 GRACE_S = 0.5  # interrupted: how long running items get to finish (the forced exit is at 1.5 s)
-SIGNING_KEY = ".gitrot/signing.key"
 WHO = ("gitrot reconciler", "gitrot@localhost")
 
 
@@ -552,7 +552,7 @@ def _config_problem(
     """``<section> NAME cannot be used: WHY (gitrot.yaml:LINE)``."""
     message = getattr(exc, "message", "") or type(exc).__name__
     line = config_line(commit, session.prefix, section, name)
-    where = f"gitrot.yaml:{line}" if line else "gitrot.yaml"
+    where = f"{CONFIG_FILE}:{line}" if line else CONFIG_FILE
     kind = section.removesuffix("s")
     return f"{kind} {name} cannot be used: {message} ({where})"
 
@@ -563,7 +563,7 @@ def config_line(commit: Commit, prefix: str, section: str, name: str) -> int:
 
     from gitrot.git.repo import read_blob
 
-    data = read_blob(commit, prefix + "gitrot.yaml") or b""
+    data = read_blob(commit, prefix + CONFIG_FILE) or b""
     inside = False
     key = re.compile(rf"""\s+["']?{re.escape(name)}["']?\s*:""")
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
@@ -689,7 +689,7 @@ def _write_state(
     """A new state commit (not yet on the ref) with ``entries`` and the settled intents; the
     current one when nothing changed. Signed with ``.gitrot/signing.key`` when there is one."""
     from gitrot.backends.base import idempotency_key
-    from gitrot.core.models import name_of_path
+    from gitrot.core.layout import name_of_path, relative_to_secrets
     from gitrot.git import state as refs
     from gitrot.reconcile import ledger
 
@@ -703,7 +703,7 @@ def _write_state(
     unsettled: dict[str, str | None] = {}
     for path in planned.blobs:
         if (name_of_path(path) or path) in open_items:
-            inner = path.removeprefix("secrets/")
+            inner = relative_to_secrets(path)
             unsettled[inner] = current.blob_at(f"{ledger.SETTLED}/{inner}")
     target = planned.target
     intents = (
@@ -882,7 +882,7 @@ def backend_for(session: Session, config: Config, name: str) -> Backend:
 
     spec = config.backends.get(name)
     if spec is None:
-        raise ConfigError(f"no backend {name!r} in gitrot.yaml", where="gitrot.yaml")
+        raise ConfigError(f"no backend {name!r} in {CONFIG_FILE}", where=CONFIG_FILE)
     context = BackendContext(
         root=session.root,
         recipients=tuple(config.recipients.values()),
@@ -896,7 +896,7 @@ def _identity_text(root: str, environ: Mapping[str, str]) -> str:
     puts it there), else the file ``SOPS_AGE_KEY_FILE`` names, else ``SOPS_AGE_KEY``."""
     import os
 
-    for path in (os.path.join(root, ".gitrot", "reconciler.key"), environ.get("SOPS_AGE_KEY_FILE")):
+    for path in (os.path.join(root, RECONCILER_KEY), environ.get("SOPS_AGE_KEY_FILE")):
         if path and os.path.isfile(path):
             with open(path, encoding="utf-8") as stream:
                 return stream.read()

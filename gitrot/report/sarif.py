@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 
 from gitrot.core.findings import Severity
+from gitrot.core.layout import CONFIG_FILE
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -56,7 +57,6 @@ LINE_HASH = "primaryLocationLineHash"
 MAX_RESULTS = 25_000
 #: where a finding in a commit message is placed (a path git never tracks)
 COMMIT_MESSAGE_URI = ".git/COMMIT_EDITMSG"
-CONFIG_FILE = "gitrot.yaml"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 _WAIVED = "waived"
 

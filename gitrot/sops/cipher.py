@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import binascii
 import os
-import re
 
+from gitrot.core.layout import ENCRYPTED_VALUE
 from gitrot.errors import IntegrityError
 
-_ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
 _NONCE_BYTES = 32  # what sops writes (SOPS.md 2.1); any length is accepted on reading
 _TAG_BYTES = 16
 KNOWN_TYPES = frozenset({"str", "int", "float", "bool", "time", "bytes", "comment"})
@@ -45,10 +44,6 @@ def _unb64(text: str) -> bytes:
     return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
 
 
-def is_encrypted(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("ENC[AES256_GCM,")
-
-
 class Cipher:
     """AES-256-GCM under one data key, with the nonce memo described above."""
 
@@ -76,7 +71,7 @@ class Cipher:
         Raises IntegrityError (without the value) when the text is not an encrypted value
         or fails authentication: a tampered or moved value, or the wrong data key.
         """
-        match = _ENC.match(text)
+        match = ENCRYPTED_VALUE.match(text)
         if match is None:
             raise IntegrityError("a value is not in sops' ENC[AES256_GCM,...] format")
         data, nonce, tag, type_name = match.groups()

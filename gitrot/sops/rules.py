@@ -20,11 +20,12 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from gitrot.core.layout import SOPS_CONFIG
 from gitrot.errors import ConfigError, InputError
 from gitrot.sops.metadata import SELECTORS
 from gitrot.sops.tree import Comment, Entry, Map, Seq, Value
 
-CONFIG_NAME = ".sops.yaml"
+CONFIG_NAME = SOPS_CONFIG
 MAX_DEPTH = 100
 
 

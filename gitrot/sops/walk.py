@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
+from gitrot.core.layout import ENCRYPTED_PREFIX
 from gitrot.errors import InputError, IntegrityError
 from gitrot.sops.gotypes import from_plaintext, plaintext
 from gitrot.sops.tree import Comment, Entry, Map, Seq
@@ -224,7 +225,7 @@ class _Walk:
         aad = ":".join(path) + ":"
         if not self.decrypting:
             return Comment(self.cipher.encrypt(item.text.encode(), "comment", aad), item.line)
-        if not item.text.startswith("ENC[AES256_GCM,"):
+        if not item.text.startswith(ENCRYPTED_PREFIX):
             return item  # sops keeps comments it cannot decrypt (older files), so do we
         try:
             data, type_name = self.cipher.decrypt(item.text, aad)

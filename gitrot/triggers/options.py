@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from gitrot.core.layout import CONFIG_FILE
 from gitrot.errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -18,7 +19,7 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-WHERE = "gitrot.yaml"
+WHERE = CONFIG_FILE
 MAX_SECONDS = 24 * 3600.0  # a trigger that needs longer than a day is a typo
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: variables a command trigger's ``env`` may not pass on: gitrot's own credentials (its age

@@ -6,10 +6,19 @@ from typing import Any
 
 import pytest
 
-from gitrot.core.models import (
+from gitrot.core.layout import (
     SECRETS_DIR,
+    intent_path,
+    is_encrypted,
+    is_intent_path,
+    is_sealed_path,
+    name_of_path,
+    sealed_path,
+)
+from gitrot.core.models import (
     BackendConfig,
     Config,
+    Encryption,
     Freeze,
     GeneratedValue,
     RotationClass,
@@ -17,10 +26,7 @@ from gitrot.core.models import (
     SealedValue,
     TriggerConfig,
     expand_alphabet,
-    intent_path,
     is_valid_name,
-    name_of_path,
-    sealed_path,
 )
 
 REF = "ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]"
@@ -48,6 +54,41 @@ def test_paths() -> None:
     assert name_of_path("secrets/a/b.yaml") == "a/b"
     assert name_of_path("secrets/a/b.v2.sealed.yaml") is None
     assert name_of_path("other/a.yaml") is None
+
+
+def test_layout_predicates() -> None:
+    assert is_intent_path("secrets/a/b.yaml") and not is_intent_path("secrets/a.v1.sealed.yaml")
+    assert is_sealed_path("secrets/a.v1.sealed.yaml") and not is_sealed_path("other/a.sealed.yaml")
+    assert not is_intent_path("secretsx/a.yaml") and not is_intent_path("a.yaml")
+    assert is_encrypted(REF)
+    for text in ("ENC[AES256_GCM,", "ENC[AES256_GCM,data:x]", "ENC[other]", "plain", None, 1):
+        assert not is_encrypted(text)
+
+
+def _encryption(recipients: tuple[str, ...]) -> Encryption:
+    return Encryption(
+        recipients=recipients, selector=("encrypted_regex", "^ref$"), mac_only_encrypted=True
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"retired": True},
+        {"encryption": _encryption(("age1a",))},
+        {"encryption": _encryption(("age1b",))},
+    ],
+    ids=["retired", "encrypted", "other-recipients"],
+)
+def test_intents_differing_in_retired_or_encryption_differ(other: dict[str, Any]) -> None:
+    """Equality and hash see every field the file holds: two intents that differ only in
+    ``retired`` or in their sops block (recipients, selector) are two intents."""
+    base = intent(encryption=_encryption(("age1a",))) if "retired" in other else intent()
+    changed = intent(**{"encryption": base.encryption, **other})
+    assert changed != base
+    assert len({base, changed}) == 2
+    assert intent(**other) == intent(**other)
+    assert hash(intent(**other)) == hash(intent(**other))
 
 
 @pytest.mark.parametrize("name", ["a", "payments/db-password", "a.b_c-d/0", "x" * 200])
