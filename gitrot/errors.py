@@ -1,4 +1,4 @@
-"""The one error hierarchy of gitrot, and the exit codes of DESIGN.md section 2.
+"""The one error hierarchy of gitrot, and the exit codes of README.md ("Exit codes and errors").
 
 Every error carries what went wrong, where (a file, and a line when known) and a hint that
 says what to do next. ``gitrot.main`` turns them into two lines on stderr and an exit code.
@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 
 class GitrotError(Exception):
-    """Base class: a failure the user can act on. ``exit_code`` follows DESIGN.md."""
+    """Base class: a failure the user can act on. ``exit_code``: see README.md, "Exit codes"."""
 
     exit_code = EXIT_INPUT
     default_hint = ""

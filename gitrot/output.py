@@ -16,7 +16,7 @@ def info(text: str) -> None:
 
 
 def error(line: str, hint: str) -> None:
-    """An error: one line, then one line of hint (DESIGN.md section 2)."""
+    """An error: one line, then one line of hint (README.md, "Exit codes and errors")."""
     sys.stderr.write(line + "\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")

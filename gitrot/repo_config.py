@@ -1,4 +1,4 @@
-"""The rules of ``gitrot.yaml`` (DESIGN.md 1.2): strictly parsed map in, :class:`Config` out.
+"""The rules of ``gitrot.yaml`` (docs/architecture.md): strictly parsed map in, :class:`Config` out.
 
 Every error is a :class:`ConfigError` at ``gitrot.yaml:line:col``. Credentials never appear
 in the config: a key that names one (``token``, ``password``, ``secret``...) must be a
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from gitrot.sops.tree import Value
 
 CONFIG_KIND = "Config"
-#: gitrot's own types and those it plans (DESIGN.md section 4; the reconciler refuses an
+#: gitrot's own types and those it plans (docs/architecture.md; the reconciler refuses an
 #: intent on a planned backend type that is not installed)
 BACKEND_TYPES = ("local", "vault", "aws-secrets-manager")
 TRIGGER_TYPES = ("webhook", "command")

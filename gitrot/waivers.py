@@ -1,4 +1,4 @@
-"""Waivers (DESIGN.md section 3): time-limited, justified exceptions to policy rules.
+"""Waivers (docs/architecture.md): time-limited, justified exceptions to policy rules.
 
 ``waivers.yaml`` (``policy.waivers`` in gitrot.yaml)::
 

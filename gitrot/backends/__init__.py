@@ -1,4 +1,4 @@
-"""Secret managers the reconciler writes to (DESIGN.md section 4).
+"""Secret managers the reconciler writes to (docs/architecture.md).
 
 :mod:`gitrot.backends.base` holds the small Protocol every backend implements and the
 records it returns; :func:`gitrot.backends.registry.open_backend` finds a backend type among

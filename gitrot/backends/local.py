@@ -1,4 +1,4 @@
-"""The ``local`` backend: a directory of age-encrypted versions (DESIGN.md section 4).
+"""The ``local`` backend: a directory of age-encrypted versions (docs/architecture.md).
 
 Layout of a store (``path`` in gitrot.yaml, relative to the policy repository's root,
 default ``.gitrot/store``; never the root, in ``.git`` or ``secrets/``, nor through a

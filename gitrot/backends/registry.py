@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 GROUP = "gitrot.backends"
 BUILTIN = {"local": "gitrot.backends.local:LocalBackend"}
-#: gitrot's own types still to come (DESIGN.md section 4): "not installed", not "unknown".
+#: gitrot's own types still to come (docs/architecture.md): "not installed", not "unknown".
 PLANNED = ("vault", "aws-secrets-manager")
 _METHODS = ("current", "get", "write", "read", "close")
 

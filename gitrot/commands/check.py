@@ -1,4 +1,4 @@
-"""``gitrot check --base REV [--head REV]``: the PR check (DESIGN.md section 3).
+"""``gitrot check --base REV [--head REV]``: the PR check (docs/architecture.md).
 
 Judges the change ``--head`` makes since it left ``--base`` (their merge base), read from
 git objects: no checkout, a bare clone or a detached HEAD work. Exit 0 when no finding is

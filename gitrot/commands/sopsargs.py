@@ -62,7 +62,8 @@ def config_path(explicit: str | Path | None) -> Path | None:
 
 
 def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
-    """Flags first, then the matching creation rule, then sops' defaults (SOPS.md 10)."""
+    """Flags first, then the matching creation rule, then sops' defaults
+    (docs/sops-format.md 10)."""
     from pathlib import Path
 
     from gitrot.sops import rules

@@ -1,4 +1,4 @@
-"""Findings are data (DESIGN.md section 3): what the validator, the PR check and the scanner
+"""Findings are data (docs/architecture.md): what the validator, the PR check and the scanner
 report, before any format turns them into text, JSON, SARIF, annotations, JUnit or Markdown.
 
 Pure: no I/O. Plain classes with ``__slots__`` and string constants: this module is on the

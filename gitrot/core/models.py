@@ -1,4 +1,4 @@
-"""The policy repository as data: rotation intents and the configuration (DESIGN.md 1).
+"""The policy repository as data: rotation intents and the configuration (docs/architecture.md).
 
 Pure: no I/O, no clock, no environment. :mod:`gitrot.repo` is the one place that builds
 these objects from files; it checks every rule with a file location first, so the

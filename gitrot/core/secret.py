@@ -1,4 +1,4 @@
-"""A secret value that will not print itself (DESIGN.md section 7)."""
+"""A secret value that will not print itself (docs/architecture.md, "Trust boundaries")."""
 
 from __future__ import annotations
 

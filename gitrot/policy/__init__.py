@@ -1,4 +1,4 @@
-"""Policy rules (DESIGN.md section 3): the rule format, the input document, the engine.
+"""Policy rules (docs/architecture.md): the rule format, the input document, the engine.
 
 ``rules`` reads ``policies/*.yaml`` (built-in and the repository's), ``input`` builds the
 document a rule sees, ``engine`` runs the rules into findings and ``cel`` is the one module

@@ -1,4 +1,4 @@
-"""The rule format: ``policies/*.yaml`` files of ``kind: PolicyRules`` (DESIGN.md section 3).
+"""The rule format: ``policies/*.yaml`` files of ``kind: PolicyRules`` (docs/architecture.md).
 
 ::
 

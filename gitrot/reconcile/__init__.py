@@ -1,4 +1,4 @@
-"""The reconciler (DESIGN.md section 4): merged intents become secret versions and rebuilds.
+"""The reconciler (docs/architecture.md): merged intents become secret versions and rebuilds.
 
 - :mod:`gitrot.reconcile.desired`: what git says at the target commit (intents read from
   git objects, policy re-run there, refs and sealed values opened with the reconciler's

@@ -1,4 +1,4 @@
-"""One reconciliation: read git and the backends, plan, apply, record (DESIGN.md section 4).
+"""One reconciliation: read git and the backends, plan, apply, record (docs/architecture.md).
 
 Crash safety comes from the order and from idempotency, not from a journal: a value is
 written under the idempotency key of its (name, version), so a rerun (or a second

@@ -1,4 +1,4 @@
-"""``gitrot scan``: a secret scanner for any file a commit touches (DESIGN.md section 3).
+"""``gitrot scan``: a secret scanner for any file a commit touches (docs/architecture.md).
 
 :mod:`gitrot.scan.detectors` is the pure core (text in, hits out; a hit carries a keyed
 fingerprint of the secret, never the secret), over :mod:`~gitrot.scan.formats` (the

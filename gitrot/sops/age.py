@@ -1,4 +1,4 @@
-"""The age side of SOPS: wrapping the data key, and finding identities (SOPS.md 7 and 11).
+"""The age side of SOPS: wrapping the data key, finding identities (docs/sops-format.md 7, 11).
 
 sops age-encrypts the 32-byte data key (or, with key groups, a Shamir share) to each
 recipient separately and stores the ASCII-armored result as the ``enc`` string. To decrypt,
@@ -304,7 +304,8 @@ def _run_key_cmd(command: str, env: Mapping[str, str]) -> bytes:
 
 
 def user_config_dir(env: Mapping[str, str], *, home: str, platform: str) -> str | None:
-    """The directory sops takes as the user config dir (Go's ``os.UserConfigDir``, SOPS.md 11).
+    """The directory sops takes as the user config dir (Go's ``os.UserConfigDir``;
+    docs/sops-format.md 11).
 
     Paths are strings: this runs in every decrypting process, and pathlib costs ~7 ms to import.
     """
@@ -322,7 +323,7 @@ def user_config_dir(env: Mapping[str, str], *, home: str, platform: str) -> str 
 def load_identities(
     env: Mapping[str, str], *, home: str | PathLike[str], platform: str | None = None
 ) -> list[object]:
-    """Every identity sops 3.11 would load, merged in sops's order (SOPS.md 11).
+    """Every identity sops 3.11 would load, merged in sops's order (docs/sops-format.md 11).
 
     1. SSH keys: ``SOPS_AGE_SSH_PRIVATE_KEY_FILE``, plus ``~/.ssh/id_ed25519`` and
        ``~/.ssh/id_rsa`` when present (passphrase-protected keys are skipped);

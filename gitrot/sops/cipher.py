@@ -1,4 +1,4 @@
-"""One encrypted SOPS value: ``ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]`` (SOPS.md 2).
+"""One encrypted SOPS value: ``ENC[AES256_GCM,data:...,iv:...]`` (docs/sops-format.md 2).
 
 The cipher remembers the nonce of every value it decrypted, keyed by (AAD, plaintext), and
 reuses it when the same plaintext is encrypted again at the same path with the same data
@@ -14,7 +14,7 @@ import os
 from gitrot.core.layout import ENCRYPTED_VALUE
 from gitrot.errors import IntegrityError
 
-_NONCE_BYTES = 32  # what sops writes (SOPS.md 2.1); any length is accepted on reading
+_NONCE_BYTES = 32  # what sops writes (docs/sops-format.md 2.1); any length is accepted on reading
 _TAG_BYTES = 16
 KNOWN_TYPES = frozenset({"str", "int", "float", "bool", "time", "bytes", "comment"})
 

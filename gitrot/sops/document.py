@@ -1,4 +1,4 @@
-"""Whole SOPS files: parse, open the data key, decrypt, encrypt, re-key (SOPS.md 12).
+"""Whole SOPS files: parse, open the data key, decrypt, encrypt, re-key (docs/sops-format.md 12).
 
 This is the library API the commands use. It is pure apart from randomness: identities,
 recipients and the clock are passed in.

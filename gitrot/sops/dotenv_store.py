@@ -1,4 +1,4 @@
-"""The dotenv store: sops 3.11 semantics for ``.env`` files (SOPS.md 8, "Other stores").
+"""The dotenv store: sops 3.11 semantics for ``.env`` files (docs/sops-format.md 8, "Other stores").
 
 sops reads a ``.env`` file line by line, split at ``\\n`` only (a ``\\r`` stays part of the
 value): an empty line is skipped, a line starting with ``#`` is a comment (the text after

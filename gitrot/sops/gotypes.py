@@ -1,4 +1,4 @@
-"""Scalar semantics of go-yaml v3 and sops, in pure Python (SOPS.md 2.2 and 9.1).
+"""Scalar semantics of go-yaml v3 and sops, in pure Python (docs/sops-format.md 2.2 and 9.1).
 
 * :func:`resolve_plain` types an unquoted YAML scalar the way go-yaml's ``resolve()`` does;
 * :func:`plaintext` gives the bytes sops encrypts and hashes, and the ``type:`` name;
@@ -225,7 +225,7 @@ def _go_parse_int(text: str) -> int | None:
 
 
 def resolve_plain(text: str) -> Scalar:
-    """Type an unquoted plain scalar like go-yaml v3 ``resolve()`` (SOPS.md 9.1)."""
+    """Type an unquoted plain scalar like go-yaml v3 ``resolve()`` (docs/sops-format.md 9.1)."""
     if not text:
         return None
     first = text[0]

@@ -1,4 +1,4 @@
-"""The ``sops:`` block: reading it from a document and writing it back (SOPS.md 8)."""
+"""The ``sops:`` block: reading it from a document and writing it back (docs/sops-format.md 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``.sops.yaml`` creation rules, read the way sops 3.11 reads them (SOPS.md 10).
+"""``.sops.yaml`` creation rules, read the way sops 3.11 reads them (docs/sops-format.md 10).
 
 * :func:`find_config`: ``--config``/``SOPS_CONFIG`` wins, else the first ``.sops.yaml`` in the
   working directory or one of its parents (100 levels at most);
@@ -318,7 +318,7 @@ def relative_path(file_path: Path, config_dir: Path) -> str:
 
 
 def match_rule(rules: list[CreationRule], file_path: Path, config_dir: Path) -> CreationRule:
-    """The first rule whose ``path_regex`` is found in the file's path (SOPS.md 10)."""
+    """The first rule whose ``path_regex`` is found in the file's path (docs/sops-format.md 10)."""
     target = relative_path(file_path, config_dir)
     for rule in rules:
         if rule.path_regex is not None:

@@ -1,4 +1,4 @@
-"""Shamir's secret sharing over GF(2^8), byte-compatible with sops (SOPS.md 7.1).
+"""Shamir's secret sharing over GF(2^8), byte-compatible with sops (docs/sops-format.md 7.1).
 
 sops splits the data key with a copy of HashiCorp Vault's ``shamir`` package when a file has
 several key groups. Each share is ``len(secret) + 1`` bytes: byte *i* is the value at *x* of

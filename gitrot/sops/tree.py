@@ -2,9 +2,9 @@
 
 A document is a :class:`Map`. Maps and sequences keep their items in file order, and
 comments are items too, because sops encrypts comments and their position decides their
-additional authenticated data (SOPS.md sections 3 and 9.2).
+additional authenticated data (docs/sops-format.md 3 and 9.2).
 
-Leaf values are plain Python objects typed the way go-yaml v3 types them (SOPS.md 9.1):
+Leaf values are plain Python objects typed the way go-yaml v3 types them (docs/sops-format.md 9.1):
 ``str``, ``int`` (64-bit), ``float``, ``bool``, ``None``, :class:`Timestamp` and ``bytes``.
 The classes use ``__slots__`` and no dataclass machinery: they sit on the hot path of a
 short-lived pre-commit process, where import time counts.

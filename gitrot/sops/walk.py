@@ -1,4 +1,4 @@
-"""Encrypting and decrypting a document tree the way sops walks it (SOPS.md 3 to 6).
+"""Encrypting and decrypting a document tree the way sops walks it (docs/sops-format.md 3 to 6).
 
 The walk is depth-first in document order. Entering a map value appends its key to the
 path; entering a list does not. Each non-null leaf is "visited": the selector decides
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from gitrot.sops.cipher import Cipher
     from gitrot.sops.tree import Scalar, Value
 
-# SHA-256("sops"): fed first when mac_only_encrypted is set (SOPS.md 6)
+# SHA-256("sops"): fed first when mac_only_encrypted is set (docs/sops-format.md 6)
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
     "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69"
 )
@@ -50,7 +50,7 @@ def _sha512() -> _Hash:
 
 
 class Selector:
-    """Which leaves are encrypted: one of the six sops selectors (SOPS.md 5)."""
+    """Which leaves are encrypted: one of the six sops selectors (docs/sops-format.md 5)."""
 
     __slots__ = ("_regex", "kind", "value")
 

@@ -2,7 +2,8 @@
 
 It reads what sops reads and writes: block and flow collections, every scalar style, tags,
 anchors and aliases (expanded, with a budget), and keeps comments as tree items in the
-container they belong to, because sops encrypts them with that container's path (SOPS.md 9.2).
+container they belong to, because sops encrypts them with that container's path
+(docs/sops-format.md 9.2).
 
 Comment placement: a whole-line comment goes to the deepest open block container whose item
 column is <= the comment's column (after the items already read); an inline comment goes just

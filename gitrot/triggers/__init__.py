@@ -1,2 +1,2 @@
-"""Consumers the reconciler tells about a new version (DESIGN.md section 4): ``command``
+"""Consumers the reconciler tells about a new version (docs/architecture.md): ``command``
 and ``webhook`` here, others through the entry-point group ``gitrot.triggers``."""
