@@ -81,7 +81,7 @@ def exec_with_secrets(
         text = repo.read_file(root, path)
         intent = repo.parse_intent(text, path)
         ref = open_field(text, path, session_identities, "spec.target.ref")
-        session = reconcile.Session(root, os.environ)
+        session = reconcile.Session.from_config(root, os.environ)
         backend = reconcile.backend_for(session, config, intent.backend)
         try:
             env[variable] = _read(backend, name, ref, version, path)

@@ -45,7 +45,7 @@ def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool
     from gitrot.reconcile.plan import REFUSE
     from gitrot.reconcile.run import Session, plan
 
-    session = Session(root or str(workspace.find_root()), os.environ)
+    session = Session.from_config(root or str(workspace.find_root()), os.environ)
     commit, items, _config = plan(session, rev, now=datetime.now(UTC), full=full)
     if fmt == "json":
         import json

@@ -79,7 +79,7 @@ def run_reconcile(
 
     if jobs < 1 or jobs > 64:
         raise InputError("--jobs must be between 1 and 64")
-    session = Session(root or str(workspace.find_root()), os.environ)
+    session = Session.from_config(root or str(workspace.find_root()), os.environ)
     with stopped_by_signals():
         outcome = reconcile(
             session, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC)

@@ -44,7 +44,7 @@ def run_status(
     from gitrot.reconcile import desired
     from gitrot.reconcile.run import Session, applied_versions, read_state
 
-    session = Session(root or str(workspace.find_root()), os.environ)
+    session = Session.from_config(root or str(workspace.find_root()), os.environ)
     commit = resolve(session.repo, rev)
     config = desired.read_config(commit, session.prefix)
     state = read_state(session, config)

@@ -72,20 +72,47 @@ class Outcome:
 
 
 class Session:
-    """The repository, its policy root and the reconciler's identity, for one command."""
+    """The repository, its policy root and the reconciler's identity, for one command, and
+    where its backends and triggers come from.
 
-    __slots__ = ("environ", "identities", "owner_key", "prefix", "repo", "root")
+    ``backends`` and ``triggers`` (by name) are handed to the run: a name given there is
+    used as it is (and never closed: the caller owns it); any other name is opened from
+    gitrot.yaml at the target commit (:meth:`from_config`, what the commands use).
+    """
 
-    def __init__(self, root: str, environ: Mapping[str, str]) -> None:
+    __slots__ = (
+        "backends", "environ", "identities", "owner_key", "prefix", "repo", "root", "triggers",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        root: str,
+        environ: Mapping[str, str],
+        *,
+        backends: Mapping[str, Backend] | None = None,
+        triggers: Mapping[str, Trigger] | None = None,
+    ) -> None:
         from gitrot.git.repo import open_repo
         from gitrot.reconcile.ledger import owner_key
 
         self.root = root
         self.environ = environ
+        self.backends: Mapping[str, Backend] = backends or {}
+        self.triggers: Mapping[str, Trigger] = triggers or {}
         self.repo = open_repo(root)
         self.prefix = _prefix(self.repo, root)
         self.identities = identities(root, environ)
         self.owner_key = owner_key(_identity_text(root, environ))
+
+    @classmethod
+    def from_config(cls, root: str, environ: Mapping[str, str]) -> Session:
+        """A session that opens every backend and trigger from gitrot.yaml."""
+        return cls(root, environ)
+
+    def close(self, backend: Backend) -> None:
+        """Close ``backend`` unless it was handed to the session (its owner closes it)."""
+        if self.backends.get(backend.name) is not backend:
+            backend.close()
 
 
 class Planned:
@@ -348,7 +375,7 @@ def _apply(
         pool.shutdown(wait=stopped is None, cancel_futures=True)
         if stopped is None:
             for backend in backends.values():
-                backend.close()
+                session.close(backend)
     for item in runnable:
         failure = failures.get(item.desired.name)
         if failure is not None:
@@ -530,6 +557,10 @@ def _open_triggers(
     for item in items:
         for name in item.triggers:
             if name in found or name in broken:
+                continue
+            given = session.triggers.get(name)
+            if given is not None:
+                found[name] = given
                 continue
             spec = planned.config.triggers.get(name)
             if spec is None:
@@ -869,13 +900,17 @@ def applied_versions(
         try:
             current = _current(backend, refs, wanted)
         finally:
-            backend.close()
+            session.close(backend)
         for ref in refs:
             found[(name, ref)] = current.get(ref)
     return found
 
 
 def backend_for(session: Session, config: Config, name: str) -> Backend:
+    """The backend ``name``: the one handed to the session, else opened from ``config``."""
+    given = session.backends.get(name)
+    if given is not None:
+        return given
     from gitrot.backends.base import BackendContext
     from gitrot.backends.registry import open_backend
     from gitrot.errors import ConfigError
