@@ -154,10 +154,6 @@ def update_tree(
     return str(builder.write())
 
 
-def empty_tree(repo: Repo) -> str:
-    return str(repo.TreeBuilder().write())
-
-
 def commit_state(  # noqa: PLR0917
     repo: Repo,
     tree: str,

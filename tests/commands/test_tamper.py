@@ -1,4 +1,4 @@
-"""Tampering, bad input and atomic writes: one-line errors, DESIGN.md exit codes, no leaks."""
+"""Tampering, bad input and atomic writes: one-line errors, the exit codes of README.md, no leaks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Several reconcilers at once (DESIGN.md section 4): four ``gitrot reconcile --push
+"""Several reconcilers at once (docs/architecture.md): four ``gitrot reconcile --push
 origin`` started together on four clones of one bare remote, sharing one store and one
 reconciler identity. Each (name, version) is written once with one value, the remote gets
 one note per commit (and one notes commit per reconciled commit), and no ref update is

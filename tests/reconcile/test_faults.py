@@ -1,4 +1,4 @@
-"""Fault injection (DESIGN.md section 4): ``gitrot reconcile`` SIGKILLed at random points of
+"""Fault injection (docs/architecture.md): ``gitrot reconcile`` SIGKILLed at random points of
 50-rotation runs (50 kills), each kill followed by a normal run. After every normal run: each
 (name, version) is in the store once with one value, every consumer was told about every
 version with one delivery id, the signed state holds every secret and

@@ -1,4 +1,4 @@
-"""A secret value never leaves the backend (DESIGN.md sections 2 and 4): after a full run
+"""A secret value never leaves the backend (docs/architecture.md): after a full run
 (generated and sealed values, two rounds), no value appears in any git object (notes
 included), in the store's files, in the temporary directory the commands used, in what a
 consumer received (a command's environment, a webhook's request), or in the output of

@@ -1,4 +1,4 @@
-"""What the reconciler refuses (DESIGN.md section 4: fail closed, no silent downgrade), and
+"""What the reconciler refuses (docs/architecture.md: fail closed, no silent downgrade), and
 that one refused intent never stops the others from being applied and recorded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""go-yaml v3 / sops scalar semantics (SOPS.md 2.2, 9.1), checked against sops where it counts."""
+"""go-yaml v3 / sops scalar semantics (docs/sops-format.md 2.2, 9.1), checked against sops where it counts."""
 
 from __future__ import annotations
 
