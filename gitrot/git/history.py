@@ -9,6 +9,7 @@ on ``PATH`` the query is an :class:`~gitrot.errors.EnvironmentFailure` (exit 3).
 
 from __future__ import annotations
 
+from gitrot.core.layout import SECRETS_PREFIX
 from gitrot.errors import EnvironmentFailure, GitError
 from gitrot.git.blobs import _is_intent, _Reader
 from gitrot.git.process import _Git, _tokens
@@ -58,7 +59,7 @@ def last_version_changes(
     repo: Repo,
     *,
     rev: str = "HEAD",
-    prefix: str = "secrets/",
+    prefix: str = SECRETS_PREFIX,
     paths: Collection[str] | None = None,
     since: int | None = None,
 ) -> dict[str, VersionChange]:
@@ -105,7 +106,7 @@ class VersionChanges:
         repo: Repo,
         *,
         rev: str = "HEAD",
-        prefix: str = "secrets/",
+        prefix: str = SECRETS_PREFIX,
         paths: Collection[str] | None = None,
         since: int | None = None,
     ) -> None:
