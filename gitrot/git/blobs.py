@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from gitrot.core.layout import INTENT_SUFFIX, SEALED_SUFFIX
+
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
@@ -207,7 +209,7 @@ def _path_order(item: tuple[str | bytes, bytes]) -> bytes:
 
 
 def _is_intent(path: str) -> bool:
-    return path.endswith(".yaml") and not path.endswith(".sealed.yaml")
+    return path.endswith(INTENT_SUFFIX) and not path.endswith(SEALED_SUFFIX)
 
 
 def _without_names(text: bytes) -> list[bytes]:
