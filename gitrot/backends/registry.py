@@ -42,7 +42,7 @@ def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
     """Refuse (OptionError, or the plugin's ConfigError) a type nobody provides or options
     the backend would refuse; nothing is opened. gitrot's planned types (:data:`PLANNED`)
     are accepted when not installed: the reconciler refuses the intents that use them."""
-    from gitrot.triggers.options import WHERE
+    from gitrot.triggers.options import plugin_options
 
     if type_ == "local":
         from gitrot.backends.local import check_options
@@ -55,25 +55,8 @@ def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
         if type_ in PLANNED:
             return
         raise _at_type(exc) from None
-    hook = getattr(
-        _load(name, target, f"backend type {type_!r} ({target}, from {dist})"),
-        "check_options",
-        None,
-    )
-    if callable(hook):
-        try:
-            hook(name, dict(options))
-        except ConfigError as exc:
-            if not exc.where:
-                exc.where = WHERE
-            raise
-        except Exception as exc:
-            from gitrot.triggers.options import OptionError
-
-            raise OptionError(
-                f"backends.{name}: {type_} refuses its options ({type(exc).__name__}: {exc})",
-                hint=f"check the options of backends.{name} against the documentation of {dist}",
-            ) from None
+    factory = _load(name, target, f"backend type {type_!r} ({target}, from {dist})")
+    plugin_options("backends", name, type_, dist, factory, options)
 
 
 def _at_type(exc: ConfigError) -> ConfigError:

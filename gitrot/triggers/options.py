@@ -42,6 +42,28 @@ class OptionError(ConfigError):
         self.option = option
 
 
+def plugin_options(  # noqa: PLR0917 - what names the plugin, then its options
+    section: str, name: str, type_: str, dist: str, factory: object, options: Mapping[str, object]
+) -> None:
+    """Run an installed plugin's own ``check_options(name, options)`` hook, if it has one:
+    its ConfigError stands (placed in gitrot.yaml), anything else it raises is a refusal of
+    ``<section>.<name>`` that names the exception, never the options' values."""
+    hook = getattr(factory, "check_options", None)
+    if not callable(hook):
+        return
+    try:
+        hook(name, dict(options))
+    except ConfigError as exc:
+        if not exc.where:
+            exc.where = WHERE
+        raise
+    except Exception as exc:
+        raise OptionError(
+            f"{section}.{name}: {type_} refuses its options ({type(exc).__name__}: {exc})",
+            hint=f"check the options of {section}.{name} against the documentation of {dist}",
+        ) from None
+
+
 def fail(trigger: str, option: str, message: str, hint: str = "") -> OptionError:
     return OptionError(f"triggers.{trigger}.{option} {message}", option=option, hint=hint)
 

@@ -20,7 +20,7 @@ what the reconciler would), and :func:`open_trigger` does the same checks.
 from __future__ import annotations
 
 from gitrot.errors import ConfigError
-from gitrot.triggers.options import WHERE, OptionError
+from gitrot.triggers.options import OptionError, plugin_options
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -50,19 +50,7 @@ def check_trigger(name: str, type_: str, options: Mapping[str, object]) -> None:
         return
     dist, target = _find(name, type_)
     factory = _load(target, f"entry point {GROUP}: {type_} = {target} ({dist})")
-    hook = getattr(factory, "check_options", None)
-    if callable(hook):
-        try:
-            hook(name, dict(options))
-        except ConfigError as exc:
-            if not exc.where:
-                exc.where = WHERE
-            raise
-        except Exception as exc:
-            raise OptionError(
-                f"triggers.{name}: {type_} refuses its options ({type(exc).__name__}: {exc})",
-                hint=f"check the options of triggers.{name} against the documentation of {dist}",
-            ) from None
+    plugin_options("triggers", name, type_, dist, factory, options)
 
 
 def open_trigger(
