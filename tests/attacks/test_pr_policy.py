@@ -22,6 +22,7 @@ from tests.check.conftest import (
     DB,
     HOUR,
     MAINTAINER,
+    TICKET_RULE,
     PolicyRepo,
     ids,
     intent_path,
@@ -37,17 +38,6 @@ if TYPE_CHECKING:
 
 INTENT = intent_path(DB)
 TODAY = datetime.now(UTC).date()
-TICKET_RULE = """\
-apiVersion: gitrot/v1
-kind: PolicyRules
-rules:
-  - id: reason-names-a-ticket
-    severity: error
-    description: Every rotation names its change ticket, so the audit can find it.
-    field: spec.reason
-    expr: intent.spec.reason.matches('[A-Z]+-[0-9]+')
-    message: spec.reason names no ticket
-"""
 
 
 def freeze_line(environments: str = "[prod]") -> str:

@@ -127,7 +127,7 @@ def forge_state(repo: PolicyRepo, *, sign_with: bytes | None = None, tree: str =
     return str(oid)
 
 
-def applies_the_rotation_after_a_warning(repo: PolicyRepo, why: str) -> None:
+def assert_rotation_applied_after_a_warning(repo: PolicyRepo, why: str) -> None:
     code, items, stderr = plan(repo)
     assert (code, items.get(intent_name(0))) == (0, "write"), (items, stderr)
     [warning] = [line for line in stderr.splitlines() if "warning" in line]
@@ -169,14 +169,14 @@ def test_a_forged_note_ledger_claiming_the_rotation_changes_nothing(make_repo: M
 def test_an_unsigned_state_is_ignored_with_a_warning(make_repo: MakeRepo) -> None:
     repo = rotated(make_repo)
     forge_state(repo)
-    applies_the_rotation_after_a_warning(repo, "is not signed")
+    assert_rotation_applied_after_a_warning(repo, "is not signed")
 
 
 def test_a_state_signed_by_another_key_is_ignored_with_a_warning(make_repo: MakeRepo) -> None:
     repo = rotated(make_repo)
     other, _ = sshsig.generate()
     forge_state(repo, sign_with=other)
-    applies_the_rotation_after_a_warning(repo, "signed by another key")
+    assert_rotation_applied_after_a_warning(repo, "signed by another key")
 
 
 def test_a_corrupt_or_unknown_state_is_ignored_with_a_warning(make_repo: MakeRepo) -> None:
@@ -186,7 +186,7 @@ def test_a_corrupt_or_unknown_state_is_ignored_with_a_warning(make_repo: MakeRep
     junk = pg.TreeBuilder()
     junk.insert("state.json", pg.create_blob(b"{ not json"), pygit2.GIT_FILEMODE_BLOB)
     forge_state(repo, sign_with=key, tree=str(junk.write()))  # signed right, unreadable
-    applies_the_rotation_after_a_warning(repo, "corrupt")
+    assert_rotation_applied_after_a_warning(repo, "corrupt")
     repo.rotate(intent_name(0))
     repo.commit("Rotate again")
     unknown = pg.TreeBuilder()

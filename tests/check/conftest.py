@@ -31,6 +31,20 @@ EMERGENCY = "INC-4711: the key was exposed in CI logs, rotate now"
 DEV = ("Dev Eloper", "dev@example.com")
 MAINTAINER = ("Alice Example", "alice@example.com")
 
+#: a repository's own rule (policies/ticket.yaml): every rotation names its change ticket
+TICKET_RULE = """\
+apiVersion: gitrot/v1
+kind: PolicyRules
+rules:
+  - id: reason-names-a-ticket
+    severity: error
+    description: Every rotation names its change ticket, so the audit can find it.
+    field: spec.reason
+    expr: intent.spec.reason.matches('[A-Z]+-[0-9]+')
+    message: spec.reason names no ticket
+    hint: "add the ticket, e.g. CHG-1234"
+"""
+
 Findings = list[dict[str, Any]]
 Run = Callable[..., Result]  # the ``gitrot`` fixture
 

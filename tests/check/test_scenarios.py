@@ -27,6 +27,7 @@ from tests.check.conftest import (
     EMERGENCY,
     HOUR,
     MAINTAINER,
+    TICKET_RULE,
     PolicyRepo,
     Run,
     ids,
@@ -781,19 +782,6 @@ def test_text_and_output_file(mixed: PolicyRepo, tmp_path: Path) -> None:
 
 
 # -- 30. the repository's own rules ----------------------------------------------------------
-
-TICKET_RULE = """\
-apiVersion: gitrot/v1
-kind: PolicyRules
-rules:
-  - id: reason-names-a-ticket
-    severity: error
-    description: Every rotation names its change ticket, so the audit can find it.
-    field: spec.reason
-    expr: intent.spec.reason.matches('[A-Z]+-[0-9]+')
-    message: spec.reason names no ticket
-    hint: "add the ticket, e.g. CHG-1234"
-"""
 
 
 def test_a_repository_rule_is_applied(policy: PolicyRepo) -> None:
