@@ -19,8 +19,7 @@ method raising a ConfigError) for the loader to call.
 
 from __future__ import annotations
 
-from gitrot.backends.base import BackendError
-from gitrot.errors import ConfigError, GitrotError
+from gitrot.errors import BackendError, ConfigError, GitrotError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
