@@ -2,7 +2,7 @@
 
 Builds a policy repository as ``gitrot init`` leaves it (a reconciler identity in
 .gitrot/reconciler.key, the local backend) whose --rotations intents are written in the
-layout ``gitrot new`` writes (``gitrot.intents.new_intent_text``: each ref encrypted for the
+layout ``gitrot new`` writes (``gitrot.files.intents.new_intent_text``: each ref encrypted for the
 repository's recipient; one file per intent in 100 team folders), each consumed by one
 command trigger (``true``), and commits them. Then times, as whole processes (the console
 script, cwd = the repository):
@@ -90,8 +90,8 @@ def commit_all(root: Path, message: str) -> None:
 def build(root: Path, count: int) -> None:
     """``gitrot init``, the trigger and the class in gitrot.yaml, ``count`` intents at
     version 1 as ``gitrot new`` writes them, one commit."""
-    from gitrot import intents
     from gitrot.commands import init
+    from gitrot.files import intents
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         init.init(str(root), break_glass=None)

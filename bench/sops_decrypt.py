@@ -57,7 +57,7 @@ def tool(name: str) -> str:
 
 
 def make_files(directory: Path, count: int, recipient: str) -> list[Path]:
-    from gitrot.sops import document, yaml_parse
+    from gitrot.codec import document, yaml_parse
 
     options = document.EncryptOptions(
         groups=[[recipient]], selector=("encrypted_regex", "^(ref|value)$"), mac_only_encrypted=True

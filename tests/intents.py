@@ -44,8 +44,8 @@ def default_recipient() -> str:
 
 @functools.cache
 def _template(klass: str, recipient: str, environment: str) -> str:
-    from gitrot.sops import document
-    from gitrot.sops.tree import Entry, Map, Seq
+    from gitrot.codec import document
+    from gitrot.codec.tree import Entry, Map, Seq
 
     metadata = Map(
         [

@@ -37,7 +37,7 @@ def test_wheel_ships_schemas_and_policies(tmp_path: Path) -> None:
     assert any(n.endswith("entry_points.txt") for n in names)
     # read through importlib.resources from the wheel itself, not from this checkout
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import gitrot.resources as r; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import gitrot.files.resources as r; "
         "assert r.__file__.startswith(sys.argv[1]), r.__file__; "
         "print(len(r.schema_text('sarif-schema-2.1.0.json')), r.policy_names())"
     )

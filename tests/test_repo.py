@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gitrot import repo
 from gitrot.core.models import GeneratedValue, SealedValue
 from gitrot.errors import EXIT_INPUT, ConfigError, GitrotError, InputError
+from gitrot.files import repo
 from tests.conftest import FIXTURES
 
 GOOD = FIXTURES / "good"
@@ -171,7 +171,7 @@ def test_encrypted_ref_never_appears_in_errors(root: Path) -> None:
 
 def test_schemas_are_valid_and_name_their_ids() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from gitrot import resources
+    from gitrot.files import resources
 
     for name in ("intent", "config"):
         schema = json.loads(resources.schema_text(f"{name}.schema.json"))
@@ -201,7 +201,7 @@ def test_loader_does_not_use_pathlib_dataclasses_or_typing_at_import() -> None:
     import sys
 
     code = (
-        "import sys, gitrot.repo, gitrot.repo_config; "
+        "import sys, gitrot.files.repo, gitrot.files.config; "
         "print(','.join(m for m in ('dataclasses', 'typing', 'jsonschema') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

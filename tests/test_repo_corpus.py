@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gitrot import repo
+from gitrot.codec.tree import to_plain
+from gitrot.codec.yaml_parse import parse
 from gitrot.errors import EXIT_INPUT, ConfigError, InputError
-from gitrot.sops.tree import to_plain
-from gitrot.sops.yaml_parse import parse
+from gitrot.files import repo
 from tests.conftest import FIXTURES
 
 GOOD = FIXTURES / "good"
@@ -200,7 +200,7 @@ def test_bad_file_is_one_located_error(case: str, tmp_path: Path) -> None:
 
 def _schema(name: str) -> object:
     jsonschema = pytest.importorskip("jsonschema")
-    from gitrot import resources
+    from gitrot.files import resources
 
     schema = json.loads(resources.schema_text(f"{name}.schema.json"))
     return jsonschema.Draft202012Validator(schema)

@@ -232,7 +232,7 @@ class LocalBackend:
         return ciphertext
 
     def _decrypt(self, ciphertext: bytes, version: int) -> bytes:
-        from gitrot.sops.age import parse_identities, unwrap
+        from gitrot.keys.age import parse_identities, unwrap
 
         identities = parse_identities(self._context.identities, source="the reconciler's identity")
         if not identities:

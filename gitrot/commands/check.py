@@ -79,10 +79,10 @@ def check(
     import os
     from datetime import UTC, datetime
 
-    from gitrot.check.judge import judge
-    from gitrot.check.pr import pr_facts
     from gitrot.core.findings import has_errors
     from gitrot.git.change import open_change
+    from gitrot.judge.judge import judge
+    from gitrot.judge.pr import pr_facts
     from gitrot.report import render
 
     change = open_change(repo, base, head, prefix=prefix)

@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     import argparse
 
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         args.files[0], args.input_type, args.output_type, args.extract, args.ignore_mac
     )
     if args.output:
-        from gitrot.fsutil import write_output
+        from gitrot.files.fsutil import write_output
 
         write_output(args.output, text, mode=0o600)
     else:
@@ -69,7 +69,7 @@ def decrypt_one(
     extract: str | None,
     ignore_mac: bool,
 ) -> str:
-    from gitrot.sops import document
+    from gitrot.codec import document
 
     opened = sopsargs.open_file(path, in_fmt, verify_mac=not ignore_mac)
     fmt = out_fmt or opened.source.fmt
@@ -81,7 +81,7 @@ def decrypt_one(
 
 def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_mac: bool) -> int:
     """Decrypt each file to DIR/<its path>; keep going, report all, exit with the worst."""
-    from gitrot.fsutil import write_atomic
+    from gitrot.files.fsutil import write_atomic
 
     identities = sopsargs.identities()
     worst = EXIT_OK
@@ -105,8 +105,8 @@ def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_ma
 
 
 def _decrypt_with(path: str, fmt: str | None, identities: list[object], ignore_mac: bool) -> str:
-    from gitrot.fsutil import read_text
-    from gitrot.sops import document
+    from gitrot.codec import document
+    from gitrot.files.fsutil import read_text
 
     source = document.SopsFile.parse(
         read_text(path), fmt=document.detect_format(path, fmt), where=path
@@ -137,7 +137,7 @@ def parse_extract_path(text: str) -> list[str | int]:
 
 
 def _extract(value: Value, path: list[str | int], where: str) -> Value:
-    from gitrot.sops.tree import Comment, Map, Seq
+    from gitrot.codec.tree import Comment, Map, Seq
 
     for part in path:
         if isinstance(part, str) and isinstance(value, Map):
@@ -157,8 +157,8 @@ def _extract(value: Value, path: list[str | int], where: str) -> Value:
 
 def render_value(value: Value, fmt: str) -> str:
     """A scalar prints as its text (no newline, like sops); a subtree in the file's format."""
-    from gitrot.sops import document
-    from gitrot.sops.tree import Entry, Map, Seq, Timestamp
+    from gitrot.codec import document
+    from gitrot.codec.tree import Entry, Map, Seq, Timestamp
 
     if isinstance(value, Map):
         return document.emit([value], fmt if fmt != "binary" else "yaml")
@@ -176,7 +176,7 @@ def render_value(value: Value, fmt: str) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, float):
-        from gitrot.sops.gotypes import format_float_yaml
+        from gitrot.codec.gotypes import format_float_yaml
 
         return format_float_yaml(value)
     return str(value)

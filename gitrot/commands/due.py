@@ -70,8 +70,8 @@ def list_due(
     import time
     from pathlib import Path
 
-    from gitrot import workspace
     from gitrot.core.durations import parse_duration
+    from gitrot.files import workspace
 
     try:
         window = parse_duration(within)
@@ -81,7 +81,7 @@ def list_due(
     items = due_items(Path(root or workspace.find_root()), now=now, within=window, rev=rev)
     text = render_json(items) if fmt == "json" else render_text(items, now=now, within=within)
     if output_file:
-        from gitrot.fsutil import write_output
+        from gitrot.files.fsutil import write_output
 
         write_output(output_file, text)
     else:
@@ -91,10 +91,11 @@ def list_due(
 
 def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[DueItem]:
     """The due intents of the policy repository at ``root`` (work tree + history of ``rev``)."""
-    from gitrot import git, repo
+    from gitrot import git
     from gitrot.core.due import due
     from gitrot.core.layout import SECRETS_PREFIX
     from gitrot.errors import GitrotError
+    from gitrot.files import repo
 
     config = repo.load_config(root)
     limited = {name for name, item in config.classes.items() if item.max_age is not None}
@@ -147,9 +148,9 @@ def _load_intents(root: Path) -> list[_Intent | RotationIntent]:
     """
     import re
 
-    from gitrot import repo
     from gitrot.core.due import scan_field, scan_int
     from gitrot.core.layout import name_of_path
+    from gitrot.files import repo
 
     plain = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]*")
     intents: list[_Intent | RotationIntent] = []

@@ -39,8 +39,8 @@ def encrypt(args: argparse.Namespace, path: str, *, in_place: bool, output_path:
     import os
     from datetime import UTC, datetime
 
-    from gitrot.fsutil import read_text, write_output
-    from gitrot.sops import document
+    from gitrot.codec import document
+    from gitrot.files.fsutil import read_text, write_output
 
     fmt = document.detect_format(path, args.input_type)
     out_fmt = args.output_type or fmt

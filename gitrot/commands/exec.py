@@ -60,8 +60,8 @@ def exec_with_secrets(
     import subprocess
     from pathlib import Path
 
-    from gitrot import repo, workspace
     from gitrot.core.layout import intent_path
+    from gitrot.files import repo, workspace
     from gitrot.reconcile import run as reconcile
     from gitrot.reconcile.values import open_field
 

@@ -152,7 +152,7 @@ def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
     is not on PATH: the hook would fail every commit. (what it created, what to tell)"""
     import shutil
 
-    from gitrot import workspace
+    from gitrot.files import workspace
 
     top = workspace.git_top(directory) or os.path.abspath(directory)
     prefix = workspace.top_prefix(directory)
@@ -175,7 +175,7 @@ def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
     text = pre_commit_text(prefix)
     created = _write_new(top, PRE_COMMIT_FILE, text)
     if not created:
-        from gitrot.fsutil import read_text
+        from gitrot.files.fsutil import read_text
 
         if "gitrot-validate" not in read_text(config):
             hook = text[text.rindex("      - id: gitrot-validate") :]
@@ -206,7 +206,7 @@ def pre_commit_text(prefix: str = "") -> str:
 def _schema_files() -> dict[str, str]:
     """The JSON Schemas the documents' ``$schema`` lines point at, by relative path (so
     editors and check-jsonschema need no network): ``schemas/<name>.schema.json``."""
-    from gitrot import resources
+    from gitrot.files import resources
 
     return {
         f"{SCHEMAS}{name}.schema.json": resources.schema_text(f"{name}.schema.json")
@@ -218,11 +218,11 @@ def _reconciler_recipient(directory: str) -> tuple[str, bool]:
     """The existing reconciler identity's recipient, or a new identity (created 0600)."""
     from datetime import UTC, datetime
 
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     path = os.path.join(directory, KEY_FILE)
     if os.path.exists(path):
-        from gitrot.fsutil import read_text
+        from gitrot.files.fsutil import read_text
 
         identities = age.parse_identities(read_text(path), source=KEY_FILE)
         recipient = age.recipient_of(identities[0]) if identities else None
@@ -269,7 +269,7 @@ def _add_signing_key(directory: str, public: str) -> bool:
     another key is left alone, with a warning."""
     import re
 
-    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.files.fsutil import read_text, write_atomic
 
     path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(path):
@@ -291,7 +291,7 @@ def _add_signing_key(directory: str, public: str) -> bool:
 
 def _write_new(directory: str, name: str, text: str) -> bool:
     """Create ``name`` unless it exists (then it is left exactly as it is)."""
-    from gitrot.fsutil import write_atomic
+    from gitrot.files.fsutil import write_atomic
 
     path = os.path.join(directory, name)
     if os.path.lexists(path):

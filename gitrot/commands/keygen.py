@@ -47,7 +47,7 @@ def default_key_file() -> Path:
 def keygen(path: Path | None) -> int:
     from datetime import UTC, datetime
 
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     target = path or default_key_file()
     identity, recipient = age.generate_identity()

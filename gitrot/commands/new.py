@@ -69,7 +69,7 @@ def new(
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from gitrot import intents, repo, workspace
+    from gitrot.files import intents, repo, workspace
 
     root = root or workspace.find_root()
     intents.check_name(name)

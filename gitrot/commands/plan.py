@@ -41,7 +41,7 @@ def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool
     import os
     from datetime import UTC, datetime
 
-    from gitrot import workspace
+    from gitrot.files import workspace
     from gitrot.reconcile.plan import REFUSE
     from gitrot.reconcile.run import Session, plan
 

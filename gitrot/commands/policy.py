@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     from gitrot.core.findings import Finding
+    from gitrot.files.waivers import Waiver
     from gitrot.policy.rules import AnyRule, Rule
-    from gitrot.waivers import Waiver
 
 FIXTURE_PREFIXES = ("pass-", "fail-")
 MAX_FIXTURE_BYTES = 1024 * 1024
@@ -70,8 +70,8 @@ def policy_test(directory: str | None) -> int:
     from importlib import resources
     from pathlib import Path
 
+    from gitrot.files.waivers import RULE_IDS
     from gitrot.policy import rules as rules_module
-    from gitrot.waivers import RULE_IDS
 
     builtin_folder = resources.files("gitrot").joinpath("policies")
     builtin = rules_module.builtin_rules()
@@ -110,7 +110,7 @@ def _same(path: object, folder: Traversable) -> bool:
 
 
 def _rules_in(folder: os.PathLike[str], shown: str) -> list[Rule]:
-    from gitrot.fsutil import read_text
+    from gitrot.files.fsutil import read_text
     from gitrot.policy.rules import parse_rules
 
     found: list[Rule] = []
@@ -134,7 +134,7 @@ def run_fixtures(
     """(one line per disagreement, fixtures run); no lines when every fixture agrees and
     every rule in ``own``, and every id in ``checks`` (gitrot's own checks, such as the
     ``waiver-*`` ones), has both a pass and a fail fixture."""
-    from gitrot.waivers import RULE_IDS
+    from gitrot.files.waivers import RULE_IDS
 
     known = {rule.id for rule in rules} | set(RULE_IDS)
     required = [(rule.location(), rule.id) for rule in own]
@@ -206,7 +206,7 @@ def fired_ids(
     # only the ids are compared: every finding is an error with a placeholder message
     findings = [Finding(rule.id, "error", at, 0, 0, f"rule {rule.id} fails") for rule in failed]
     if waivers:
-        from gitrot.waivers import apply_waivers
+        from gitrot.files.waivers import apply_waivers
 
         now = document.get("now")
         assert isinstance(now, str)  # noqa: S101 - parse_fixture checked it
@@ -219,9 +219,9 @@ def parse_fixture(
 ) -> tuple[dict[str, object], list[str], list[Waiver], list[Finding]]:
     """(input document, expected rule ids, waivers, waiver-invalid findings) of one fixture
     file; ``known_rules`` are the rule ids its waivers may name."""
-    from gitrot.repo_fields import Fields, parse_root
-    from gitrot.sops.tree import Map, to_plain
-    from gitrot.waivers import is_date, parse_entries
+    from gitrot.codec.tree import Map, to_plain
+    from gitrot.files.fields import Fields, parse_root
+    from gitrot.files.waivers import is_date, parse_entries
 
     root = parse_root(text, where, InputError)
     doc = Fields(root, "", where, InputError)
@@ -250,4 +250,4 @@ _FIXTURE_HINT = (
     "a fixture holds input: (see gitrot/schemas/policy-input.schema.json), expect: "
     "(the rule ids that fire, [] for none) and optionally waivers: (as in waivers.yaml)"
 )
-_CHECKS_LOCATION = "gitrot/waivers.py"
+_CHECKS_LOCATION = "gitrot/files/waivers.py"

@@ -73,8 +73,8 @@ def run_reconcile(
     import os
     from datetime import UTC, datetime
 
-    from gitrot import workspace
     from gitrot.errors import InputError
+    from gitrot.files import workspace
     from gitrot.reconcile.run import Session, reconcile
 
     if jobs < 1 or jobs > 64:

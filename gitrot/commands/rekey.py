@@ -30,8 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
     from datetime import UTC, datetime
 
-    from gitrot.fsutil import write_output
-    from gitrot.sops import document
+    from gitrot.codec import document
+    from gitrot.files.fsutil import write_output
 
     opened = sopsargs.open_file(path, fmt)
     meta = opened.source.metadata

@@ -90,7 +90,7 @@ def rotate(
 ) -> int:
     from datetime import UTC, datetime
 
-    from gitrot import workspace
+    from gitrot.files import workspace
 
     root = root or workspace.find_root()
     old, new = bump(
@@ -113,10 +113,10 @@ def bump(
     """Edit the intent in place (and seal the value); returns (old, new) version."""
     from pathlib import Path
 
-    from gitrot import intents, repo
     from gitrot.core.edit import Document
     from gitrot.core.models import GeneratedValue
-    from gitrot.fsutil import inside, write_atomic
+    from gitrot.files import intents, repo
+    from gitrot.files.fsutil import inside, write_atomic
 
     intents.check_name(name)
     if not reason.strip():
@@ -165,10 +165,10 @@ def rotate_due(
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from gitrot import repo, workspace
     from gitrot.commands.due import due_items
     from gitrot.core.durations import format_duration, parse_duration
     from gitrot.core.models import GeneratedValue
+    from gitrot.files import repo, workspace
 
     root = root or workspace.find_root()
     try:

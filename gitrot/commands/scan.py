@@ -63,7 +63,7 @@ def init(allowlist: str | None = None) -> int:
     without gets a salt line (its old entries must then be replaced: the loader says how)."""
     import secrets
 
-    from gitrot.fsutil import read_text, write_atomic
+    from gitrot.files.fsutil import read_text, write_atomic
     from gitrot.scan import allowlist as allow
 
     path = allowlist or allow.DEFAULT_FILE
@@ -136,7 +136,7 @@ def _read(path: str) -> str | None:
     """The text of ``path``, :data:`_LARGE` for a file over MAX_SIZE, or None (with a
     notice) for a binary file, a folder or a symlink; InputError for a FIFO, socket or
     device (never opened)."""
-    from gitrot.fsutil import read_bytes
+    from gitrot.files.fsutil import read_bytes
 
     if os.path.isdir(path):
         return None
@@ -157,7 +157,7 @@ _LARGE = "\0large"  # _read's answer for a file over MAX_SIZE: scanned by window
 
 def _scan_large(path: str, salt: str | None) -> list[Hit]:
     """The hits of a file over MAX_SIZE, read in bounded windows (never whole)."""
-    from gitrot.fsutil import check_regular
+    from gitrot.files.fsutil import check_regular
     from gitrot.scan.stream import BinaryFile, scan_stream
 
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from gitrot.codec.metadata import SELECTORS
 from gitrot.errors import InputError
-from gitrot.sops.metadata import SELECTORS
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
-    from gitrot.sops.document import EncryptOptions, Opened
+    from gitrot.codec.document import EncryptOptions, Opened
 
 SELECTOR_FLAGS = SELECTORS  # the same six names, as --dashed-flags
 
@@ -47,7 +47,7 @@ def add_rule_args(parser: argparse.ArgumentParser) -> None:
 
 
 def identities() -> list[object]:
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     return age.load_identities(os.environ, home=os.path.expanduser("~"))
 
@@ -55,7 +55,7 @@ def identities() -> list[object]:
 def config_path(explicit: str | Path | None) -> Path | None:
     from pathlib import Path
 
-    from gitrot.sops import rules
+    from gitrot.keys import creation_rules as rules
 
     explicit = explicit or os.environ.get("SOPS_CONFIG") or None
     return rules.find_config(Path.cwd(), explicit=Path(explicit) if explicit else None)
@@ -66,8 +66,8 @@ def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
     (docs/sops-format.md 10)."""
     from pathlib import Path
 
-    from gitrot.sops import rules
-    from gitrot.sops.document import EncryptOptions
+    from gitrot.codec.document import EncryptOptions
+    from gitrot.keys import creation_rules as rules
 
     recipients = [r.strip() for value in args.age for r in value.split(",") if r.strip()]
     if not recipients and os.environ.get("SOPS_AGE_RECIPIENTS"):
@@ -113,8 +113,8 @@ def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
 
 def open_file(path: str, fmt: str | None, *, verify_mac: bool = True) -> Opened:
     """Read and decrypt an encrypted file with the identities sops would find."""
-    from gitrot.fsutil import read_text
-    from gitrot.sops.document import SopsFile, decrypt, detect_format
+    from gitrot.codec.document import SopsFile, decrypt, detect_format
+    from gitrot.files.fsutil import read_text
 
     source = SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)
     return decrypt(source, identities(), verify_mac=verify_mac)

@@ -39,8 +39,8 @@ def run_status(
     import os
     from datetime import UTC, datetime
 
-    from gitrot import workspace
-    from gitrot.git.repo import resolve
+    from gitrot.files import workspace
+    from gitrot.git.repository import resolve
     from gitrot.reconcile import desired
     from gitrot.reconcile.run import Session, applied_versions, read_state
 

@@ -27,9 +27,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def updatekeys(paths: list[str], config: Path | None, fmt: str | None) -> int:
+    from gitrot.codec import document
     from gitrot.errors import InputError
-    from gitrot.fsutil import write_atomic
-    from gitrot.sops import document, rules
+    from gitrot.files.fsutil import write_atomic
+    from gitrot.keys import creation_rules as rules
 
     config_file = sopsargs.config_path(config)
     if config_file is None:

@@ -70,8 +70,8 @@ def validate(
     output_file: str | None = None,
     context: str = "pre-commit",
 ) -> int:
-    from gitrot import workspace
     from gitrot.core.findings import has_errors
+    from gitrot.files import workspace
     from gitrot.report import render
 
     groups = [(root, list(files))] if root is not None else _roots(files)
@@ -113,12 +113,12 @@ def _roots(files: list[str]) -> list[tuple[str, list[str]]]:
 
     Without FILEs: the one here (or an input error). With FILEs (pre-commit passes them
     from the top of the git work tree): each file's own policy repository
-    (:func:`gitrot.workspace.root_of`), so a policy folder in a bigger repository is found
+    (:func:`gitrot.files.workspace.root_of`), so a policy folder in a bigger repository is found
     from the paths. A file in none is not gitrot's: skipped without a word (the hook in an
     application's repository that keeps sops files in ``secrets/`` passes quietly), except
     when the current directory is in a policy repository, where it is judged against that
     one (and one outside it is an input error)."""
-    from gitrot import workspace
+    from gitrot.files import workspace
 
     if not files:
         return [(workspace.find_root(), [])]
@@ -146,9 +146,9 @@ def judge(
     the valid waivers."""
     from datetime import UTC, datetime
 
-    from gitrot import repo
     from gitrot.core.findings import Finding
     from gitrot.core.models import RotationIntent
+    from gitrot.files import repo
 
     config: Config | None = None
     config_error: GitrotError | None = None
@@ -182,7 +182,7 @@ def judge(
         if config_error is not None and CONFIG_FILE not in targets:
             findings.append(Finding.from_error(config_error))
         return findings, targets, {}
-    from gitrot import waivers
+    from gitrot.files import waivers
     from gitrot.policy import engine, rules
 
     loaded = rules.load_rules(root, config)
@@ -207,10 +207,10 @@ def judge(
 def sealed_changes(root: str, targets: list[str]) -> list[Finding]:
     """A ``sealed-immutable`` finding for each sealed value document among ``targets`` that
     differs from its committed version at HEAD (the value of a version never changes;
-    re-encrypting it for other recipients keeps it: :func:`gitrot.check.changes.sealed_kept`)."""
-    from gitrot.check.changes import REKEYED_HINT, Keys, sealed_kept
+    re-encrypting it for other recipients keeps it: :func:`gitrot.judge.changes.sealed_kept`)."""
     from gitrot.core.findings import Finding, Severity
     from gitrot.git.worktree import head_blobs
+    from gitrot.judge.changes import REKEYED_HINT, Keys, sealed_kept
 
     sealed = [t for t in targets if is_sealed_path(t)]
     committed = head_blobs(root, sealed) if sealed else None
@@ -254,9 +254,9 @@ def intent_facts(
     intent, and the findings of a broken ``.sops.yaml``."""
     from gitrot.core.findings import Finding
     from gitrot.git.worktree import at_head
+    from gitrot.keys.creation_rules import CONFIG_NAME
     from gitrot.policy import facts as known
     from gitrot.policy.input import Facts
-    from gitrot.sops.rules import CONFIG_NAME
 
     if not intents:
         return {}, []
@@ -265,7 +265,7 @@ def intent_facts(
     problems: list[GitrotError] = []
     if os.path.lexists(os.path.join(root, CONFIG_NAME)):
         try:
-            from gitrot import repo
+            from gitrot.files import repo
 
             rule_list = known.sops_rules(repo.read_file(root, CONFIG_NAME), CONFIG_NAME)
             creation, problems = known.creation_facts(rule_list, paths)
@@ -292,8 +292,8 @@ def intent_facts(
 def _read_bytes(root: str, relpath: str) -> bytes | None:
     """The bytes of a file the loader also reads, or None when it cannot be read (missing,
     outside the repository, special): the loader reports those."""
-    from gitrot import repo
-    from gitrot.fsutil import inside, read_bytes
+    from gitrot.files import repo
+    from gitrot.files.fsutil import inside, read_bytes
 
     try:
         return read_bytes(inside(root, relpath), limit=repo.MAX_FILE_BYTES, where=relpath)
@@ -309,7 +309,7 @@ def check_file(
     must be sealed for each of its recipients."""
     from pathlib import Path
 
-    from gitrot import repo
+    from gitrot.files import repo
 
     if relpath == CONFIG_FILE:
         return repo.load_config(Path(root))
@@ -327,7 +327,7 @@ def _names_policy_file(targets: list[str]) -> bool:
 
 
 def _check_sealed(root: str, relpath: str, config: Config | None) -> None:
-    from gitrot import repo
+    from gitrot.files import repo
 
     recipients = config.recipients if config is not None else None
     repo.parse_sealed(repo.read_file(root, relpath), relpath, recipients)
@@ -336,7 +336,7 @@ def _check_sealed(root: str, relpath: str, config: Config | None) -> None:
 def _target(root: str, path: str) -> str:
     """The repo-relative form of a FILE argument; InputError (exit 2) for one outside the
     repository, reached through a symlink that leaves it, or a FIFO, socket or device."""
-    from gitrot.fsutil import inside, refuse_special
+    from gitrot.files.fsutil import inside, refuse_special
 
     relative = _relative(root, path)
     refuse_special(inside(root, relative), relative)

@@ -9,15 +9,15 @@ refused (never a silently different file).
 
 from __future__ import annotations
 
+from gitrot.codec import yaml_parse
+from gitrot.codec.tree import Entry, Map, Timestamp, to_plain
+from gitrot.codec.yaml_emit import inline_scalar
 from gitrot.errors import InputError
-from gitrot.sops import yaml_parse
-from gitrot.sops.tree import Entry, Map, Timestamp, to_plain
-from gitrot.sops.yaml_emit import inline_scalar
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Scalar, Value
+    from gitrot.codec.tree import Scalar, Value
 
 
 class Document:

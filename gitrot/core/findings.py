@@ -10,7 +10,7 @@ a ``fingerprint`` (a keyed or truncated hash that lets CI match a finding across
 the string itself. Every format prints messages and hints verbatim, so this is the one place
 the rule is enforced: by whoever builds the finding.
 
-A finding a waiver covers (:mod:`gitrot.waivers`) stays in the report with its ``waived``
+A finding a waiver covers (:mod:`gitrot.files.waivers`) stays in the report with its ``waived``
 note ("waived by alice@example.com until 2027-01-31 (waivers.yaml:7)"): it no longer fails
 the run, and every format shows it apart from the findings that do.
 """

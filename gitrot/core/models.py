@@ -1,6 +1,6 @@
 """The policy repository as data: rotation intents and the configuration (docs/architecture.md).
 
-Pure: no I/O, no clock, no environment. :mod:`gitrot.repo` is the one place that builds
+Pure: no I/O, no clock, no environment. :mod:`gitrot.files.repo` is the one place that builds
 these objects from files; it checks every rule with a file location first, so the
 ValueErrors raised here are a backstop for code that builds models by hand (tests, commands).
 Plain classes with ``__slots__``: this module is on the pre-commit hook's start-up path.

@@ -5,7 +5,7 @@ import costs ~90 ms, and most gitrot processes (the pre-commit hook, decrypt) ne
 history. Every libgit2 failure leaves as a :class:`GitError` (exit 3) with a hint; a
 revision that names no commit leaves as :class:`UnknownRevisionError` (exit 2).
 
-- :mod:`gitrot.git.repo`: open or create a repository, resolve revisions, read one file,
+- :mod:`gitrot.git.repository`: open or create a repository, resolve revisions, read one file,
   and :func:`no_git_env` for a ``git`` child process.
 - :mod:`gitrot.git.change`: :func:`open_change`, the :class:`Change` a pull request makes
   (files against the merge base, commits, blobs on either side), for ``gitrot check``.
@@ -41,16 +41,16 @@ if TYPE_CHECKING:
     from gitrot.git.history import last_version_changes as last_version_changes
     from gitrot.git.process import _Git as _Git
     from gitrot.git.process import _tokens as _tokens
-    from gitrot.git.repo import Commit as Commit
-    from gitrot.git.repo import Repo as Repo
-    from gitrot.git.repo import commit_time as commit_time
-    from gitrot.git.repo import ensure_repo as ensure_repo
-    from gitrot.git.repo import head_commit as head_commit
-    from gitrot.git.repo import main_branch as main_branch
-    from gitrot.git.repo import no_git_env as no_git_env
-    from gitrot.git.repo import open_repo as open_repo
-    from gitrot.git.repo import read_blob as read_blob
-    from gitrot.git.repo import resolve as resolve
+    from gitrot.git.repository import Commit as Commit
+    from gitrot.git.repository import Repo as Repo
+    from gitrot.git.repository import commit_time as commit_time
+    from gitrot.git.repository import ensure_repo as ensure_repo
+    from gitrot.git.repository import head_commit as head_commit
+    from gitrot.git.repository import main_branch as main_branch
+    from gitrot.git.repository import no_git_env as no_git_env
+    from gitrot.git.repository import open_repo as open_repo
+    from gitrot.git.repository import read_blob as read_blob
+    from gitrot.git.repository import resolve as resolve
 
 #: where each re-exported name lives; loaded on first use, so that importing one module of
 #: the package (the hook's ``gitrot.git.worktree``) does not load the others
@@ -66,14 +66,14 @@ _LAZY = {
     "_git_executable": "history",
     "_Git": "process",
     "_tokens": "process",
-    "commit_time": "repo",
-    "ensure_repo": "repo",
-    "head_commit": "repo",
-    "main_branch": "repo",
-    "no_git_env": "repo",
-    "open_repo": "repo",
-    "read_blob": "repo",
-    "resolve": "repo",
+    "commit_time": "repository",
+    "ensure_repo": "repository",
+    "head_commit": "repository",
+    "main_branch": "repository",
+    "no_git_env": "repository",
+    "open_repo": "repository",
+    "read_blob": "repository",
+    "resolve": "repository",
 }
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import TypeVar
 
     from gitrot.git.history import VersionChange
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
 
     _Path = TypeVar("_Path", str, bytes)
 
@@ -229,9 +229,9 @@ def spec_version(data: bytes) -> int | None:
 
 
 def _parse_version(data: bytes) -> int | None:
+    from gitrot.codec import yaml_parse
+    from gitrot.codec.tree import Map
     from gitrot.errors import GitrotError
-    from gitrot.sops import yaml_parse
-    from gitrot.sops.tree import Map
 
     try:
         docs = yaml_parse.parse(data.decode("utf-8"))

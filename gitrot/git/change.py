@@ -17,7 +17,7 @@ every changed file), as relative paths that start with ``../``.
 from __future__ import annotations
 
 from gitrot.errors import GitError, InputError
-from gitrot.git.repo import _where, open_repo, resolve
+from gitrot.git.repository import _where, open_repo, resolve
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from gitrot.git.renames import Side
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
 
     Status = Literal["added", "modified", "deleted", "renamed"]
 
@@ -332,7 +332,7 @@ class Change:
         """InputError for a symbolic link: its blob is a path, not the file's content."""
         import pygit2
 
-        from gitrot.git.repo import refuse_link
+        from gitrot.git.repository import refuse_link
 
         top = self.top_path(path)
         found = self._lookup(commit, top) if top else None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from gitrot.git.renames import Side
-    from gitrot.git.repo import Repo
+    from gitrot.git.repository import Repo
 
     Entry = tuple[int, bytes]  # mode, raw id
 

@@ -13,14 +13,14 @@ from gitrot.core.layout import SECRETS_PREFIX
 from gitrot.errors import EnvironmentFailure, GitError
 from gitrot.git.blobs import _is_intent, _Reader
 from gitrot.git.process import _Git, _tokens
-from gitrot.git.repo import _where, resolve
+from gitrot.git.repository import _where, resolve
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
 
 _MAX_PATHSPECS = 200  # more paths asked for: git log lists the whole prefix instead
 

@@ -8,14 +8,14 @@ output arrives in chunks (:meth:`_Git.chunks`) that :func:`_tokens` splits at th
 from __future__ import annotations
 
 from gitrot.errors import GitError
-from gitrot.git.repo import _where, no_git_env
+from gitrot.git.repository import _where, no_git_env
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from gitrot.git.repo import Repo
+    from gitrot.git.repository import Repo
 
 _GLOBAL_OPTIONS = ("--no-replace-objects",)
 _CHUNK = 1 << 16  # a read of the pipe; 64 KiB stays below malloc's mmap threshold

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     import pygit2
 
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
 
 NOTES_REF = "refs/notes/gitrot"
 RECONCILED_REF = "refs/gitrot/reconciled"
@@ -268,7 +268,7 @@ def _exists(repo: Repo, name: str) -> bool:
 def _git(repo: Repo, args: list[str], *, check: bool) -> subprocess.CompletedProcess[bytes]:
     import shutil
 
-    from gitrot.git.repo import no_git_env
+    from gitrot.git.repository import no_git_env
 
     executable = shutil.which("git")
     if executable is None:

@@ -37,7 +37,7 @@ def _git(root: str, args: list[str]) -> tuple[list[str], dict[str, str]] | None:
     """The argv and environment of a ``git`` command in ``root``; None without git."""
     import shutil
 
-    from gitrot.git.repo import no_git_env
+    from gitrot.git.repository import no_git_env
 
     executable = shutil.which("git")
     if executable is None:
@@ -163,7 +163,7 @@ def _walked_times(root: str, paths: Collection[str]) -> dict[str, int]:
     import os
 
     from gitrot.git.history import last_version_changes
-    from gitrot.git.repo import open_repo
+    from gitrot.git.repository import open_repo
 
     repo = open_repo(root)
     workdir = repo.workdir or root

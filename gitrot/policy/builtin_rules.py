@@ -35,7 +35,7 @@ class CreationRuleEncrypted:
     )
 
     def check(self, document: Mapping[str, object]) -> Iterator[tuple[str, str]]:
-        from gitrot.sops.walk import Selector
+        from gitrot.codec.walk import Selector
 
         rule = document.get("creation_rule")
         intent = document.get("intent")

@@ -13,15 +13,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from gitrot.core.models import RotationIntent
+    from gitrot.keys.creation_rules import CreationRule
     from gitrot.policy.input import Facts
-    from gitrot.sops.rules import CreationRule
 
     RuleFacts = tuple[tuple[str, str] | None, tuple[str, ...], bool]
 
 
 def sops_rules(text: str | bytes, where: str) -> list[CreationRule]:
     """The creation rules of a ``.sops.yaml`` text (a file or a git blob); ConfigError."""
-    from gitrot.sops.rules import rules_from_text
+    from gitrot.keys.creation_rules import rules_from_text
 
     found, _indent = rules_from_text(text, where=where)
     return found
@@ -34,8 +34,8 @@ def creation_facts(
     repo-relative path (absent without a matching rule), and the rules' problems."""
     from pathlib import Path
 
-    from gitrot.sops import rules
-    from gitrot.sops.metadata import DEFAULT_SELECTOR
+    from gitrot.codec.metadata import DEFAULT_SELECTOR
+    from gitrot.keys import creation_rules as rules
 
     found: dict[str, RuleFacts] = {}
     for path in paths:
@@ -65,7 +65,7 @@ def compare(
     ``before_path`` is where the older file was (a rename); ``rotated_at`` when its version
     took effect. An older file that does not load leaves ``base`` unknown (None).
     """
-    from gitrot import repo
+    from gitrot.files import repo
     from gitrot.policy.input import Facts
 
     if before is None:

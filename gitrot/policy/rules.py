@@ -31,7 +31,7 @@ import re
 from gitrot.core.findings import Severity
 from gitrot.core.models import API_VERSION
 from gitrot.errors import InputError
-from gitrot.repo_fields import Fields
+from gitrot.files.fields import Fields
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -278,8 +278,8 @@ class Rule:
 
 def parse_rules(text: str, where: str) -> list[Rule]:
     """The rules of one file's text; InputError at ``where:line:col`` for any problem."""
-    from gitrot.repo_fields import parse_root
-    from gitrot.sops.tree import Map
+    from gitrot.codec.tree import Map
+    from gitrot.files.fields import parse_root
 
     root = parse_root(text, where, InputError)
     doc = _Fields(root, "", where, InputError)
@@ -525,7 +525,7 @@ def _builtin_files() -> list[tuple[str, str]]:
 
     folder = os.path.join(os.path.dirname(os.path.abspath(gitrot.__file__)), "policies")
     if os.path.isdir(folder):
-        from gitrot.fsutil import read_text
+        from gitrot.files.fsutil import read_text
 
         names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml"))
         paths = [os.path.join(folder, n) for n in names]
@@ -563,8 +563,8 @@ def repo_rule_files(root: str, config: Config) -> list[str]:
 def load_rules(root: str, config: Config) -> list[AnyRule]:
     """Built-in rules, the repository's, then those installed packages register (entry-point
     group ``gitrot.rules``); InputError for the first bad file or rule."""
+    from gitrot.files.repo import _read
     from gitrot.policy.plugins import installed_rules
-    from gitrot.repo import _read
 
     rules = builtin_rules()
     for rel in repo_rule_files(root, config):

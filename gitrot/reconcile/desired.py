@@ -22,15 +22,15 @@ if TYPE_CHECKING:
 
     import pygit2
 
+    from gitrot.codec.tree import Map
     from gitrot.core.models import Config, RotationIntent
-    from gitrot.git.repo import Commit, Repo
-    from gitrot.sops.tree import Map
+    from gitrot.git.repository import Commit, Repo
 
 
 def read_config(commit: Commit, prefix: str) -> Config:
-    from gitrot import repo
     from gitrot.errors import ConfigError
-    from gitrot.git.repo import read_blob
+    from gitrot.files import repo
+    from gitrot.git.repository import read_blob
 
     data = read_blob(commit, prefix + CONFIG_FILE)
     if data is None:
@@ -116,11 +116,11 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
     intent that cannot be is a Desired with a ``problem`` (refused, never skipped).
     ``settled`` (the trusted state's ``secrets/`` tree of applied intents) is what the
     re-check compares each intent with."""
-    from gitrot import repo as loader
     from gitrot.core.layout import name_of_path
     from gitrot.errors import InputError
+    from gitrot.files import repo as loader
+    from gitrot.files.fields import decode, parse_root
     from gitrot.git.state import read_object
-    from gitrot.repo_fields import decode, parse_root
 
     intents: list[RotationIntent] = []
     trees: dict[str, Map] = {}
@@ -197,15 +197,15 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     settled: pygit2.Tree | None = None,
 ) -> dict[str, str]:
     """``{path: why refused}`` for intents with an unwaived error finding, judged as the PR
-    check judges (:func:`gitrot.check.judge.judge_commits`): the base is the last reconciled
+    check judges (:func:`gitrot.judge.judge.judge_commits`): the base is the last reconciled
     commit (none: no base), the head ``commit``; the rules of both commits' policies, the
     intents' history from git, ``commit``'s waivers. Each intent is compared with what was
     last applied when the trusted state says (``settled``): an intent refused once is not
     applied on the next run because the reconciled commit moved past it. What needs the pull
     request's facts (approvals) is not evaluated: they are not known after the merge."""
-    from gitrot.check.judge import judge_commits
     from gitrot.core.findings import Severity
     from gitrot.git.state import read_object, reconciled
+    from gitrot.judge.judge import judge_commits
 
     if not intents:
         return {}

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     import pygit2
 
-    from gitrot.git.repo import Repo
+    from gitrot.git.repository import Repo
 
 NOTE_VERSION = 2
 STATE_VERSION = 1

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from gitrot.backends.base import AppliedVersion, Backend
     from gitrot.core.models import Config
     from gitrot.core.secret import SecretValue
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
     from gitrot.reconcile.ledger import Entry, State
     from gitrot.reconcile.plan import Desired, Item
     from gitrot.triggers.base import Receipt, Trigger
@@ -92,7 +92,7 @@ class Session:
         backends: Mapping[str, Backend] | None = None,
         triggers: Mapping[str, Trigger] | None = None,
     ) -> None:
-        from gitrot.git.repo import open_repo
+        from gitrot.git.repository import open_repo
         from gitrot.reconcile.ledger import owner_key
 
         self.root = root
@@ -151,7 +151,7 @@ def plan(
     session: Session, rev: str, *, now: datetime, full: bool = False
 ) -> tuple[str, list[Item], Config]:
     """(target commit id, items, config at the target) without changing anything."""
-    from gitrot.git.repo import resolve
+    from gitrot.git.repository import resolve
     from gitrot.reconcile import desired
 
     commit = resolve(session.repo, rev)
@@ -268,7 +268,7 @@ def _once(
     session: Session, rev: str, *, jobs: int, now: Callable[[], datetime], full: bool
 ) -> Outcome:
     from gitrot.git import state as refs
-    from gitrot.git.repo import resolve
+    from gitrot.git.repository import resolve
     from gitrot.reconcile import desired
 
     started = now()
@@ -506,7 +506,7 @@ def _value(session: Session, want: Desired, commit_id: str) -> SecretValue:
     """A new value: generated, or opened from the sealed document at the commit."""
     from gitrot.core.models import GeneratedValue, SealedValue
     from gitrot.errors import InputError
-    from gitrot.git.repo import read_blob, resolve
+    from gitrot.git.repository import read_blob, resolve
     from gitrot.reconcile import values
 
     settings = want.value
@@ -592,7 +592,7 @@ def config_line(commit: Commit, prefix: str, section: str, name: str) -> int:
     """The line of ``section.name`` in gitrot.yaml at ``commit`` (0: not found)."""
     import re
 
-    from gitrot.git.repo import read_blob
+    from gitrot.git.repository import read_blob
 
     data = read_blob(commit, prefix + CONFIG_FILE) or b""
     inside = False
@@ -941,7 +941,7 @@ def _identity_text(root: str, environ: Mapping[str, str]) -> str:
 def identities(root: str, environ: Mapping[str, str]) -> list[object]:
     import os
 
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     found = age.parse_identities(_identity_text(root, environ), source="reconciler identity")
     found.extend(age.load_identities(environ, home=os.path.expanduser("~")))
@@ -952,7 +952,7 @@ def _who(session: Session) -> dict[str, str]:
     import getpass
     import socket
 
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     recipients = [age.recipient_of(i) for i in session.identities]
     return {

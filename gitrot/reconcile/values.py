@@ -13,9 +13,9 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from gitrot.codec.document import SopsFile
+    from gitrot.codec.tree import Map
     from gitrot.core.models import GeneratedValue
-    from gitrot.sops.document import SopsFile
-    from gitrot.sops.tree import Map
 
 
 def generate(settings: GeneratedValue) -> SecretValue:
@@ -29,17 +29,17 @@ def generate(settings: GeneratedValue) -> SecretValue:
 def open_field(text: str, where: str, identities: Sequence[object], key: str) -> str:
     """The decrypted top-level ``key.…`` string (``spec.target.ref``, ``value``) of a SOPS
     YAML document; the MAC is checked. InputError/IntegrityError on failure."""
-    from gitrot.sops.document import SopsFile
+    from gitrot.codec.document import SopsFile
 
     return _field(SopsFile.parse(text, fmt="yaml", where=where), where, identities, key)
 
 
 def open_tree_field(root: Map, where: str, identities: Sequence[object], key: str) -> str:
     """:func:`open_field` of a document already parsed (a gitrot file: one document)."""
+    from gitrot.codec.document import SopsFile
+    from gitrot.codec.metadata import from_map
+    from gitrot.codec.tree import Entry, Map
     from gitrot.errors import InputError
-    from gitrot.sops.document import SopsFile
-    from gitrot.sops.metadata import from_map
-    from gitrot.sops.tree import Entry, Map
 
     block = root.get("sops")
     if block is None:
@@ -52,9 +52,9 @@ def open_tree_field(root: Map, where: str, identities: Sequence[object], key: st
 
 
 def _field(source: SopsFile, where: str, identities: Sequence[object], key: str) -> str:
+    from gitrot.codec.document import decrypt
+    from gitrot.codec.tree import Map
     from gitrot.errors import InputError
-    from gitrot.sops.document import decrypt
-    from gitrot.sops.tree import Map
 
     opened = decrypt(source, identities)
     node: object = opened.docs[0]

@@ -144,7 +144,7 @@ def publish_github_summary(
 
 
 def deliver(report: str, output_file: str | None) -> None:
-    """Write ``report`` to ``output_file`` (:func:`gitrot.fsutil.write_output`: atomically
+    """Write ``report`` to ``output_file`` (:func:`gitrot.files.fsutil.write_output`: atomically
     once complete, in place into a FIFO or device, ``-`` for stdout), else to stdout."""
     if output_file is None:
         if report:
@@ -152,6 +152,6 @@ def deliver(report: str, output_file: str | None) -> None:
 
             output.data(report)
         return
-    from gitrot.fsutil import write_output
+    from gitrot.files.fsutil import write_output
 
     write_output(output_file, report, durable=False)

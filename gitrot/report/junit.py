@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from gitrot.report import Meta
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-#: what the PR check's commit-message findings start with (gitrot.check.judge.scan_change)
+#: what the PR check's commit-message findings start with (gitrot.judge.judge.scan_change)
 _COMMIT = re.compile(r"commit ([0-9a-f]{7,40}) message(?:, line (\d+))?")
 
 

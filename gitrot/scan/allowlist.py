@@ -69,8 +69,8 @@ class AllowEntry:
 
 
 def parse(text: str, *, where: str) -> Allowlist:
-    from gitrot.sops.tree import Comment, Map, Seq
-    from gitrot.sops.yaml_parse import parse as parse_yaml
+    from gitrot.codec.tree import Comment, Map, Seq
+    from gitrot.codec.yaml_parse import parse as parse_yaml
 
     docs = parse_yaml(text, filename=where, strict=True)
     entries = Allowlist()
@@ -164,7 +164,7 @@ def load(path: str, *, required: bool) -> Allowlist:
     """The entries of the allowlist at ``path``; a missing default file allows nothing."""
     import os
 
-    from gitrot.fsutil import read_text
+    from gitrot.files.fsutil import read_text
 
     if not required and not os.path.lexists(path):
         return Allowlist()

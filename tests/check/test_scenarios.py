@@ -720,7 +720,7 @@ def mixed(policy: PolicyRepo) -> PolicyRepo:
 
 def test_sarif_is_valid_sarif_2_1_0(mixed: PolicyRepo) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from gitrot import resources
+    from gitrot.files import resources
 
     result = mixed.check_raw("--format", "sarif")
     assert result.code == 1

@@ -202,7 +202,8 @@ def test_a_stanza_for_another_data_key_is_refused_when_a_key_can_tell(
     hand sees that the new data key does not open the value."""
     import os
 
-    from gitrot.sops import age, document
+    from gitrot.codec import document
+    from gitrot.keys import age
 
     policy, _ = sealed
     source = document.SopsFile.parse(policy.read(SEALED_V2), fmt="yaml", where=SEALED_V2)

@@ -48,7 +48,7 @@ def _reconciler(root: Path) -> Key:
 
 
 def test_init_names_the_policy_owners_and_waiver_approvers(gitrot, tmp_path: Path) -> None:
-    from gitrot import repo
+    from gitrot.files import repo
 
     root = tmp_path / "repo"
     made = gitrot("init", str(root), "--owner", "lead", "--owner", "Bob", "--waiver-approver", "al")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gitrot import resources
-from gitrot.sops.tree import to_plain
-from gitrot.sops.yaml_parse import parse
+from gitrot.codec.tree import to_plain
+from gitrot.codec.yaml_parse import parse
+from gitrot.files import resources
 
 MODELINE = "# yaml-language-server: $schema="
 CHECK_JSONSCHEMA = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))

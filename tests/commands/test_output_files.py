@@ -175,7 +175,7 @@ def test_validate_through_our_own_stdout_descriptor(changed: PolicyRepo, tmp_pat
 
 
 def test_fd_names_are_descriptors() -> None:
-    from gitrot.fsutil import _fd_name
+    from gitrot.files.fsutil import _fd_name
 
     assert _fd_name("/dev/stdout") == 1 and _fd_name("/dev/stderr") == 2
     assert _fd_name("/dev/fd/7") == 7 and _fd_name("/proc/self/fd/1") == 1
@@ -240,7 +240,7 @@ def test_keygen_never_replaces_a_device(gitrot: Run, tmp_path: Path) -> None:
 def test_in_repository_writes_refuse_to_replace_a_fifo(changed: PolicyRepo) -> None:
     """write_atomic (intents, rotate, scan's allowlist) never renames over a FIFO."""
     from gitrot.errors import InputError
-    from gitrot.fsutil import write_atomic
+    from gitrot.files.fsutil import write_atomic
 
     fifo = changed.policy / "fifo"
     os.mkfifo(fifo)

@@ -8,9 +8,9 @@ import pytest
 
 from gitrot.core.findings import Severity
 from gitrot.errors import InputError
+from gitrot.files.repo import parse_config
 from gitrot.policy import budget, cel, engine
 from gitrot.policy.rules import parse_rules
-from gitrot.repo import parse_config
 from tests.intents import config_text
 from tests.policy.test_engine import HEAD, NOW, PATH, _intent, _rule
 

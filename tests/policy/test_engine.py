@@ -10,10 +10,10 @@ import pytest
 
 from gitrot.core.models import Config, RotationIntent
 from gitrot.errors import InputError
+from gitrot.files.repo import parse_config, parse_intent
 from gitrot.policy import engine
 from gitrot.policy.input import input_document
 from gitrot.policy.rules import builtin_rules, parse_rules
-from gitrot.repo import parse_config, parse_intent
 from tests.intents import config_text, intent_text
 
 NOW = datetime(2025, 1, 31, 12, tzinfo=UTC)
@@ -84,7 +84,7 @@ def test_a_rule_that_errors_never_passes(expr: str, problem: str) -> None:
 
 def test_the_input_document_follows_its_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from gitrot import resources
+    from gitrot.files import resources
 
     schema = json.loads(resources.schema_text("policy-input.schema.json"))
     validator = jsonschema.Draft202012Validator(schema)

@@ -99,7 +99,7 @@ def intent(owner: str = "alice", environment: str = "prod") -> RotationIntent:
 
 
 def config() -> Config:
-    from gitrot.repo import parse_config
+    from gitrot.files.repo import parse_config
 
     return parse_config(
         "apiVersion: gitrot/v1\nkind: Config\n"

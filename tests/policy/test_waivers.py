@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitrot.core.findings import RULES, Finding, has_errors
-from gitrot.waivers import (
+from gitrot.files.waivers import (
     EXPIRED,
     INVALID,
     RULE_IDS,
@@ -342,7 +342,7 @@ def test_the_waiver_rules_are_described() -> None:
 
 def _validator() -> object:
     jsonschema = pytest.importorskip("jsonschema")
-    from gitrot import resources
+    from gitrot.files import resources
 
     schema = json.loads(resources.schema_text("waivers.schema.json"))
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -351,8 +351,8 @@ def _validator() -> object:
 
 
 def _plain(text: str) -> object:
-    from gitrot.sops.tree import to_plain
-    from gitrot.sops.yaml_parse import parse
+    from gitrot.codec.tree import to_plain
+    from gitrot.codec.yaml_parse import parse
 
     return to_plain(parse(text)[0])
 
@@ -416,7 +416,7 @@ def test_missing_waiver_fixtures_are_reported_for_the_built_in_pack(tmp_path: Pa
     problems, count = run_fixtures(builtin_rules(), [], tmp_path, "t", checks=RULE_IDS)
     assert count == len(list((tmp_path / "waiver-invalid").glob("*.yaml")))
     assert problems == [
-        f"gitrot/waivers.py: rule '{rule_id}' has no pass and no fail fixture in t/{rule_id}/"
+        f"gitrot/files/waivers.py: rule '{rule_id}' has no pass and no fail fixture in t/{rule_id}/"
         for rule_id in (EXPIRED, UNUSED)
     ]
     assert run_fixtures(builtin_rules(), [], BUILTIN_TESTS, "t", checks=RULE_IDS)[0] == []
@@ -448,7 +448,7 @@ def test_the_module_imports_no_typing_or_dataclasses() -> None:
     import sys
 
     code = (
-        "import sys, gitrot.waivers; "
+        "import sys, gitrot.files.waivers; "
         "print(','.join(m for m in ('dataclasses', 'typing', 'jsonschema') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gitrot import resources
 from gitrot.core.findings import RULES, Finding
+from gitrot.files import resources
 from gitrot.report import render
 from gitrot.report.sarif import COMMIT_MESSAGE_URI, LINE_HASH, MAX_RESULTS, cap
 
@@ -139,7 +139,7 @@ def test_the_line_hash_is_stable_when_lines_move() -> None:
 
 def _known_rules() -> dict[str, tuple[str, str]]:
     """Every rule gitrot ships, described as the commands describe them."""
-    from gitrot.check import changes
+    from gitrot.judge import changes
     from gitrot.policy import rules as rules_module
 
     return {**RULES, **changes.RULES, **rules_module.describe(rules_module.builtin_rules())}

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gitrot.errors import EnvironmentFailure, InputError
-from gitrot.sops import age
+from gitrot.keys import age
 from tests.conftest import require_tool
 
 AGE = shutil.which("age") or "age"
@@ -590,7 +590,7 @@ def test_bad_key_cmd_output_has_a_line_number(home: Path, tmp_path: Path) -> Non
 
 def test_importing_the_module_does_not_load_pyrage_or_subprocess() -> None:
     code = (
-        "import sys; import gitrot.sops.age; "
+        "import sys; import gitrot.keys.age; "
         "bad = [m for m in ('pyrage', 'subprocess', 'shlex', 'dataclasses') if m in sys.modules]; "
         "print(','.join(bad))"
     )

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from gitrot.codec.cipher import Cipher
 from gitrot.errors import IntegrityError
-from gitrot.sops.cipher import Cipher
 
 KEY = bytes(range(32))
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gitrot.codec import dotenv_store
+from gitrot.codec.document import detect_format
+from gitrot.codec.metadata import from_map
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
 from gitrot.errors import InputError
-from gitrot.sops import dotenv_store
-from gitrot.sops.document import detect_format
-from gitrot.sops.metadata import from_map
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
 from tests.conftest import Key, make_key, run_sops, sops_decrypt, sops_encrypt
 
 # sops' canonical form: what `sops -d` prints for it is exactly this text

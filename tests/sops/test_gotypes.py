@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitrot.errors import InputError
-from gitrot.sops.gotypes import (
+from gitrot.codec.gotypes import (
     format_float_go,
     format_float_yaml,
     from_plaintext,
     plaintext,
     resolve_plain,
 )
-from gitrot.sops.tree import Timestamp
+from gitrot.codec.tree import Timestamp
+from gitrot.errors import InputError
 from tests.sops.test_yaml_parse import Sops, needs_sops
 
 RESOLVE = [

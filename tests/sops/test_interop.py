@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gitrot.sops import yaml_parse
-from gitrot.sops.tree import Map
+from gitrot.codec import yaml_parse
+from gitrot.codec.tree import Map
 from tests.conftest import AGE, Key, make_key, run_sops, sops_decrypt, sops_encrypt
 
 INTENT = """\

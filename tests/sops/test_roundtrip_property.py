@@ -10,9 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from gitrot.codec import document, yaml_emit, yaml_parse
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, without_comments
 from gitrot.errors import InputError
-from gitrot.sops import age, document, yaml_emit, yaml_parse
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, without_comments
+from gitrot.keys import age
 from tests.conftest import Key, make_key, run_sops
 
 KEYS = st.text(

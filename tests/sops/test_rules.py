@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Value
 from gitrot.errors import ConfigError, InputError
-from gitrot.sops import age, rules
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Value
+from gitrot.keys import age
+from gitrot.keys import creation_rules as rules
 from tests.conftest import require_tool
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
@@ -26,7 +27,7 @@ def sops_oracle() -> str:
     return require_tool("sops", str(SOPS))
 
 
-# --- a stand-in parser until gitrot.sops.yaml_parse exists ---------------------------------
+# --- a stand-in parser until gitrot.codec.yaml_parse exists ---------------------------------
 
 
 def _node_to_tree(node: yaml.Node) -> Value:
@@ -59,11 +60,11 @@ def _shim_parse(text: str, *, filename: str = "") -> list[Map]:
 @pytest.fixture(autouse=True)
 def _yaml_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """Use the real parser when it is there, else a PyYAML-based shim with the same API."""
-    if importlib.util.find_spec("gitrot.sops.yaml_parse") is not None:
+    if importlib.util.find_spec("gitrot.codec.yaml_parse") is not None:
         return
-    shim = types.ModuleType("gitrot.sops.yaml_parse")
+    shim = types.ModuleType("gitrot.codec.yaml_parse")
     shim.parse = _shim_parse  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gitrot.sops.yaml_parse", shim)
+    monkeypatch.setitem(sys.modules, "gitrot.codec.yaml_parse", shim)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitrot.codec import shamir
 from gitrot.errors import InputError
-from gitrot.sops import shamir
 from tests.conftest import require_tool
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, Value, to_plain
-from gitrot.sops.yaml_emit import emit
-from gitrot.sops.yaml_parse import parse
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, Value, to_plain
+from gitrot.codec.yaml_emit import emit
+from gitrot.codec.yaml_parse import parse
 from tests.conftest import FIXTURES
 from tests.sops.test_yaml_parse import Sops, needs_sops, require_sops_and_age_keygen
 

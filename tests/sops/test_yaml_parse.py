@@ -99,9 +99,9 @@ def open_value(key: bytes, enc: str, aad: str) -> bytes:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, to_plain  # noqa: E402
+from gitrot.codec.yaml_parse import parse  # noqa: E402
 from gitrot.errors import InputError  # noqa: E402
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, to_plain  # noqa: E402
-from gitrot.sops.yaml_parse import parse  # noqa: E402
 
 FIXTURE = FIXTURES / "sops-upstream" / "example.yaml"
 

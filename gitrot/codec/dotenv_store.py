@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
 from gitrot.errors import InputError
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
 PREFIX = "sops_"
 _MAP = "__map_"
@@ -206,7 +206,7 @@ def _format_float(value: float) -> str:
     """Go ``FormatFloat(v, 'G', -1, 64)``, with ``.0`` added to integral results."""
     import math
 
-    from gitrot.sops.gotypes import format_float_yaml
+    from gitrot.codec.gotypes import format_float_yaml
 
     if math.isnan(value):
         return "NaN"

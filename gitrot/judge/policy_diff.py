@@ -4,7 +4,7 @@ Any change to gitrot.yaml, the rule files ``policy.paths`` names (on either side
 waivers, the scan allowlist or ``.sops.yaml`` is a finding that names what changed (a new
 command trigger shows its argv, a class its limits old -> new), and is an error unless one
 of the base's ``policy.owners`` (not the author) approved the pull request. Pure except
-for reading the two sides' files through :class:`~gitrot.check.sides.Tree`.
+for reading the two sides' files through :class:`~gitrot.judge.sides.Tree`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from gitrot.check.sides import Tree
     from gitrot.core.models import Config
-    from gitrot.waivers import Waiver
+    from gitrot.files.waivers import Waiver
+    from gitrot.judge.sides import Tree
 
 RULE_ID = "policy-changed"
 DESCRIPTION = (
@@ -77,7 +77,7 @@ def findings(
 ) -> list[Finding]:
     """One ``policy-changed`` finding per change: an error unless a policy owner approved
     (then a warning, for the record)."""
-    from gitrot.check.pr import MISSING_HINT, approved_by
+    from gitrot.judge.pr import MISSING_HINT, approved_by
 
     names = sorted({o.lower() for o in owners})
     approver = approved_by(pr, names)
@@ -277,7 +277,7 @@ def _fields(rule: object) -> tuple[object, ...]:
 
 def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple[int, str]]:
     """Waivers added or changed (at their lines) and removed."""
-    from gitrot import waivers
+    from gitrot.files import waivers
 
     old = _waiver_list(before, path)
     new = _waiver_list(after, path)
@@ -303,7 +303,7 @@ def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple
 def _waiver_list(data: bytes | None, path: str) -> list[Waiver]:
     if data is None:
         return []
-    from gitrot import waivers
+    from gitrot.files import waivers
 
     # every rule id is "known" here: the file's own check reports unknown ones
     class _Any:

@@ -1,4 +1,4 @@
-"""Write :mod:`gitrot.sops.tree` documents as YAML the way sops does (go-yaml v3, indent 4).
+"""Write :mod:`gitrot.codec.tree` documents as YAML the way sops does (go-yaml v3, indent 4).
 
 The layout follows go-yaml's encoder: nested collections and block scalars are indented to
 the next multiple of ``indent``; a collection inside a sequence item starts on the dash line
@@ -17,14 +17,14 @@ which is wrong inside sequences); strings containing U+0085, U+2028 or U+2029 ar
 
 from __future__ import annotations
 
+from gitrot.codec.gotypes import format_float_yaml, has_control_chars, resolve_plain
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
 from gitrot.errors import InputError
-from gitrot.sops.gotypes import format_float_yaml, has_control_chars, resolve_plain
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Scalar, Value
+    from gitrot.codec.tree import Scalar, Value
 
 _OLD_BOOLS = frozenset(
     [

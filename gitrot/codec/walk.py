@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import re
 
+from gitrot.codec.gotypes import from_plaintext, plaintext
+from gitrot.codec.tree import Comment, Entry, Map, Seq
 from gitrot.core.layout import ENCRYPTED_PREFIX
 from gitrot.errors import InputError, IntegrityError
-from gitrot.sops.gotypes import from_plaintext, plaintext
-from gitrot.sops.tree import Comment, Entry, Map, Seq
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from hashlib import _Hash
 
-    from gitrot.sops.cipher import Cipher
-    from gitrot.sops.tree import Scalar, Value
+    from gitrot.codec.cipher import Cipher
+    from gitrot.codec.tree import Scalar, Value
 
 # SHA-256("sops"): fed first when mac_only_encrypted is set (docs/sops-format.md 6)
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(

@@ -7,8 +7,8 @@ head's: a finding under either counts (identical findings once), so a pull reque
 loosen the policy that judges it; tightening works at once, loosening needs a change of
 its own, merged first. Without a gitrot.yaml at the base (the commit that creates the
 repository) the head's judges alone. A change to the policy is itself a finding
-(``policy-changed``, :mod:`gitrot.check.policy_diff`) that needs a policy owner's approval;
-waivers the change adds need their approver's (:func:`gitrot.waivers.approval_problems`).
+(``policy-changed``, :mod:`gitrot.judge.policy_diff`) that needs a policy owner's approval;
+waivers the change adds need their approver's (:func:`gitrot.files.waivers.approval_problems`).
 Without the pull request's facts (author, approvals) all of these fail closed.
 
 The cost follows the change: only changed intents are judged (every intent of the head
@@ -24,8 +24,6 @@ and moves (the PR check enforced them).
 
 from __future__ import annotations
 
-from gitrot.check import changes
-from gitrot.check.sides import MAX_FILE_BYTES, Tree
 from gitrot.core.findings import Finding, Severity
 from gitrot.core.layout import (
     CONFIG_FILE,
@@ -37,6 +35,8 @@ from gitrot.core.layout import (
     is_sealed_path,
 )
 from gitrot.errors import GitrotError
+from gitrot.judge import changes
+from gitrot.judge.sides import MAX_FILE_BYTES, Tree
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -44,10 +44,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import datetime
 
-    from gitrot.check.sides import Policy
     from gitrot.core.models import Config, RotationIntent
     from gitrot.git.change import Change, ChangedFile
-    from gitrot.git.repo import Commit, Repo
+    from gitrot.git.repository import Commit, Repo
+    from gitrot.judge.sides import Policy
     from gitrot.policy.input import Facts
     from gitrot.policy.rules import AnyRule
     from gitrot.scan.allowlist import AllowEntry
@@ -112,7 +112,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
     """Every finding of the change: the loader's and the rules' (base's and head's) on the
     intents it touches (or all of them, see the module), the change checks, the policy
     changes, and the secret scan of every added or modified file and commit message."""
-    from gitrot.check.pr import approved_by
+    from gitrot.judge.pr import approved_by
 
     findings: list[Finding] = []
     files = [f for f in change.files if not f.path.startswith("../")]
@@ -130,7 +130,7 @@ def judge(change: Change, *, now: datetime, pr: Mapping[str, object] | None = No
         return Verdict(findings, [f.path for f in change.files], dict(changes.RULES))
     builtin, installed = _shared_rules()
     extra_ids = set(changes.RULES) | {"sealed-immutable"}
-    from gitrot.check.sides import load_policy
+    from gitrot.judge.sides import load_policy
 
     head = load_policy(head_tree, config, builtin, installed, extra_ids)
     base = (
@@ -198,7 +198,7 @@ def _sealed_kept(change: Change) -> Callable[[ChangedFile], bool | None]:
 
 def _quiet_config(tree: Tree) -> Config | None:
     """A side's gitrot.yaml; None when absent or broken (the head's alone judges then)."""
-    from gitrot.check.sides import load_config
+    from gitrot.judge.sides import load_config
 
     try:
         return load_config(tree)
@@ -241,7 +241,7 @@ def _at(exc: Exception, where: str) -> GitrotError:
 
 
 def _config(change: Change, findings: list[Finding]) -> Config | None:
-    from gitrot import repo
+    from gitrot.files import repo
 
     try:
         text = change.read_new(CONFIG_FILE)
@@ -314,7 +314,7 @@ def _policy_changes(  # noqa: PLR0917 - the sides of the change
     pr: Mapping[str, object] | None,
 ) -> list[Finding]:
     """``policy-changed`` for each thing the change does to a policy file."""
-    from gitrot.check import policy_diff
+    from gitrot.judge import policy_diff
 
     exact, folders = _policy_paths([c for c in (old_config, config) if c is not None])
     paths = set()
@@ -341,7 +341,7 @@ def _intents(
     findings: list[Finding],
 ) -> tuple[list[RotationIntent], dict[str, bytes]]:
     """The head's intents to judge (loaded; a broken one is a finding) and their texts."""
-    from gitrot import repo
+    from gitrot.files import repo
 
     if wide:
         paths = [p for p in change.new_tree_paths(SECRETS_PREFIX) if is_intent_path(p)]
@@ -477,7 +477,7 @@ def _merged_steps(
     direct push that jumps from 1 to 5 stays a ``version-step`` finding)."""
     import copy
 
-    from gitrot.check.history import steps_by_one
+    from gitrot.judge.history import steps_by_one
     from gitrot.policy.input import Facts
 
     assert pipeline.old is not None  # noqa: S101 - _facts returns early without a base
@@ -547,7 +547,7 @@ def _fail_closed(judged: list[Finding], pipeline: _Pipeline) -> list[Finding]:
     is an error saying how to give them, never a pass."""
     if pipeline.pr is not None:
         return judged
-    from gitrot.check.pr import MISSING_HINT
+    from gitrot.judge.pr import MISSING_HINT
 
     needs = {
         rule.id
@@ -583,7 +583,7 @@ def _starts(pipeline: _Pipeline, fresh: list[RotationIntent]) -> list[Finding]:
     """``version-reused`` and (in the PR check) ``version-start`` for new intents."""
     if not fresh or pipeline.old is None:
         return []
-    from gitrot.check.history import highest_versions
+    from gitrot.judge.history import highest_versions
 
     highest = highest_versions(
         pipeline.repo, pipeline.prefix, pipeline.old, [i.path for i in fresh]
@@ -654,7 +654,7 @@ def _sealed_documents(
     """The loader's findings on every sealed value document the change adds or modifies:
     also, that every recipient the ``configs`` (the base's and the head's) name can open
     it, as the reconciler must."""
-    from gitrot import repo
+    from gitrot.files import repo
 
     recipients: dict[str, str] = {}  # name in gitrot.yaml -> age recipient
     for config in configs:
@@ -676,8 +676,8 @@ def _sealed_documents(
 def _deleted(change: Change, files: list[ChangedFile]) -> list[Finding]:
     """``intent-deleted`` for intents deleted, or renamed (a rename deletes the old name),
     without a retired last version."""
-    from gitrot import repo
-    from gitrot.check.changes import deleted_intent
+    from gitrot.files import repo
+    from gitrot.judge.changes import deleted_intent
 
     found: list[Finding] = []
     for item in files:
@@ -748,7 +748,7 @@ def _waive_pr(
     A waiver counts when the base has it, or the change adds it (or changes it) and its
     approver may approve it, did, and it is short-lived enough. Without a base policy the
     head's waivers count as they are."""
-    from gitrot import waivers
+    from gitrot.files import waivers
 
     today = now.date().isoformat()
     problems: list[Finding] = list(head.waiver_problems)
@@ -788,8 +788,8 @@ def _waiver_ids(tree: Tree, config: Config | None) -> set[tuple[object, ...]]:
     text = tree.read(config.waivers_path)
     if text is None:
         return set()
-    from gitrot import waivers
-    from gitrot.check.policy_diff import _waiver_list
+    from gitrot.files import waivers
+    from gitrot.judge.policy_diff import _waiver_list
 
     return {waivers.identity(w) for w in _waiver_list(text, config.waivers_path)}
 
@@ -805,7 +805,7 @@ def scan_change(change: Change, allowlists: Sequence[Sequence[AllowEntry]]) -> l
     # fingerprints keyed with the base's salt (the first allowlist's): what the allowlist takes
     salt = next((getattr(a, "salt", None) for a in allowlists if getattr(a, "salt", None)), None)
     hits: list[Hit] = []
-    from gitrot.git.repo import LINK_MODE
+    from gitrot.git.repository import LINK_MODE
 
     for item in change.files:
         if item.status == "deleted" or (item.new_size or 0) > MAX_SCAN_BYTES:
@@ -887,8 +887,8 @@ def judge_commits(  # noqa: PLR0917 - the facts of one judgement
     load."""
     if not intents:
         return {}
-    from gitrot import waivers
-    from gitrot.check.sides import load_config, load_policy
+    from gitrot.files import waivers
+    from gitrot.judge.sides import load_config, load_policy
 
     builtin, installed = _shared_rules()
     extra_ids = set(changes.RULES) | {"sealed-immutable"}

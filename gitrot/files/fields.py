@@ -8,9 +8,9 @@ Messages name fields and types, never values of fields that may be secret.
 
 from __future__ import annotations
 
+from gitrot.codec.tree import Comment, Map, Seq, kind_of
 from gitrot.core.layout import is_encrypted
 from gitrot.errors import ConfigError, InputError
-from gitrot.sops.tree import Comment, Map, Seq, kind_of
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import NoReturn
 
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
     Position = tuple[int, int]
 
@@ -38,7 +38,7 @@ def fail(
 
 def decode(data: str | bytes, where: str, limit: int, error: type[InputError]) -> str:
     """The text of a file read elsewhere (e.g. a git blob), with fsutil.read_text's checks."""
-    from gitrot.fsutil import decode_text
+    from gitrot.files.fsutil import decode_text
 
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
@@ -51,7 +51,7 @@ def decode(data: str | bytes, where: str, limit: int, error: type[InputError]) -
 
 def parse_root(text: str, where: str, error: type[InputError]) -> Map:
     """The one document of a gitrot file, parsed strictly."""
-    from gitrot.sops.yaml_parse import parse
+    from gitrot.codec.yaml_parse import parse
 
     try:
         docs = parse(text, filename=where, strict=True)
@@ -73,7 +73,7 @@ def parse_root(text: str, where: str, error: type[InputError]) -> Map:
     return docs[0]
 
 
-kind = kind_of  # the one place that names YAML types for messages: gitrot.sops.tree
+kind = kind_of  # the one place that names YAML types for messages: gitrot.codec.tree
 
 
 class Fields:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 
+from gitrot.codec.tree import Timestamp
 from gitrot.errors import InputError
-from gitrot.sops.tree import Timestamp
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Scalar
+    from gitrot.codec.tree import Scalar
 
 _INF = float("inf")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
+from gitrot.codec.tree import Comment, Entry, Map, Seq
 from gitrot.errors import InputError
-from gitrot.sops.tree import Comment, Entry, Map, Seq
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from gitrot.sops.tree import Scalar
+    from gitrot.codec.tree import Scalar
 
 SELECTORS = (
     "unencrypted_suffix",

@@ -29,7 +29,7 @@ import re
 from gitrot.core.findings import Finding, Severity
 from gitrot.core.layout import SEALED_PATH, name_of_path
 from gitrot.errors import InputError
-from gitrot.repo_fields import Fields
+from gitrot.files.fields import Fields
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
     from typing import NoReturn
 
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
 WAIVERS_KIND = "Waivers"
 INVALID = "waiver-invalid"
@@ -175,7 +175,7 @@ def parse_waivers(
     finding and no waivers. ``known_rules`` are the ids a waiver may name.
     """
     from gitrot.core.models import API_VERSION
-    from gitrot.repo_fields import parse_root
+    from gitrot.files.fields import parse_root
 
     try:
         root = parse_root(text, where, InputError)
@@ -195,7 +195,7 @@ def parse_entries(
 ) -> tuple[list[Waiver], list[Finding]]:
     """The waivers of the list ``items`` found under ``parent``'s ``key`` (waivers.yaml, or
     a policy fixture), and one ``waiver-invalid`` finding per bad entry, at its place."""
-    from gitrot.sops.tree import Map, kind_of
+    from gitrot.codec.tree import Map, kind_of
 
     waivers: list[Waiver] = []
     findings: list[Finding] = []
@@ -262,7 +262,7 @@ def _waiver(fields: Fields, known_rules: Collection[str]) -> Waiver:
 
 
 def _globs(fields: Fields) -> tuple[str, ...]:
-    from gitrot.sops.tree import Seq, kind_of
+    from gitrot.codec.tree import Seq, kind_of
 
     value = fields.get("secrets")
     if isinstance(value, str):
@@ -285,7 +285,7 @@ def _globs(fields: Fields) -> tuple[str, ...]:
 
 
 def _expires(fields: Fields) -> str:
-    from gitrot.sops.tree import Timestamp, kind_of
+    from gitrot.codec.tree import Timestamp, kind_of
 
     value = fields.get("expires")
     full = fields.full("expires")
@@ -313,7 +313,7 @@ def load_waivers(
     findings about them; none when ``path`` is None or the file does not exist."""
     import os
 
-    from gitrot.fsutil import read_text
+    from gitrot.files.fsutil import read_text
 
     if path is None:
         return [], []
@@ -336,7 +336,7 @@ def load_waivers(
     if not os.path.lexists(full):
         return [], []
     if os.path.islink(full):
-        from gitrot.repo import LINK_HINT, LINK_MESSAGE
+        from gitrot.files.repo import LINK_HINT, LINK_MESSAGE
 
         return [], [invalid(InputError(LINK_MESSAGE, where=path, hint=LINK_HINT))]
     try:
@@ -436,7 +436,7 @@ def approval_problems(
     unknown: an error); it may last at most ``max_days`` from ``today`` (``YYYY-MM-DD``)."""
     from datetime import date, timedelta
 
-    from gitrot.check.pr import MISSING_HINT
+    from gitrot.judge.pr import MISSING_HINT
 
     found: list[Finding] = []
 

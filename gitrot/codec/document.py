@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 
+from gitrot.codec import shamir
+from gitrot.codec.cipher import Cipher
+from gitrot.codec.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_map
+from gitrot.codec.tree import Entry, Map
+from gitrot.codec.walk import Selector, decrypt_documents, encrypt_documents
 from gitrot.errors import InputError, IntegrityError, NoKeyError
-from gitrot.sops import age, shamir
-from gitrot.sops.cipher import Cipher
-from gitrot.sops.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_map
-from gitrot.sops.tree import Entry, Map
-from gitrot.sops.walk import Selector, decrypt_documents, encrypt_documents
+from gitrot.keys import age
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -40,15 +41,15 @@ def detect_format(path: str, override: str | None = None) -> str:
 
 def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
     if fmt == "yaml":
-        from gitrot.sops import yaml_parse
+        from gitrot.codec import yaml_parse
 
         return yaml_parse.parse(text, filename=where)
     if fmt == "json":
-        from gitrot.sops import json_store
+        from gitrot.codec import json_store
 
         return json_store.parse(text, filename=where)
     if fmt == "dotenv":
-        from gitrot.sops import dotenv_store
+        from gitrot.codec import dotenv_store
 
         return dotenv_store.parse(text, filename=where)
     return [Map([Entry("data", text)])]
@@ -56,15 +57,15 @@ def parse_plain(text: str, fmt: str, *, where: str) -> list[Map]:
 
 def emit(docs: list[Map], fmt: str, *, indent: int = 4) -> str:
     if fmt == "yaml":
-        from gitrot.sops import yaml_emit
+        from gitrot.codec import yaml_emit
 
         return yaml_emit.emit(docs, indent=indent)
     if fmt == "json":
-        from gitrot.sops import json_store
+        from gitrot.codec import json_store
 
         return json_store.emit(docs)
     if fmt == "dotenv":
-        from gitrot.sops import dotenv_store
+        from gitrot.codec import dotenv_store
 
         return dotenv_store.emit(docs)
     value = docs[0].get("data") if docs else None

@@ -117,7 +117,7 @@ def refuse_link(blob: pygit2.Blob, path: str) -> None:
     its data is the path it points to, never the content of the file gitrot reads there."""
     if getattr(blob, "filemode", None) == LINK_MODE:
         from gitrot.errors import InputError
-        from gitrot.repo import LINK_HINT, LINK_MESSAGE
+        from gitrot.files.repo import LINK_HINT, LINK_MESSAGE
 
         raise InputError(LINK_MESSAGE + " (in git)", where=path, hint=LINK_HINT)
 

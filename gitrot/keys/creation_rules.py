@@ -20,10 +20,10 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from gitrot.codec.metadata import SELECTORS
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Value
 from gitrot.core.layout import SOPS_CONFIG
 from gitrot.errors import ConfigError, InputError
-from gitrot.sops.metadata import SELECTORS
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Value
 
 CONFIG_NAME = SOPS_CONFIG
 MAX_DEPTH = 100
@@ -290,7 +290,7 @@ def rules_from_text(data: str | bytes, *, where: str) -> tuple[list[CreationRule
     except UnicodeDecodeError:
         raise ConfigError("the sops config file is not UTF-8 text", where=where) from None
 
-    from gitrot.sops import yaml_parse  # only needed here
+    from gitrot.codec import yaml_parse  # only needed here
 
     try:
         documents = yaml_parse.parse(text, filename=where)

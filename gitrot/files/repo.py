@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from gitrot.codec.tree import Map
 from gitrot.core.layout import (
     CONFIG_FILE,
     ENCRYPTED_VALUE,
@@ -32,8 +33,7 @@ from gitrot.core.models import (
     is_valid_name,
 )
 from gitrot.errors import ConfigError, InputError
-from gitrot.repo_fields import Fields, decode, fail, parse_root
-from gitrot.sops.tree import Map
+from gitrot.files.fields import Fields, decode, fail, parse_root
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -123,7 +123,7 @@ def read_file(root: str | os.PathLike[str], rel: str) -> str:
 
 
 #: why gitrot's own documents are never symlinks: git stores a link as a blob holding its
-#: target path, and the PR check and the reconciler read git objects (gitrot.git.repo)
+#: target path, and the PR check and the reconciler read git objects (gitrot.git.repository)
 LINK_MESSAGE = "is a symbolic link: gitrot reads its policy files as regular files only"
 LINK_HINT = (
     "git stores the link, not the file it points to, and the PR check and the reconciler "
@@ -132,7 +132,7 @@ LINK_HINT = (
 
 
 def _read(root: str, rel: str, error: type[InputError]) -> str:
-    from gitrot.fsutil import inside, read_text
+    from gitrot.files.fsutil import inside, read_text
 
     try:
         full = inside(root, rel)
@@ -297,7 +297,7 @@ _ALPHABET_HINT = "an alphabet lists characters and ranges, e.g. 'A-Za-z0-9-_!#%'
 
 def _sops_block(doc: Fields, path: str) -> Encryption:
     """The ``sops:`` block of a gitrot document, summarised; InputError when missing."""
-    from gitrot.sops.metadata import from_map
+    from gitrot.codec.metadata import from_map
 
     entry = doc.node.entry("sops")
     if entry is None:
@@ -347,7 +347,7 @@ def parse_sealed(
     that ``value`` is encrypted as a string (its ``type:`` tag says so without a key) and
     that its selector encrypts ``value``; with ``recipients`` (gitrot.yaml's, name ->
     age recipient), that each of them can open it, as the reconciler must. (name, version)."""
-    from gitrot.sops.walk import Selector
+    from gitrot.codec.walk import Selector
 
     match = SEALED_PATH.fullmatch(path)
     if match is None or not is_valid_name(match["name"]):
@@ -407,7 +407,7 @@ def parse_sealed(
 
 def load_config(root: str | os.PathLike[str]) -> Config:
     """Read and check ``<root>/gitrot.yaml``; every error is a ConfigError."""
-    from gitrot.repo_config import parse_config_map
+    from gitrot.files.config import parse_config_map
 
     base = os.fspath(root)
     if not os.path.lexists(os.path.join(base, CONFIG_FILE)):
@@ -422,7 +422,7 @@ def load_config(root: str | os.PathLike[str]) -> Config:
 
 def parse_config(data: str | bytes, path: str = CONFIG_FILE) -> Config:
     """Check the text (or git blob) of a gitrot.yaml; ``path`` names it in errors."""
-    from gitrot.repo_config import parse_config_map
+    from gitrot.files.config import parse_config_map
 
     text = decode(data, path, MAX_FILE_BYTES, ConfigError)
     return parse_config_map(parse_root(text, path, ConfigError), path)

@@ -1,4 +1,4 @@
-"""A small YAML parser with go-yaml v3 semantics, producing :mod:`gitrot.sops.tree` documents.
+"""A small YAML parser with go-yaml v3 semantics, producing :mod:`gitrot.codec.tree` documents.
 
 It reads what sops reads and writes: block and flow collections, every scalar style, tags,
 anchors and aliases (expanded, with a budget), and keeps comments as tree items in the
@@ -13,14 +13,14 @@ the enclosing block container. Every failure is an :class:`InputError` with a li
 
 from __future__ import annotations
 
+from gitrot.codec.gotypes import has_control_chars, resolve_plain
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, kind_of
 from gitrot.errors import InputError
-from gitrot.sops.gotypes import has_control_chars, resolve_plain
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp, kind_of
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Scalar, Value
+    from gitrot.codec.tree import Scalar, Value
 
 MAX_DEPTH = 200
 MAX_NODES = 100_000

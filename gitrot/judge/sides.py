@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
     from gitrot.core.findings import Finding
     from gitrot.core.models import Config
-    from gitrot.git.repo import Commit
+    from gitrot.files.waivers import Waiver
+    from gitrot.git.repository import Commit
+    from gitrot.keys.creation_rules import CreationRule
     from gitrot.policy.rules import AnyRule
     from gitrot.scan.allowlist import AllowEntry
-    from gitrot.sops.rules import CreationRule
-    from gitrot.waivers import Waiver
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -37,7 +37,7 @@ class Tree:
         self.prefix = prefix
 
     def read(self, path: str) -> bytes | None:
-        from gitrot.git.repo import read_blob
+        from gitrot.git.repository import read_blob
 
         return read_blob(self.commit, self.prefix + path)
 
@@ -54,7 +54,7 @@ class Tree:
 
 class Policy:
     """What one commit's policy files say. ``texts`` holds the raw text of each policy file
-    (for :mod:`gitrot.check.policy_diff`); ``rule_files`` the rule files ``policy.paths``
+    (for :mod:`gitrot.judge.policy_diff`); ``rule_files`` the rule files ``policy.paths``
     names there."""
 
     __slots__ = (
@@ -101,7 +101,7 @@ def rule_files(tree: Tree, config: Config) -> list[str]:
 
 def load_config(tree: Tree) -> Config | None:
     """The commit's gitrot.yaml; None when it has none. A GitrotError when it does not load."""
-    from gitrot import repo
+    from gitrot.files import repo
 
     text = tree.read(CONFIG_FILE)
     if text is None:
@@ -121,8 +121,8 @@ def load_policy(
     ``.sops.yaml``, the waivers (``extra_ids``: the ids of checks a waiver may name besides
     the rules') and the scan allowlist (InputError when it does not load)."""
     from gitrot.errors import GitrotError, InputError
+    from gitrot.files.fields import decode
     from gitrot.policy import rules as rules_module
-    from gitrot.repo_fields import decode
 
     policy = Policy(config)
     config_text = tree.read(CONFIG_FILE)
@@ -162,8 +162,8 @@ def load_policy(
 
 
 def _waivers(text: bytes, where: str, known: Collection[str]) -> tuple[list[Waiver], list[Finding]]:
-    from gitrot import waivers
     from gitrot.core.findings import Finding, Severity
+    from gitrot.files import waivers
 
     try:
         decoded = text.decode("utf-8")

@@ -1,7 +1,7 @@
 """The checks only a change can be judged by: what happened to files between two commits.
 
 Pure: each function takes the files of the change and the texts of both sides (already read
-from git objects by :mod:`gitrot.check.judge`) and returns findings. The per-intent rules
+from git objects by :mod:`gitrot.judge.judge`) and returns findings. The per-intent rules
 of the policy engine see ``base`` too (``version-step``); these are about files:
 
 - ``sealed-immutable``: a committed sealed value document is never modified, renamed or
@@ -31,9 +31,9 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from gitrot.codec.document import SopsFile
     from gitrot.core.models import RotationIntent
     from gitrot.git.change import ChangedFile
-    from gitrot.sops.document import SopsFile
 
 #: descriptions of the change checks, for SARIF and the reports
 RULES: dict[str, tuple[str, str]] = {
@@ -175,7 +175,7 @@ def _load_identities(root: str | None) -> list[object]:
     import stat
 
     from gitrot.errors import GitrotError
-    from gitrot.sops import age
+    from gitrot.keys import age
 
     found: list[object] = []
     if root:
@@ -199,8 +199,8 @@ def _opened(text: bytes, where: str, keys: Keys) -> object | None:
     """The decrypted documents of a SOPS YAML text (MAC checked); None when no key at hand
     opens its data key (or it is not SOPS YAML); :data:`BROKEN` when one does but a value
     or the MAC does not verify."""
+    from gitrot.codec.document import SopsFile, decrypt
     from gitrot.errors import GitrotError, NoKeyError
-    from gitrot.sops.document import SopsFile, decrypt
 
     identities = keys.identities()
     if not identities:
@@ -230,8 +230,8 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
     opens both sides to equal documents (a new data key: ``sops rotate``), False when they
     differ or the documents do not parse, None when the value's ciphertext changed and no
     key opens both sides."""
+    from gitrot.codec.document import SopsFile
     from gitrot.errors import GitrotError
-    from gitrot.sops.document import SopsFile
 
     try:
         before = SopsFile.parse(old.decode("utf-8"), fmt="yaml", where=where)
@@ -387,13 +387,13 @@ def same_ref(old_text: bytes | None, new_text: bytes | None, where: str, keys: K
 
 
 def _ref_of(text: bytes | None, where: str, keys: Keys) -> str | None:
+    from gitrot.codec.tree import Map
     from gitrot.errors import GitrotError
-    from gitrot.sops.tree import Map
 
     if text is None:
         return None
     try:
-        from gitrot import repo
+        from gitrot.files import repo
 
         ref = repo.parse_intent(text, where).ref
     except GitrotError:  # a side that does not load compares as unknown
@@ -446,7 +446,7 @@ def approved(rule_id: str, finding: Finding, approver: str | None, pr_known: boo
             hint="review that it is intended",
         )
     if not pr_known:
-        from gitrot.check.pr import MISSING_HINT
+        from gitrot.judge.pr import MISSING_HINT
 
         return Finding(
             rule_id,

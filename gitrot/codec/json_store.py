@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
 from gitrot.errors import InputError
-from gitrot.sops.tree import Comment, Entry, Map, Seq, Timestamp
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
 
 def parse(text: str, *, filename: str = "") -> list[Map]:
@@ -114,7 +114,7 @@ def _go_string(encoded: str) -> str:
 
 def format_float_json(value: float) -> str:
     """Go ``encoding/json`` for a float64: shortest digits, exponent outside [1e-6, 1e21)."""
-    from gitrot.sops.gotypes import format_float_go, shortest_digits
+    from gitrot.codec.gotypes import format_float_go, shortest_digits
 
     if value == 0 or 1e-6 <= abs(value) < 1e21:
         return format_float_go(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from gitrot.codec.tree import Map, Seq, to_plain
 from gitrot.core.durations import parse_duration
 from gitrot.core.models import (
     API_VERSION,
@@ -20,13 +21,12 @@ from gitrot.core.models import (
     TriggerConfig,
 )
 from gitrot.errors import ConfigError
-from gitrot.repo_fields import Fields
-from gitrot.sops.tree import Map, Seq, to_plain
+from gitrot.files.fields import Fields
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from gitrot.sops.tree import Value
+    from gitrot.codec.tree import Value
 
 CONFIG_KIND = "Config"
 #: gitrot's own types and those it plans (docs/architecture.md; the reconciler refuses an
@@ -358,6 +358,6 @@ def _date(item: Fields, key: str) -> str:
 
 
 def _kind(value: object) -> str:
-    from gitrot.repo_fields import kind
+    from gitrot.files.fields import kind
 
     return kind(value)

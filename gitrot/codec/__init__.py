@@ -1,0 +1,3 @@
+"""The SOPS file format: YAML/JSON/dotenv stores and the cipher, byte-compatible with sops 3.11.
+
+Imports: the standard library, ``cryptography`` and :mod:`gitrot.core` only."""

@@ -1,0 +1,3 @@
+"""Keys: age wrapping of the data key, identity discovery, ``.sops.yaml`` creation rules.
+
+Imports: :mod:`gitrot.codec`, :mod:`gitrot.core`, :mod:`gitrot.errors`."""
