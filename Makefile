@@ -50,7 +50,12 @@ typecheck: $(STAMP)
 unit: export GITROT_REQUIRE_TOOLS=1
 unit: export HYPOTHESIS_PROFILE=ci
 unit: $(STAMP) age shellcheck xmllint sarif-multitool
-	$(BIN)/python -m pytest -q
+	@rm -f .coverage .coverage.*
+	$(BIN)/python -m coverage run -m pytest -q -n 2 -p no:cacheprovider
+	@$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report
+	@$(BIN)/python -m coverage json -q -o .coverage.json
+	$(BIN)/python tests/coverage_floor.py .coverage.json 60
 
 test: lint typecheck unit
 
@@ -69,4 +74,4 @@ bench: $(STAMP) age bench-peers
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache build dist

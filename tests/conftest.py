@@ -29,6 +29,13 @@ settings.load_profile(
 )
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment without coverage's measuring hooks: for a child whose
+    ``sys.modules`` a test inspects (coverage, when it measures children, imports modules
+    gitrot does not)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+
+
 def require_tool(name: str, path: str | None = None) -> str:
     """The path of the tool ``name`` (``path`` if given, else the venv's, else PATH's).
 

@@ -16,6 +16,7 @@ from gitrot.core.findings import (
     summary,
 )
 from gitrot.errors import InputError
+from tests.conftest import child_env
 
 
 def test_fields_equality_hash_and_repr() -> None:
@@ -101,7 +102,9 @@ def test_findings_and_the_report_registry_import_no_typing_or_dataclasses() -> N
         "print(','.join(m for m in ('dataclasses', 'typing', 'json', 'xml', 'gitrot.report.sarif')"
         " if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
+    )
     assert out.stdout.strip() == ""
 
 

@@ -22,6 +22,7 @@ from gitrot.files.waivers import (
     parse_waivers,
     secret_name,
 )
+from tests.conftest import child_env
 
 KNOWN = {"max-age", "reason-required", "backend-exists"}
 HEAD = "apiVersion: gitrot/v1\nkind: Waivers\nwaivers:\n"
@@ -451,5 +452,7 @@ def test_the_module_imports_no_typing_or_dataclasses() -> None:
         "import sys, gitrot.files.waivers; "
         "print(','.join(m for m in ('dataclasses', 'typing', 'jsonschema') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
+    )
     assert out.stdout.strip() == ""

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gitrot.errors import EnvironmentFailure, InputError
 from gitrot.keys import age
-from tests.conftest import require_tool
+from tests.conftest import child_env, require_tool
 
 AGE = shutil.which("age") or "age"
 AGE_KEYGEN = shutil.which("age-keygen") or "age-keygen"
@@ -595,7 +595,7 @@ def test_importing_the_module_does_not_load_pyrage_or_subprocess() -> None:
         "print(','.join(bad))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
     )
     assert result.stdout.strip() == ""
 
