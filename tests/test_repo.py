@@ -170,7 +170,8 @@ def test_encrypted_ref_never_appears_in_errors(root: Path) -> None:
 
 
 def test_schemas_are_valid_and_name_their_ids() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     from gitrot.files import resources
 
     for name in ("intent", "config"):

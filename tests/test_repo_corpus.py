@@ -199,7 +199,8 @@ def test_bad_file_is_one_located_error(case: str, tmp_path: Path) -> None:
 
 
 def _schema(name: str) -> object:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     from gitrot.files import resources
 
     schema = json.loads(resources.schema_text(f"{name}.schema.json"))

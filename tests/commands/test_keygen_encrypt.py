@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AGE_KEYGEN, Key, run_sops
+from tests.conftest import Key, require_tool, run_sops
 
 
 def test_keygen_writes_0600_prints_recipient_and_appends_to_the_default_file(
@@ -53,7 +53,6 @@ def test_keygen_appends_on_a_line_of_its_own(gitrot, isolated_home: Path) -> Non
     assert lines[0] == "# my old key, no newline at the end" and lines[1].startswith("# created: ")
 
 
-@pytest.mark.skipif(AGE_KEYGEN is None, reason="age-keygen is not installed")
 def test_keygen_o_refuses_an_existing_file_like_age_keygen(gitrot, tmp_path: Path) -> None:
     import subprocess
 
@@ -63,8 +62,9 @@ def test_keygen_o_refuses_an_existing_file_like_age_keygen(gitrot, tmp_path: Pat
     again = gitrot("keygen", "-o", str(target))
     assert again.code == 2 and "refusing to overwrite" in again.err and "-o NEWFILE" in again.err
     assert target.read_text() == text
-    assert AGE_KEYGEN is not None
-    theirs = subprocess.run([AGE_KEYGEN, "-o", str(target)], capture_output=True, check=False)
+    theirs = subprocess.run(
+        [require_tool("age-keygen"), "-o", str(target)], capture_output=True, check=False
+    )
     assert theirs.returncode != 0 and target.read_text() == text
 
 

@@ -342,7 +342,8 @@ def test_the_waiver_rules_are_described() -> None:
 
 
 def _validator() -> object:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     from gitrot.files import resources
 
     schema = json.loads(resources.schema_text("waivers.schema.json"))

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 
 from gitrot.core.findings import RULES, Finding
@@ -15,8 +16,6 @@ from gitrot.report import render
 from gitrot.report.sarif import COMMIT_MESSAGE_URI, LINE_HASH, MAX_RESULTS, cap
 
 from .conftest import CHECKED
-
-jsonschema = pytest.importorskip("jsonschema")
 
 HASH = re.compile(r"[0-9a-f]{16}:[1-9][0-9]*")
 REGION = ("startLine", "startColumn", "endLine", "endColumn")
