@@ -7,7 +7,7 @@ A package adds a backend type through the entry-point group ``gitrot.backends``:
 
 The entry point names a class (or callable) taking ``(name, options, context)`` (see
 :mod:`gitrot.backends.base`). Entry points are found by reading ``entry_points.txt``
-directly (:func:`gitrot.policy.plugins.entry_points`), and only the type a configuration
+directly (:func:`gitrot.plugins.entry_points`), and only the type a configuration
 names is imported. Two distributions registering one type is an error, never a silent pick.
 
 :func:`check_backend` is the one check of a backend's type and options: the loader of
@@ -98,7 +98,7 @@ def open_backend(
 
 def installed_types() -> dict[str, str]:
     """Every type available, built-in or registered: ``{type: distribution}``."""
-    from gitrot.policy.plugins import entry_points
+    from gitrot.plugins import entry_points
 
     found = dict.fromkeys(BUILTIN, "gitrot")
     for dist, name, _target in entry_points(GROUP):
@@ -108,7 +108,7 @@ def installed_types() -> dict[str, str]:
 
 def _find(name: str, type_: str) -> tuple[str, str]:
     """``(distribution, "module:attr")`` of ``type_``."""
-    from gitrot.policy.plugins import entry_points
+    from gitrot.plugins import entry_points
 
     claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
     if type_ in BUILTIN:
@@ -137,7 +137,7 @@ def _find(name: str, type_: str) -> tuple[str, str]:
 
 
 def _load(name: str, target: str, where: str) -> _Factory:
-    from gitrot.policy.plugins import load_target
+    from gitrot.plugins import load_target
 
     try:
         obj = load_target(target)

@@ -142,13 +142,13 @@ def _load_intents(root: Path) -> list[_Intent | RotationIntent]:
     """Every intent's name, class and version, by line scan where the layout allows.
 
     Parsing and checking 10,000 intents costs seconds; ``due`` needs three fields, which
-    :func:`gitrot.core.due.scan_field` reads from the layout gitrot writes. A file laid out
+    :func:`gitrot.codec.yaml_scan.scan_field` reads from the layout gitrot writes. A file laid out
     any other way (or a symlink) goes through the full loader, which reports what is wrong.
     Checking every field is ``gitrot validate``'s job.
     """
     import re
 
-    from gitrot.core.due import scan_field, scan_int
+    from gitrot.codec.yaml_scan import scan_field, scan_int
     from gitrot.core.layout import name_of_path
     from gitrot.files import repo
 

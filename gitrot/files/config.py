@@ -247,7 +247,7 @@ def _no_credential_env(
 
 def _installed(section: str) -> frozenset[str]:
     """The types installed packages register for ``backends`` or ``triggers``."""
-    from gitrot.policy.plugins import entry_points
+    from gitrot.plugins import entry_points
 
     return frozenset(name for _dist, name, _target in entry_points(f"gitrot.{section}"))
 

@@ -50,7 +50,7 @@ class _Reader:
         self.current: dict[str, int | None] = {}  # key -> its version at rev, once read
         self.found: dict[str, VersionChange] = {}
         self.by_path: dict[str, tuple[bytes, frozenset[bytes]]] = {}
-        from gitrot.core.due import scan_field, scan_int
+        from gitrot.codec.yaml_scan import scan_field, scan_int
 
         self.scan_field, self.scan_int = scan_field, scan_int
 
@@ -219,10 +219,10 @@ def _without_names(text: bytes) -> list[bytes]:
 def spec_version(data: bytes) -> int | None:
     """An intent's ``spec.version`` (None when it has none or the file does not parse).
 
-    A line scan (:func:`gitrot.core.due.scan_field`) reads the canonical layout every
+    A line scan (:func:`gitrot.codec.yaml_scan.scan_field`) reads the canonical layout every
     intent gitrot writes has; anything else goes through the real YAML parser.
     """
-    from gitrot.core.due import scan_field, scan_int
+    from gitrot.codec.yaml_scan import scan_field, scan_int
 
     version = scan_int(scan_field(data, b"spec", b"version"))
     return version if version is not None else _parse_version(data)

@@ -219,7 +219,7 @@ def _allowlist(tree: Tree) -> list[AllowEntry]:
 def _shared_rules() -> tuple[list[AnyRule], list[AnyRule]]:
     """The built-in rules and those installed packages register (the same on both sides)."""
     from gitrot.policy import rules as rules_module
-    from gitrot.policy.plugins import installed_rules
+    from gitrot.policy.python_rules import installed_rules
 
     return rules_module.builtin_rules(), list(installed_rules())
 

@@ -1,6 +1,6 @@
 """gitrot's built-in Python rules: checks a CEL expression cannot state well.
 
-Each is a plain object with the interface of :mod:`gitrot.policy.plugins`. Their fixtures
+Each is a plain object with the interface of :mod:`gitrot.policy.python_rules`. Their fixtures
 live with the YAML rules' in ``gitrot/policies/tests/<id>/``.
 """
 

@@ -49,8 +49,9 @@ def evaluate(
             rules,
             items,
         )
+    from gitrot.core.timefmt import rfc3339
     from gitrot.policy.cel import Bindings
-    from gitrot.policy.input import UNKNOWN, config_document, input_document, rfc3339
+    from gitrot.policy.input import UNKNOWN, config_document, input_document
 
     config_doc = config_document(config)
     shared = {"config": config_doc, "now": rfc3339(now), "context": context, "pr": pr}

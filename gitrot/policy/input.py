@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from gitrot.core.layout import relative_to_secrets
 from gitrot.core.models import API_VERSION, GeneratedValue
+from gitrot.core.timefmt import rfc3339, rfc3339_epoch
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -153,21 +154,6 @@ def _day_after(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
-def rfc3339(now: datetime) -> str:
-    """``2025-01-31T12:00:00Z`` (UTC, whole seconds)."""
-    from datetime import UTC
-
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _epoch(seconds: int) -> str:
-    from datetime import UTC, datetime
-
-    return rfc3339(datetime.fromtimestamp(seconds, UTC))
-
-
 def input_document(
     intent: RotationIntent,
     config: Config,
@@ -193,7 +179,7 @@ def input_document(
     stamp = rfc3339(now)
     history: dict[str, object] | None = None
     if status != "unknown":
-        known = None if facts.base_rotated_at is None else _epoch(facts.base_rotated_at)
+        known = None if facts.base_rotated_at is None else rfc3339_epoch(facts.base_rotated_at)
         history = {
             "rotated_at": stamp if rotation else known,
             "previous_rotated_at": known if rotation else None,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from gitrot.core.models import Config
     from gitrot.policy.cel import Bindings
-    from gitrot.policy.plugins import PythonRule
+    from gitrot.policy.python_rules import PythonRule
 
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
@@ -507,7 +507,7 @@ def check_unique(rules: Iterable[AnyRule]) -> list[AnyRule]:
 def builtin_rules() -> list[AnyRule]:
     """The built-in pack: the rules of ``gitrot/policies/*.yaml``, then gitrot's Python
     rules (:mod:`gitrot.policy.builtin_rules`)."""
-    from gitrot.policy.plugins import builtin_python_rules
+    from gitrot.policy.python_rules import builtin_python_rules
 
     rules: list[AnyRule] = []
     for name, text in _builtin_files():
@@ -564,7 +564,7 @@ def load_rules(root: str, config: Config) -> list[AnyRule]:
     """Built-in rules, the repository's, then those installed packages register (entry-point
     group ``gitrot.rules``); InputError for the first bad file or rule."""
     from gitrot.files.repo import _read
-    from gitrot.policy.plugins import installed_rules
+    from gitrot.policy.python_rules import installed_rules
 
     rules = builtin_rules()
     for rel in repo_rule_files(root, config):

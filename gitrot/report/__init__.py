@@ -9,6 +9,7 @@ Only the chosen format's module is imported (the pre-commit hook pays for ``text
 from __future__ import annotations
 
 from gitrot.core.findings import RULES, sort_findings
+from gitrot.version import installed_version
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -52,15 +53,6 @@ class Meta:
     def describe(self, rule_id: str) -> tuple[str, str]:
         """(short description, help) of a rule; its id when gitrot knows nothing more."""
         return self.rules.get(rule_id, (rule_id, ""))
-
-
-def installed_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("gitrot")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def render(

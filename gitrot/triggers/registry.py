@@ -94,7 +94,7 @@ def _find(name: str, type_: str) -> tuple[str, str]:
 def installed_types(path: list[str] | None = None) -> dict[str, tuple[str, str]]:
     """``{type: (distribution, "module:attr")}`` registered by other packages (gitrot's own
     entries are the built-ins); two distributions claiming one type is an error."""
-    from gitrot.policy.plugins import entry_points
+    from gitrot.plugins import entry_points
 
     found: dict[str, tuple[str, str]] = {}
     for dist, type_, target in entry_points(GROUP, path):
@@ -111,7 +111,7 @@ def installed_types(path: list[str] | None = None) -> dict[str, tuple[str, str]]
 
 
 def _load(target: str, where: str) -> Callable[..., Any]:
-    from gitrot.policy.plugins import load_target
+    from gitrot.plugins import load_target
 
     try:
         factory = load_target(target)

@@ -351,6 +351,6 @@ def _opener(*, https: bool, loopback: bool) -> urllib.request.OpenerDirector:
 @functools.cache
 def _version() -> str:
     """gitrot's version for the User-Agent (read from the installed metadata once)."""
-    from gitrot.report import installed_version
+    from gitrot.version import installed_version
 
     return installed_version()

@@ -6,7 +6,8 @@ from typing import NamedTuple
 
 import pytest
 
-from gitrot.core.due import DueItem, due, scan_field, scan_int
+from gitrot.codec.yaml_scan import scan_field, scan_int
+from gitrot.core.due import DueItem, due
 
 DAY = 86400
 NOW = 1_700_000_000

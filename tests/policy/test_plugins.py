@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from gitrot import plugins
 from gitrot.core.models import Config, GeneratedValue, RotationIntent
 from gitrot.errors import InputError
-from gitrot.policy import engine, plugins
+from gitrot.policy import engine
 from gitrot.policy.rules import load_rules
 
 NOW = datetime(2025, 1, 31, 12, tzinfo=UTC)

@@ -17,12 +17,12 @@ The entry point names an object (or a class, instantiated without arguments) wit
 - optionally ``select``: a mapping like a YAML rule's ``select:``.
 
 A rule that raises never passes: the run stops with exit 2 naming the rule. Entry points
-are found by reading ``entry_points.txt`` of the installed distributions directly:
-``importlib.metadata`` costs 70-100 ms to import, more than the whole hook may take.
+are found by :mod:`gitrot.plugins` (without ``importlib.metadata``).
 """
 
 from __future__ import annotations
 
+from gitrot import plugins
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 
     from gitrot.policy.rules import Selector
 
-GROUP = "gitrot.rules"
+GROUP = plugins.RULES
 _HINT = (
     "a Python rule has id, severity, description, hint and check(document); "
-    "see gitrot/policy/plugins.py"
+    "see gitrot/policy/python_rules.py"
 )
 
 
@@ -184,70 +184,11 @@ def installed_rules(path: list[str] | None = None) -> list[PythonRule]:
     """The rules other installed packages register under :data:`GROUP`."""
 
     rules: list[PythonRule] = []
-    for dist, name, target in entry_points(GROUP, path):
+    for dist, name, target in plugins.entry_points(GROUP, path):
         where = f"entry point {GROUP}: {name} = {target} ({dist})"
         try:
-            obj = load_target(target)
+            obj = plugins.load_target(target)
         except Exception as exc:
             raise _bad(where, f"cannot load the rule ({type(exc).__name__}: {exc})") from None
         rules.append(from_object(obj, where))
     return rules
-
-
-def load_target(target: str) -> object:
-    """The object an entry point names (``module:attr.attr``); any import error raised."""
-    import importlib
-
-    module_name, _, attribute = target.partition(":")
-    obj: object = importlib.import_module(module_name.strip())
-    for part in attribute.strip().split(".") if attribute.strip() else ():
-        obj = getattr(obj, part)
-    return obj
-
-
-def entry_points(group: str, path: list[str] | None = None) -> list[tuple[str, str, str]]:
-    """``(distribution, name, "module:attr")`` of every entry point in ``group``, reading the
-    ``entry_points.txt`` of each ``*.dist-info``/``*.egg-info`` on ``path`` (``sys.path``);
-    the first distribution of a name wins, as in importlib.metadata."""
-    import os
-    import sys
-
-    header = f"[{group}]"
-    seen: set[str] = set()
-    found: list[tuple[str, str, str]] = []
-    for base in sys.path if path is None else path:
-        try:
-            names = sorted(os.listdir(base or "."))
-        except OSError:
-            continue
-        for folder in names:
-            if not folder.endswith((".dist-info", ".egg-info")):
-                continue
-            dist = folder.rpartition(".")[0].partition("-")[0].lower().replace("_", "-")
-            if dist in seen:
-                continue
-            seen.add(dist)
-            try:
-                with open(os.path.join(base, folder, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if header in text:
-                found.extend((dist, name, target) for name, target in _section(text, header))
-    return found
-
-
-def _section(text: str, header: str) -> list[tuple[str, str]]:
-    entries: list[tuple[str, str]] = []
-    inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            inside = line == header
-            continue
-        if inside and "=" in line:
-            name, _, target = line.partition("=")
-            entries.append((name.strip(), target.split("[")[0].strip()))
-    return entries
