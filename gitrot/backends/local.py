@@ -232,7 +232,8 @@ class LocalBackend:
         return ciphertext
 
     def _decrypt(self, ciphertext: bytes, version: int) -> bytes:
-        from gitrot.keys.age import parse_identities, unwrap
+        from gitrot.codec.agewrap import unwrap
+        from gitrot.keys.age import parse_identities
 
         identities = parse_identities(self._context.identities, source="the reconciler's identity")
         if not identities:

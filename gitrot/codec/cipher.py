@@ -4,14 +4,16 @@ The cipher remembers the nonce of every value it decrypted, keyed by (AAD, plain
 reuses it when the same plaintext is encrypted again at the same path with the same data
 key: the ciphertext is then byte-identical and a PR diff shows only what changed. A nonce
 is never reused for a different plaintext or path (the key of the memo includes both).
+
+Pure apart from randomness (a fresh nonce for a new value).
 """
 
 from __future__ import annotations
 
 import binascii
-import os
+import secrets
 
-from gitrot.core.layout import ENCRYPTED_VALUE
+from gitrot.core.layout import ENCRYPTED_PREFIX, ENCRYPTED_VALUE
 from gitrot.errors import IntegrityError
 
 _NONCE_BYTES = 32  # what sops writes (docs/sops-format.md 2.1); any length is accepted on reading
@@ -58,10 +60,10 @@ class Cipher:
     def encrypt(self, plaintext: bytes, type_name: str, aad: str) -> str:
         nonce = self._memo.get((aad, plaintext))
         if nonce is None:
-            nonce = os.urandom(_NONCE_BYTES)
+            nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, aad.encode())
         return (
-            f"ENC[AES256_GCM,data:{_b64(sealed[:-_TAG_BYTES])},"
+            f"{ENCRYPTED_PREFIX}data:{_b64(sealed[:-_TAG_BYTES])},"
             f"iv:{_b64(nonce)},tag:{_b64(sealed[-_TAG_BYTES:])},type:{type_name}]"
         )
 

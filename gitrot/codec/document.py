@@ -6,15 +6,15 @@ recipients and the clock are passed in.
 
 from __future__ import annotations
 
-import os
+import posixpath
+import secrets
 
-from gitrot.codec import shamir
+from gitrot.codec import agewrap, shamir
 from gitrot.codec.cipher import Cipher
 from gitrot.codec.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_map
 from gitrot.codec.tree import Entry, Map
 from gitrot.codec.walk import Selector, decrypt_documents, encrypt_documents
 from gitrot.errors import InputError, IntegrityError, NoKeyError
-from gitrot.keys import age
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -34,8 +34,8 @@ def detect_format(path: str, override: str | None = None) -> str:
                 f"unknown file format {override!r}", hint="use one of: " + ", ".join(FORMATS)
             )
         return override
-    name = os.path.basename(path)
-    extension = os.path.splitext(name)[1] or (name if name.startswith(".") else "")
+    name = posixpath.basename(path)
+    extension = posixpath.splitext(name)[1] or (name if name.startswith(".") else "")
     return _EXTENSIONS.get(extension.lower(), "binary")  # sops: a file named ".env" is dotenv
 
 
@@ -119,7 +119,7 @@ def open_data_key(metadata: Metadata, identities: Sequence[object], *, where: st
     shares: list[bytes] = []
     for group in metadata.groups:
         for stanza in group:
-            piece = age.unwrap(stanza.enc, identities)
+            piece = agewrap.unwrap(stanza.enc, identities)
             if piece is not None:
                 shares.append(piece)
                 break
@@ -257,7 +257,7 @@ def encrypt(
                 "the file already has a top-level 'sops' key (is it already encrypted?)",
                 hint="decrypt it first, or edit it with 'gitrot edit'",
             )
-    data_key = previous.data_key if previous else os.urandom(32)
+    data_key = previous.data_key if previous else secrets.token_bytes(32)
     cipher = previous.cipher if previous else Cipher(data_key)
     selector = Selector(*options.selector)
     encrypted, digest = encrypt_documents(
@@ -320,7 +320,7 @@ def _wrap(
     old_groups = previous.source.metadata.groups if previous else []
     if len(options.groups) == 1:
         kept = {s.recipient: s for group in old_groups if len(old_groups) == 1 for s in group}
-        return [[kept.get(r) or AgeStanza(r, age.wrap(data_key, r)) for r in options.groups[0]]]
+        return [[kept.get(r) or AgeStanza(r, agewrap.wrap(data_key, r)) for r in options.groups[0]]]
     old_recipients = [[s.recipient for s in group] for group in old_groups]
     old_threshold = previous.source.metadata.threshold if previous else 0
     if old_recipients == options.groups and old_threshold == (
@@ -329,7 +329,7 @@ def _wrap(
         return old_groups
     shares = shamir.split(data_key, len(options.groups), options.threshold or len(options.groups))
     return [
-        [AgeStanza(r, age.wrap(share, r)) for r in group]
+        [AgeStanza(r, agewrap.wrap(share, r)) for r in group]
         for group, share in zip(options.groups, shares, strict=True)
     ]
 

@@ -7,10 +7,13 @@ The field is the AES field, GF(2^8) modulo x^8 + x^4 + x^3 + x + 1 (0x11B); addi
 
 Combining evaluates the Lagrange interpolation polynomial at x = 0.
 
-The log/exp tables (generator 3) are built once at import; it costs 255 steps.
+The log/exp tables (generator 3) are built once at import; it costs 255 steps. Pure apart
+from randomness (the polynomials of a split).
 """
 
 from __future__ import annotations
+
+import secrets
 
 from gitrot.errors import InputError
 
@@ -65,8 +68,6 @@ def split(secret: bytes, parts: int, threshold: int) -> list[bytes]:
         raise InputError(f"cannot split into {parts} parts with a threshold of {threshold}")
     if parts > 255:
         raise InputError(f"cannot split into more than 255 parts, not {parts}")
-
-    import secrets  # only encryption needs randomness
 
     rng = secrets.SystemRandom()
     xs = [x + 1 for x in rng.sample(range(255), parts)]

@@ -1,8 +1,8 @@
-"""The age side of SOPS: wrapping the data key, finding identities (docs/sops-format.md 7, 11).
+"""The age identities of SOPS: finding, reading and making them (docs/sops-format.md 11).
 
-sops age-encrypts the 32-byte data key (or, with key groups, a Shamir share) to each
-recipient separately and stores the ASCII-armored result as the ``enc`` string. To decrypt,
-it loads every identity it can find from the environment, merged, none shadowing another.
+To decrypt, sops loads every identity it can find from the environment, merged, none
+shadowing another; the data key is then unwrapped with them
+(:mod:`gitrot.codec.agewrap`, which also wraps it for recipients).
 
 Identities are opaque pyrage objects (``object`` here). They are never printed: error
 messages name the source (a variable, a file and a line number), not its content.
@@ -16,12 +16,13 @@ from __future__ import annotations
 import os.path
 import sys
 
+from gitrot.codec.agewrap import PLUGIN_HINT
 from gitrot.errors import EnvironmentFailure, InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
     from datetime import datetime
     from os import PathLike
 
@@ -33,69 +34,10 @@ SOPS_AGE_SSH_PRIVATE_KEY_FILE = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
 #: Seconds ``SOPS_AGE_KEY_CMD`` may run before gitrot gives up on it.
 KEY_CMD_TIMEOUT = 30.0
 
-_RECIPIENT_HINT = (
-    "use an X25519 recipient (age1..., as printed by 'age-keygen -y') "
-    "or an ssh-ed25519/ssh-rsa public key line"
-)
 _IDENTITY_HINT = (
     "each line of an age key file must be an AGE-SECRET-KEY-1... identity, "
     "a '#' comment, or empty (the layout age-keygen writes)"
 )
-_PLUGIN_HINT = "age plugins are not supported by gitrot; use an X25519 or SSH key"
-
-
-# --- wrapping ------------------------------------------------------------------------------
-
-
-def _parse_recipient(recipient: str) -> object:
-    import pyrage  # loaded only when a key is used
-
-    text = recipient.strip()
-    if text.startswith("age1") and text.count("1") > 1:
-        # sops's rule: an age1 string with a second "1" is a plugin recipient (age1<name>1...)
-        raise InputError(f"age plugin recipient {text!r} is not supported", hint=_PLUGIN_HINT)
-    try:
-        if text.startswith("age1"):
-            return pyrage.x25519.Recipient.from_str(text)
-        if text.startswith("ssh-"):
-            return pyrage.ssh.Recipient.from_str(text)
-    except pyrage.RecipientError:
-        raise InputError(f"invalid age recipient {text!r}", hint=_RECIPIENT_HINT) from None
-    raise InputError(f"unknown age recipient type {text!r}", hint=_RECIPIENT_HINT)
-
-
-def wrap(data_key: bytes, recipient: str) -> str:
-    """Age-encrypt ``data_key`` to one recipient; the ASCII-armored text, final newline included."""
-    import pyrage  # loaded only when a key is used
-
-    parsed = _parse_recipient(recipient)
-    try:
-        armored: bytes = pyrage.encrypt(data_key, [parsed], armored=True)
-    except pyrage.EncryptError:  # pragma: no cover - not reachable with a parsed recipient
-        raise InputError(
-            f"cannot encrypt the data key to age recipient {recipient.strip()!r}",
-            hint=_RECIPIENT_HINT,
-        ) from None
-    text = armored.decode("ascii")
-    return text if text.endswith("\n") else text + "\n"
-
-
-def unwrap(enc: str | bytes, identities: Sequence[object]) -> bytes | None:
-    """Decrypt an armored (or binary) age payload with any of ``identities``.
-
-    Returns None when no identity fits, or when the payload is not valid age at all, as sops
-    then simply tries the next key; nothing about the identities is ever raised.
-    """
-    if not identities:
-        return None
-    import pyrage  # loaded only when a key is used
-
-    payload = enc.encode("utf-8") if isinstance(enc, str) else bytes(enc)
-    try:
-        plaintext: bytes = pyrage.decrypt(payload, list(identities))
-    except pyrage.DecryptError:
-        return None
-    return plaintext
 
 
 # --- identities ----------------------------------------------------------------------------
@@ -129,7 +71,7 @@ def parse_identities(text: str, *, source: str) -> list[object]:
                 "age plugin identities are not supported",
                 where=source,
                 line=number,
-                hint=_PLUGIN_HINT,
+                hint=PLUGIN_HINT,
             )
         elif line.startswith("AGE-SECRET-KEY-PQ-"):
             raise InputError(

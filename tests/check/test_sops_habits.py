@@ -202,15 +202,14 @@ def test_a_stanza_for_another_data_key_is_refused_when_a_key_can_tell(
     hand sees that the new data key does not open the value."""
     import os
 
-    from gitrot.codec import document
-    from gitrot.keys import age
+    from gitrot.codec import agewrap, document
 
     policy, _ = sealed
     source = document.SopsFile.parse(policy.read(SEALED_V2), fmt="yaml", where=SEALED_V2)
     reconciler = reconciler_key(policy).recipient
     for stanza in source.metadata.groups[0]:
         if stanza.recipient == reconciler:
-            stanza.enc = age.wrap(os.urandom(32), reconciler)
+            stanza.enc = agewrap.wrap(os.urandom(32), reconciler)
     docs = document.with_metadata(source.docs, source.metadata)
     policy.write(SEALED_V2, document.emit(docs, "yaml"))
     policy.commit("Re-wrap the sealed value", ago=HOUR)

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gitrot.codec import agewrap
 from gitrot.errors import EnvironmentFailure, InputError
 from gitrot.keys import age
 from tests.conftest import child_env, require_tool
@@ -91,7 +92,7 @@ def _ssh_keypair(directory: Path, name: str, *, passphrase: str = "") -> tuple[P
 def test_go_age_decrypts_what_wrap_produced(tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"
     recipient = _new_key_file(keys)
-    armored = age.wrap(DATA_KEY, recipient)
+    armored = agewrap.wrap(DATA_KEY, recipient)
     assert armored.startswith("-----BEGIN AGE ENCRYPTED FILE-----\n")
     assert armored.endswith("-----END AGE ENCRYPTED FILE-----\n")
     body = armored.splitlines()[1:-1]
@@ -108,7 +109,7 @@ def test_go_age_decrypts_what_wrap_produced(tmp_path: Path) -> None:
 def test_go_age_decrypts_wrap_to_an_ssh_recipient(tmp_path: Path) -> None:
     private, public = _ssh_keypair(tmp_path, "id_ed25519")
     payload = tmp_path / "key.age"
-    payload.write_text(age.wrap(DATA_KEY, public))
+    payload.write_text(agewrap.wrap(DATA_KEY, public))
     result = subprocess.run(
         [AGE, "-d", "-i", str(private), str(payload)], capture_output=True, check=True
     )
@@ -127,10 +128,10 @@ def test_unwrap_opens_what_go_age_produced(tmp_path: Path, armor: bool) -> None:
     assert [age.recipient_of(i) for i in identities] == [recipient]
     payload = _age_encrypt(recipient, DATA_KEY, armor=armor)
     enc: str | bytes = payload.decode() if armor else payload
-    assert age.unwrap(enc, identities) == DATA_KEY
+    assert agewrap.unwrap(enc, identities) == DATA_KEY
     # a payload without its final newline (YAML "|-") is fine too
     if armor:
-        assert age.unwrap(payload.decode().rstrip("\n"), identities) == DATA_KEY
+        assert agewrap.unwrap(payload.decode().rstrip("\n"), identities) == DATA_KEY
 
 
 @needs_age
@@ -142,37 +143,37 @@ def test_unwrap_opens_go_age_ssh_payload(tmp_path: Path) -> None:
     )
     assert len(identities) == 1
     assert age.recipient_of(identities[0]) is None
-    assert age.unwrap(payload, identities) == DATA_KEY
+    assert agewrap.unwrap(payload, identities) == DATA_KEY
 
 
 def test_unwrap_tries_every_identity() -> None:
     one, _ = age.generate_identity()
     two, recipient = age.generate_identity()
     identities = age.parse_identities(f"{one}\n{two}\n", source="test")
-    assert age.unwrap(age.wrap(DATA_KEY, recipient), identities) == DATA_KEY
+    assert agewrap.unwrap(agewrap.wrap(DATA_KEY, recipient), identities) == DATA_KEY
 
 
 def test_unwrap_returns_none_when_nothing_fits() -> None:
     _, recipient = age.generate_identity()
     other, _ = age.generate_identity()
     identities = age.parse_identities(other, source="test")
-    enc = age.wrap(DATA_KEY, recipient)
-    assert age.unwrap(enc, identities) is None
-    assert age.unwrap(enc, []) is None
-    assert age.unwrap("not age at all", identities) is None
-    assert age.unwrap(enc[:-60] + "\n", identities) is None
-    assert age.unwrap(b"", identities) is None
+    enc = agewrap.wrap(DATA_KEY, recipient)
+    assert agewrap.unwrap(enc, identities) is None
+    assert agewrap.unwrap(enc, []) is None
+    assert agewrap.unwrap("not age at all", identities) is None
+    assert agewrap.unwrap(enc[:-60] + "\n", identities) is None
+    assert agewrap.unwrap(b"", identities) is None
 
 
 def test_wrap_is_randomised() -> None:
     _, recipient = age.generate_identity()
-    assert age.wrap(DATA_KEY, recipient) != age.wrap(DATA_KEY, recipient)
+    assert agewrap.wrap(DATA_KEY, recipient) != agewrap.wrap(DATA_KEY, recipient)
 
 
 def test_wrap_accepts_surrounding_spaces() -> None:
     identity, recipient = age.generate_identity()
     identities = age.parse_identities(identity, source="test")
-    assert age.unwrap(age.wrap(DATA_KEY, f"  {recipient} "), identities) == DATA_KEY
+    assert agewrap.unwrap(agewrap.wrap(DATA_KEY, f"  {recipient} "), identities) == DATA_KEY
 
 
 @pytest.mark.parametrize(
@@ -187,7 +188,7 @@ def test_wrap_accepts_surrounding_spaces() -> None:
 )
 def test_wrap_rejects_bad_recipients(recipient: str, message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
-        age.wrap(DATA_KEY, recipient)
+        agewrap.wrap(DATA_KEY, recipient)
     assert repr(recipient) in info.value.message
     assert info.value.hint
 
@@ -285,11 +286,11 @@ class Keys:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.recipient = _new_key_file(path)
-        self.enc = age.wrap(DATA_KEY, self.recipient)
+        self.enc = agewrap.wrap(DATA_KEY, self.recipient)
 
 
 def _opens(identities: list[object], keys: Keys) -> bool:
-    return age.unwrap(keys.enc, identities) == DATA_KEY
+    return agewrap.unwrap(keys.enc, identities) == DATA_KEY
 
 
 @pytest.fixture
@@ -403,7 +404,7 @@ def test_all_sources_are_merged(home: Path, tmp_path: Path) -> None:
     from_cmd = Keys(tmp_path / "cmd.txt")
     (home / ".ssh").mkdir()
     _, public = _ssh_keypair(home / ".ssh", "id_ed25519")
-    ssh_enc = age.wrap(DATA_KEY, public)
+    ssh_enc = agewrap.wrap(DATA_KEY, public)
     env = {
         "SOPS_AGE_KEY": from_env.path.read_text(),
         "SOPS_AGE_KEY_FILE": str(from_file.path),
@@ -414,7 +415,7 @@ def test_all_sources_are_merged(home: Path, tmp_path: Path) -> None:
     assert len(identities) == 5
     for keys in (default, from_file, from_env, from_cmd):
         assert _opens(identities, keys)
-    assert age.unwrap(ssh_enc, identities) == DATA_KEY
+    assert agewrap.unwrap(ssh_enc, identities) == DATA_KEY
 
 
 # --- SSH keys ------------------------------------------------------------------------------
@@ -426,7 +427,7 @@ def test_default_ssh_keys_are_loaded(home: Path) -> None:
     _, ed_public = _ssh_keypair(ssh, "id_ed25519")
     identities = age.load_identities({}, home=home, platform="linux")
     assert len(identities) == 1
-    assert age.unwrap(age.wrap(DATA_KEY, ed_public), identities) == DATA_KEY
+    assert agewrap.unwrap(agewrap.wrap(DATA_KEY, ed_public), identities) == DATA_KEY
 
 
 def test_default_rsa_key_is_loaded_next_to_ed25519(home: Path) -> None:
@@ -452,7 +453,7 @@ def test_default_rsa_key_is_loaded_next_to_ed25519(home: Path) -> None:
     )
     identities = age.load_identities({}, home=home, platform="linux")
     assert len(identities) == 2
-    assert age.unwrap(age.wrap(DATA_KEY, rsa_public), identities) == DATA_KEY
+    assert agewrap.unwrap(agewrap.wrap(DATA_KEY, rsa_public), identities) == DATA_KEY
 
 
 def test_explicit_ssh_key_and_defaults_are_merged(home: Path, tmp_path: Path) -> None:
@@ -464,7 +465,7 @@ def test_explicit_ssh_key_and_defaults_are_merged(home: Path, tmp_path: Path) ->
     identities = age.load_identities(env, home=home, platform="linux")
     assert len(identities) == 2
     for public in (default_public, explicit_public):
-        assert age.unwrap(age.wrap(DATA_KEY, public), identities) == DATA_KEY
+        assert agewrap.unwrap(agewrap.wrap(DATA_KEY, public), identities) == DATA_KEY
 
 
 def test_encrypted_ssh_keys_are_skipped_silently(home: Path, tmp_path: Path) -> None:
@@ -484,7 +485,7 @@ def test_ssh_keys_written_by_cryptography(home: Path, tmp_path: Path, passphrase
     if passphrase:
         assert identities == []
     else:
-        assert age.unwrap(age.wrap(DATA_KEY, public), identities) == DATA_KEY
+        assert agewrap.unwrap(agewrap.wrap(DATA_KEY, public), identities) == DATA_KEY
 
 
 def test_unusable_default_ssh_key_is_skipped(home: Path) -> None:
@@ -623,11 +624,11 @@ def test_sops_accepts_wrap_and_unwrap_reads_sops(home: Path, tmp_path: Path) -> 
     theirs = "".join(line[pad:] + "\n" for line in lines[at:stop])
     # unwrap reads what sops wrote, with identities found the way sops finds them
     identities = age.load_identities({"SOPS_AGE_KEY_FILE": str(keys.path)}, home=home)
-    data_key = age.unwrap(theirs, identities)
+    data_key = agewrap.unwrap(theirs, identities)
     assert data_key is not None
     assert len(data_key) == 32
     # sops reads what wrap wrote (same data key, so the values and MAC still fit)
-    ours = [" " * pad + line for line in age.wrap(data_key, keys.recipient).split("\n")[:-1]]
+    ours = [" " * pad + line for line in agewrap.wrap(data_key, keys.recipient).split("\n")[:-1]]
     assert ours != lines[at:stop]
     (tmp_path / "enc.yaml").write_text("\n".join([*lines[:at], *ours, *lines[stop:]]))
     decrypted = subprocess.run(
