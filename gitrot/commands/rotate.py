@@ -113,7 +113,7 @@ def bump(
     """Edit the intent in place (and seal the value); returns (old, new) version."""
     from pathlib import Path
 
-    from gitrot.core.edit import Document
+    from gitrot.codec.yaml_edit import Document
     from gitrot.core.models import GeneratedValue
     from gitrot.files import intents, repo
     from gitrot.files.fsutil import inside, write_atomic
