@@ -1,3 +1,4 @@
 """The SOPS file format: YAML/JSON/dotenv stores and the cipher, byte-compatible with sops 3.11.
 
-Imports: the standard library, ``cryptography`` and :mod:`gitrot.core` only."""
+Imports: gitrot.core, gitrot.errors.
+"""

@@ -1,4 +1,9 @@
-"""One module per command: ``add_parser(subparsers)`` and a function returning an exit code."""
+"""One module per command: ``add_parser(subparsers)`` and a function returning an exit code.
+
+Imports: every layer (gitrot.reconcile, gitrot.judge, gitrot.report, gitrot.policy,
+gitrot.git, gitrot.scan, gitrot.files, gitrot.backends, gitrot.triggers, gitrot.keys,
+gitrot.codec, gitrot.core) and gitrot.errors, gitrot.output, gitrot.plugins, gitrot.version.
+"""
 
 COMMANDS = (
     "init",

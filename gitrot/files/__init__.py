@@ -2,4 +2,6 @@
 
 Fields, atomic writes and the workspace (which repository a command works on) live here too.
 
-Imports: :mod:`gitrot.core`, :mod:`gitrot.codec`, :mod:`gitrot.keys`, :mod:`gitrot.errors`."""
+Imports: gitrot.backends, gitrot.triggers (to check a plugin's options), gitrot.keys,
+gitrot.codec, gitrot.core, gitrot.errors, gitrot.output, gitrot.plugins.
+"""

@@ -1,3 +1,4 @@
 """Keys: age wrapping of the data key, identity discovery, ``.sops.yaml`` creation rules.
 
-Imports: :mod:`gitrot.codec`, :mod:`gitrot.core`, :mod:`gitrot.errors`."""
+Imports: gitrot.codec, gitrot.core, gitrot.errors.
+"""

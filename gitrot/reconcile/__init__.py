@@ -8,4 +8,7 @@
 - :mod:`gitrot.reconcile.apply`: the items, in parallel, exactly once per (name, version);
 - :mod:`gitrot.reconcile.ledger`: the note's JSON, read and written;
 - :mod:`gitrot.reconcile.values`: generated values and sealed ones.
+
+Imports: gitrot.judge, gitrot.policy, gitrot.git, gitrot.backends, gitrot.triggers,
+gitrot.files, gitrot.keys, gitrot.codec, gitrot.core, gitrot.errors, gitrot.output, gitrot.plugins.
 """

@@ -4,6 +4,8 @@ Only the chosen format's module is imported (the pre-commit hook pays for ``text
 ``render`` sorts the findings; every format receives them in :func:`sort_findings` order.
 ``render`` is pure; the one side effect of a format, the GitHub job summary that goes with
 ``--format github``, is :func:`publish_github_summary`, which commands call after it.
+
+Imports: gitrot.scan, gitrot.files, gitrot.core, gitrot.errors, gitrot.output, gitrot.version.
 """
 
 from __future__ import annotations

@@ -7,4 +7,6 @@ vendor token table), :mod:`~gitrot.scan.assign` (assignments, connection strings
 looks like); :mod:`gitrot.scan.stream` scans a large file in bounded windows;
 :mod:`gitrot.scan.allowlist` reads ``.gitrot-scan-allow.yaml``; :mod:`gitrot.commands.scan`
 reads files and prints.
+
+Imports: gitrot.files, gitrot.codec, gitrot.core, gitrot.errors.
 """

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from gitrot.core.layout import SCAN_ALLOWLIST
 from gitrot.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
@@ -25,7 +26,7 @@ TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as T
 if TYPE_CHECKING:
     from gitrot.scan.detectors import Hit
 
-DEFAULT_FILE = ".gitrot-scan-allow.yaml"
+DEFAULT_FILE = SCAN_ALLOWLIST
 _FINGERPRINT = re.compile(r"hmac:[0-9a-f]{16}")
 _OLD_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{16}")
 _SALT = re.compile(r"[0-9a-f]{32,128}")
