@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 
 from gitrot import output
+from gitrot.codec import document
+from gitrot.codec.gotypes import format_float_yaml
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
 from gitrot.commands import sopsargs
 from gitrot.errors import EXIT_OK, GitrotError, InputError
+from gitrot.files.fsutil import read_text, write_atomic, write_output
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+# the plain `gitrot decrypt FILE` of build jobs loads neither argparse nor typing (main.py)
+TYPE_CHECKING = False  # mypy reads this name as True
 
 if TYPE_CHECKING:
     import argparse
 
     from gitrot.codec.tree import Value
+
+#: one step of an --extract path: ["key"], ['key'] or [0]
+_EXTRACT_STEP = re.compile(r'\[(?:"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(\d+))\]')
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
         args.files[0], args.input_type, args.output_type, args.extract, args.ignore_mac
     )
     if args.output:
-        from gitrot.files.fsutil import write_output
-
         write_output(args.output, text, mode=0o600)
     else:
         output.data(text)
@@ -69,8 +76,6 @@ def decrypt_one(
     extract: str | None,
     ignore_mac: bool,
 ) -> str:
-    from gitrot.codec import document
-
     opened = sopsargs.open_file(path, in_fmt, verify_mac=not ignore_mac)
     fmt = out_fmt or opened.source.fmt
     if extract is None:
@@ -81,8 +86,6 @@ def decrypt_one(
 
 def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_mac: bool) -> int:
     """Decrypt each file to DIR/<its path>; keep going, report all, exit with the worst."""
-    from gitrot.files.fsutil import write_atomic
-
     identities = sopsargs.identities()
     worst = EXIT_OK
     root = os.path.realpath(directory)
@@ -105,9 +108,6 @@ def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_ma
 
 
 def _decrypt_with(path: str, fmt: str | None, identities: list[object], ignore_mac: bool) -> str:
-    from gitrot.codec import document
-    from gitrot.files.fsutil import read_text
-
     source = document.SopsFile.parse(
         read_text(path), fmt=document.detect_format(path, fmt), where=path
     )
@@ -117,13 +117,10 @@ def _decrypt_with(path: str, fmt: str | None, identities: list[object], ignore_m
 
 def parse_extract_path(text: str) -> list[str | int]:
     """sops' ``--extract`` syntax: ``["key"]["other"][0]``."""
-    import re
-
     parts: list[str | int] = []
     position = 0
-    token = re.compile(r'\[(?:"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(\d+))\]')
     while position < len(text):
-        match = token.match(text, position)
+        match = _EXTRACT_STEP.match(text, position)
         if match is None:
             raise InputError(
                 f"invalid --extract path {text!r}", hint='write it as ["key"]["subkey"][0]'
@@ -137,8 +134,6 @@ def parse_extract_path(text: str) -> list[str | int]:
 
 
 def _extract(value: Value, path: list[str | int], where: str) -> Value:
-    from gitrot.codec.tree import Comment, Map, Seq
-
     for part in path:
         if isinstance(part, str) and isinstance(value, Map):
             entry = value.entry(part)
@@ -156,27 +151,43 @@ def _extract(value: Value, path: list[str | int], where: str) -> Value:
 
 
 def render_value(value: Value, fmt: str) -> str:
-    """A scalar prints as its text (no newline, like sops); a subtree in the file's format."""
-    from gitrot.codec import document
-    from gitrot.codec.tree import Entry, Map, Seq, Timestamp
-
+    """What ``sops -d --extract`` prints: a string as its text (no newline), a map as a whole
+    file of the output format, anything else as the store prints one value (YAML ends it with
+    a newline, JSON does not; dotenv and binary print only strings)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):  # a !!binary value that is not UTF-8; sops prints its bytes
+        return value.decode("utf-8", "replace")
     if isinstance(value, Map):
         return document.emit([value], fmt if fmt != "binary" else "yaml")
+    if fmt == "json":
+        # the value as it sits under one key of a JSON document, one tab less indented
+        text = document.emit([Map([Entry("x", value)])], "json")
+        return text[len('{\n\t"x": ') : -len("\n}\n")].replace("\n\t", "\n")
+    if fmt in ("dotenv", "binary"):
+        raise InputError(
+            f"the {fmt} format prints only strings, and this value is a {_kind(value)}",
+            hint="pass --output-type yaml or json",
+        )
     if isinstance(value, Seq):
         text = document.emit([Map([Entry("x", value)])], "yaml")
         lines = text.splitlines()[1:]
         width = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
         return "".join(line[width:] + "\n" for line in lines)
     if isinstance(value, Timestamp):
-        return value.text
+        return value.text + "\n"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return ("true" if value else "false") + "\n"
     if value is None:
-        return "null"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return "null\n"
     if isinstance(value, float):
-        from gitrot.codec.gotypes import format_float_yaml
+        return format_float_yaml(value) + "\n"
+    return f"{value}\n"
 
-        return format_float_yaml(value)
-    return str(value)
+
+def _kind(value: Value) -> str:
+    if isinstance(value, Seq):
+        return "list"
+    if isinstance(value, Timestamp):
+        return "timestamp"
+    return "null" if value is None else type(value).__name__
