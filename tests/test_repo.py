@@ -14,7 +14,7 @@ import pytest
 from gitrot.core.models import GeneratedValue, SealedValue
 from gitrot.errors import EXIT_INPUT, ConfigError, GitrotError, InputError
 from gitrot.files import repo
-from tests.conftest import FIXTURES, child_env
+from tests.conftest import FIXTURES
 
 GOOD = FIXTURES / "good"
 BAD = FIXTURES / "bad"
@@ -195,20 +195,6 @@ def _every_property_has_a_description(node: object, where: str) -> None:
     elif isinstance(node, list):
         for item in node:
             _every_property_has_a_description(item, where)
-
-
-def test_loader_does_not_use_pathlib_dataclasses_or_typing_at_import() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, gitrot.files.repo, gitrot.files.config; "
-        "print(','.join(m for m in ('dataclasses', 'typing', 'jsonschema') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
-    )
-    assert out.stdout.strip() == ""
 
 
 def test_error_exit_code(root: Path) -> None:

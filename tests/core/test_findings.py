@@ -96,10 +96,10 @@ def test_as_dict_keys_are_stable() -> None:
     ]
 
 
-def test_findings_and_the_report_registry_import_no_typing_or_dataclasses() -> None:
+def test_the_text_report_loads_no_other_format() -> None:
     code = (
         "import sys, gitrot.core.findings, gitrot.report, gitrot.report.text; "
-        "print(','.join(m for m in ('dataclasses', 'typing', 'json', 'xml', 'gitrot.report.sarif')"
+        "print(','.join(m for m in ('xml', 'gitrot.report.sarif', 'gitrot.report.junit')"
         " if m in sys.modules))"
     )
     out = subprocess.run(

@@ -22,7 +22,6 @@ from gitrot.files.waivers import (
     parse_waivers,
     secret_name,
 )
-from tests.conftest import child_env
 
 KNOWN = {"max-age", "reason-required", "backend-exists"}
 HEAD = "apiVersion: gitrot/v1\nkind: Waivers\nwaivers:\n"
@@ -443,17 +442,3 @@ def test_fixture_waivers_are_applied_on_the_day_of_now(gitrot, tmp_path: Path) -
     last_day.write_text(text.replace("waivers:", "waivers: 3\nx:"))
     result = gitrot("policy", "test", str(tests))
     assert result.code == 2 and "unknown key 'x'" in result.err
-
-
-def test_the_module_imports_no_typing_or_dataclasses() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, gitrot.files.waivers; "
-        "print(','.join(m for m in ('dataclasses', 'typing', 'jsonschema') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
-    )
-    assert out.stdout.strip() == ""
