@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
+from importlib import import_module
+from typing import Any
 
 from gitrot.commands import COMMANDS
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -48,8 +45,6 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     argparse spends milliseconds per subparser (gettext look-ups), which a pre-commit hook
     should not pay for commands it does not run; ``gitrot --help`` still lists them all.
     """
-    from importlib import import_module
-
     parser = _Parser(
         prog="gitrot",
         description="Credential rotation as a pull request: SOPS-compatible secrets, "

@@ -10,14 +10,10 @@ load argparse (about 5 ms of a 70 ms process).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 
 from gitrot import output
 from gitrot.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, GitrotError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
 
 
 def _plain_decrypt(argv: Sequence[str]) -> Callable[[], int] | None:

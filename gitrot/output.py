@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -24,8 +25,6 @@ def error(line: str, hint: str) -> None:
 
 def stdout_wants_color() -> bool:
     """Colours on stdout: only on a terminal, and never with ``NO_COLOR`` or ``TERM=dumb``."""
-    import os
-
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     try:

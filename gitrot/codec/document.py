@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import posixpath
 import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from gitrot.codec import agewrap, shamir
 from gitrot.codec.cipher import Cipher
@@ -15,12 +17,6 @@ from gitrot.codec.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_ma
 from gitrot.codec.tree import Entry, Map
 from gitrot.codec.walk import Selector, decrypt_documents, encrypt_documents
 from gitrot.errors import InputError, IntegrityError, NoKeyError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from datetime import datetime
 
 FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
@@ -193,7 +189,6 @@ def mac_aad(lastmodified: str) -> str:
     """Go parses ``lastmodified`` as RFC 3339 and re-formats it at second precision."""
     if len(lastmodified) == 20 and lastmodified[10] == "T" and lastmodified[19] == "Z":
         return lastmodified  # already canonical: what sops and gitrot write
-    from datetime import UTC, datetime
 
     try:
         moment = datetime.fromisoformat(lastmodified.replace("Z", "+00:00"))
@@ -351,6 +346,4 @@ def rewrap(opened: Opened, options: EncryptOptions, *, fmt: str, indent: int = 4
 
 
 def _rfc3339_seconds(now: datetime) -> str:
-    from datetime import UTC
-
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

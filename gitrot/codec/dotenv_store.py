@@ -13,15 +13,12 @@ after the data; ``shamir_threshold`` and ``mac_only_encrypted`` are written as t
 
 from __future__ import annotations
 
+import math
 import re
 
-from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
+from gitrot.codec.gotypes import format_float_yaml
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, Value
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Value
 
 PREFIX = "sops_"
 _MAP = "__map_"
@@ -204,10 +201,6 @@ def _text(key: str, value: Value) -> str:
 
 def _format_float(value: float) -> str:
     """Go ``FormatFloat(v, 'G', -1, 64)``, with ``.0`` added to integral results."""
-    import math
-
-    from gitrot.codec.gotypes import format_float_yaml
-
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import math
 
-from gitrot.codec.tree import Timestamp
+from gitrot.codec.tree import Scalar, Timestamp
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Scalar
 
 _INF = float("inf")
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 
-from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
+from gitrot.codec.gotypes import format_float_go, shortest_digits
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, Value
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Value
 
 
 def parse(text: str, *, filename: str = "") -> list[Map]:
-    import json
-
     def pairs(items: list[tuple[str, object]]) -> Map:
         seen: set[str] = set()
         for key, _ in items:
@@ -58,8 +53,6 @@ def emit(docs: list[Map], *, indent: int = 1) -> str:
 
 
 def _emit_value(value: Value, out: list[str], depth: int) -> None:
-    import json
-
     if isinstance(value, Map):
         entries = [item for item in value.items if not isinstance(item, Comment)]
         if not entries:
@@ -114,8 +107,6 @@ def _go_string(encoded: str) -> str:
 
 def format_float_json(value: float) -> str:
     """Go ``encoding/json`` for a float64: shortest digits, exponent outside [1e-6, 1e21)."""
-    from gitrot.codec.gotypes import format_float_go, shortest_digits
-
     if value == 0 or 1e-6 <= abs(value) < 1e21:
         return format_float_go(value)
     digits, point = shortest_digits(value)

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from gitrot.codec.tree import Comment, Entry, Map, Seq
+from gitrot.codec.tree import Comment, Entry, Map, Scalar, Seq
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from gitrot.codec.tree import Scalar
 
 SELECTORS = (
     "unencrypted_suffix",

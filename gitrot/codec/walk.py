@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from gitrot.codec.cipher import Cipher
 from gitrot.codec.gotypes import from_plaintext, plaintext
-from gitrot.codec.tree import Comment, Entry, Map, Seq
+from gitrot.codec.tree import Comment, Entry, Map, Scalar, Seq, Value
 from gitrot.core.layout import ENCRYPTED_PREFIX
 from gitrot.errors import InputError, IntegrityError
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+if TYPE_CHECKING:  # a name of typeshed's only; importing hashlib loads OpenSSL (~5 ms)
     from hashlib import _Hash
-
-    from gitrot.codec.cipher import Cipher
-    from gitrot.codec.tree import Scalar, Value
 
 # SHA-256("sops"): fed first when mac_only_encrypted is set (docs/sops-format.md 6)
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(

@@ -10,14 +10,9 @@ refused (never a silently different file).
 from __future__ import annotations
 
 from gitrot.codec import yaml_parse
-from gitrot.codec.tree import Entry, Map, Timestamp, to_plain
+from gitrot.codec.tree import Entry, Map, Scalar, Timestamp, Value, to_plain
 from gitrot.codec.yaml_emit import inline_scalar
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Scalar, Value
 
 
 class Document:

@@ -17,14 +17,11 @@ which is wrong inside sequences); strings containing U+0085, U+2028 or U+2029 ar
 
 from __future__ import annotations
 
+import base64
+
 from gitrot.codec.gotypes import format_float_yaml, has_control_chars, resolve_plain
-from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
+from gitrot.codec.tree import Comment, Entry, Map, Scalar, Seq, Timestamp, Value
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Scalar, Value
 
 _OLD_BOOLS = frozenset(
     [
@@ -361,8 +358,6 @@ class _Emitter:
         elif isinstance(value, Timestamp):
             out.append(head + " " + value.text)
         elif isinstance(value, bytes):
-            import base64
-
             out.append(head + " !!binary " + base64.b64encode(value).decode("ascii"))
         elif isinstance(value, str):
             self.string(value, col, head, inner)

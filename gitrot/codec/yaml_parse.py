@@ -13,14 +13,11 @@ the enclosing block container. Every failure is an :class:`InputError` with a li
 
 from __future__ import annotations
 
+import binascii
+
 from gitrot.codec.gotypes import has_control_chars, resolve_plain
-from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, kind_of
+from gitrot.codec.tree import Comment, Entry, Map, Scalar, Seq, Timestamp, Value, kind_of
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Scalar, Value
 
 MAX_DEPTH = 200
 MAX_NODES = 100_000
@@ -1080,8 +1077,6 @@ def _is_hex(digits: str) -> bool:
 
 
 def _binary(text: str, parser: _Parser, li: int) -> str | bytes:
-    import binascii
-
     try:
         data = binascii.a2b_base64(text.replace("\n", "").replace("\r", ""), strict_mode=True)
     except (binascii.Error, ValueError):

@@ -6,37 +6,37 @@ The caller passes ``now`` and the history (when each intent's version last chang
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import Protocol
 
-    class Intent(Protocol):
-        """What ``due`` reads of an intent (``gitrot.core.models.RotationIntent``)."""
+class Intent(Protocol):
+    """What ``due`` reads of an intent (``gitrot.core.models.RotationIntent``)."""
 
-        @property
-        def name(self) -> str: ...
-        @property
-        def path(self) -> str: ...
-        @property
-        def version(self) -> int: ...
-        @property
-        def rotation_class(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def rotation_class(self) -> str: ...
 
-    class Limit(Protocol):
-        """What ``due`` reads of a class (``gitrot.core.models.RotationClass``)."""
 
-        @property
-        def max_age(self) -> int | None: ...
+class Limit(Protocol):
+    """What ``due`` reads of a class (``gitrot.core.models.RotationClass``)."""
 
-    class Change(Protocol):
-        """What ``due`` needs of a history record (``gitrot.git.VersionChange``)."""
+    @property
+    def max_age(self) -> int | None: ...
 
-        @property
-        def version(self) -> int | None: ...
-        @property
-        def time(self) -> int: ...
+
+class Change(Protocol):
+    """What ``due`` needs of a history record (``gitrot.git.VersionChange``)."""
+
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def time(self) -> int: ...
 
 
 class DueItem:

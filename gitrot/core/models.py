@@ -9,13 +9,9 @@ Plain classes with ``__slots__``: this module is on the pre-commit hook's start-
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from gitrot.core.layout import SEALED_SUFFIX, in_secrets, intent_path, is_encrypted, sealed_path
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 API_VERSION = "gitrot/v1"
 MAX_NAME_LENGTH = 200

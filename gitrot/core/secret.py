@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hashlib import sha256
+
 
 class SecretValue:
     """Plaintext held in memory only; ``str()``/``repr()`` show a fingerprint, never the value.
@@ -21,8 +23,6 @@ class SecretValue:
         return self._value
 
     def fingerprint(self) -> str:
-        from hashlib import sha256
-
         return "sha256:" + sha256(self._value.encode()).hexdigest()[:12]
 
     def __repr__(self) -> str:

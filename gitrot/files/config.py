@@ -7,9 +7,12 @@ in the config: a key that names one (``token``, ``password``, ``secret``...) mus
 
 from __future__ import annotations
 
+import datetime
 import re
 
-from gitrot.codec.tree import Map, Seq, to_plain
+from gitrot.backends.local import store_path
+from gitrot.backends.registry import check_backend
+from gitrot.codec.tree import Map, Seq, Value, kind_of, to_plain
 from gitrot.core.durations import parse_duration
 from gitrot.core.models import (
     API_VERSION,
@@ -22,11 +25,8 @@ from gitrot.core.models import (
 )
 from gitrot.errors import ConfigError
 from gitrot.files.fields import Fields
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.codec.tree import Value
+from gitrot.plugins import entry_points
+from gitrot.triggers.options import OptionError
 
 CONFIG_KIND = "Config"
 #: gitrot's own types and those it plans (docs/architecture.md; the reconciler refuses an
@@ -191,16 +191,10 @@ def _check_plugin(  # noqa: PLR0917 - one plugin and where it is
     base: str | None,
 ) -> None:
     """The reconciler's own check of one plugin's options, at the offending option."""
-    from gitrot.triggers.options import OptionError
-
     try:
         if section == "backends":
-            from gitrot.backends.registry import check_backend
-
             check_backend(name, kind, options)
             if kind == "local" and base is not None:
-                from gitrot.backends.local import store_path
-
                 store_path(name, options, base)
         else:
             from gitrot.triggers.registry import check_trigger
@@ -247,8 +241,6 @@ def _no_credential_env(
 
 def _installed(section: str) -> frozenset[str]:
     """The types installed packages register for ``backends`` or ``triggers``."""
-    from gitrot.plugins import entry_points
-
     return frozenset(name for _dist, name, _target in entry_points(f"gitrot.{section}"))
 
 
@@ -342,12 +334,10 @@ def _freezes(doc: Fields) -> tuple[Freeze, ...]:
 
 
 def _date(item: Fields, key: str) -> str:
-    import datetime
-
     value = item.get(key)
     hint = 'write dates as quoted strings: "2026-12-20"'
     if not isinstance(value, str):
-        item.fail(key, f"{item.full(key)} must be a quoted date string, got {_kind(value)}", hint)
+        item.fail(key, f"{item.full(key)} must be a quoted date string, got {kind_of(value)}", hint)
     try:
         if not _DATE.fullmatch(value):
             raise ValueError(value)
@@ -355,9 +345,3 @@ def _date(item: Fields, key: str) -> str:
     except ValueError:
         item.fail(key, f"{item.full(key)} is not a date (YYYY-MM-DD): {value!r}", hint)
     return value
-
-
-def _kind(value: object) -> str:
-    from gitrot.files.fields import kind
-
-    return kind(value)

@@ -8,19 +8,17 @@ Messages name fields and types, never values of fields that may be secret.
 
 from __future__ import annotations
 
-from gitrot.codec.tree import Comment, Map, Seq, kind_of
+from collections.abc import Iterable
+from typing import NoReturn
+
+from gitrot.codec.tree import Comment, Map, Seq, Value, kind_of
+from gitrot.codec.yaml_parse import parse
 from gitrot.core.layout import is_encrypted
 from gitrot.errors import ConfigError, InputError
+from gitrot.files.fsutil import decode_text
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+Position = tuple[int, int]
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from typing import NoReturn
-
-    from gitrot.codec.tree import Value
-
-    Position = tuple[int, int]
 
 SCHEMA_BASE = "schemas/"  # in the policy repository: gitrot init writes the schemas there
 _ENCRYPTED_HINT = (
@@ -38,8 +36,6 @@ def fail(
 
 def decode(data: str | bytes, where: str, limit: int, error: type[InputError]) -> str:
     """The text of a file read elsewhere (e.g. a git blob), with fsutil.read_text's checks."""
-    from gitrot.files.fsutil import decode_text
-
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
         return decode_text(raw, where=where, limit=limit)
@@ -51,8 +47,6 @@ def decode(data: str | bytes, where: str, limit: int, error: type[InputError]) -
 
 def parse_root(text: str, where: str, error: type[InputError]) -> Map:
     """The one document of a gitrot file, parsed strictly."""
-    from gitrot.codec.yaml_parse import parse
-
     try:
         docs = parse(text, filename=where, strict=True)
     except InputError as exc:

@@ -10,14 +10,14 @@ inside the repository are followed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import sys
+from pathlib import Path
 
+from gitrot import output
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024, where: str = "") -> str:
@@ -63,8 +63,6 @@ _SPECIAL = (
 
 def check_regular(mode: int, where: str) -> None:
     """InputError naming ``where`` unless ``mode`` (``st_mode``) is a regular file's."""
-    import stat
-
     if stat.S_ISREG(mode):
         return
     if stat.S_ISDIR(mode):
@@ -142,8 +140,6 @@ def write_atomic(
     renamed over; a file the user names on the command line goes through
     :func:`write_output`, which writes into such a target instead.
     """
-    import contextlib
-    import stat
     import tempfile
 
     target = os.fspath(path)
@@ -204,12 +200,8 @@ def write_output(
     else (a regular file, a new one) is written by :func:`write_atomic` with ``mode`` and
     ``durable``. Failures are InputError naming ``path``.
     """
-    import stat
-
     target = os.fspath(path)
     if target == "-":
-        from gitrot import output
-
         output.data(text)
         return
     fd_number = _fd_name(target)
@@ -251,8 +243,6 @@ def _fd_name(target: str) -> int | None:
 
 def _write_fd(number: int, text: str) -> None:
     """Write to our own descriptor ``number`` after what Python buffered for it."""
-    import sys
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -276,8 +266,6 @@ def _umask() -> int:
 def refuse_special(path: str | Path, where: str) -> None:
     """InputError naming ``where`` when ``path`` is a FIFO, socket or device (a missing
     file, a folder or a regular file pass): for paths named on the command line."""
-    import stat
-
     try:
         mode = os.stat(path).st_mode
     except OSError:

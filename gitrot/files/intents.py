@@ -7,28 +7,22 @@ Everything here needs only public keys: the recipients come from the repository'
 from __future__ import annotations
 
 import os
+from datetime import datetime
+from pathlib import Path
 
 from gitrot.codec import document
 from gitrot.codec.tree import Comment, Entry, Map, Seq
 from gitrot.core.layout import ENCRYPTED_PREFIX, SECRETS_DIR, SOPS_CONFIG, intent_path, sealed_path
 from gitrot.core.models import is_valid_name
+from gitrot.core.secret import SecretValue
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from gitrot.core.secret import SecretValue
+from gitrot.files.fsutil import inside, write_atomic
+from gitrot.files.resources import schema_line
+from gitrot.keys import creation_rules as rules
 
 
 def creation_options(root: str, relpath: str) -> document.EncryptOptions:
     """The encryption settings the repository's ``.sops.yaml`` gives ``relpath``."""
-    from pathlib import Path
-
-    from gitrot.files.fsutil import inside
-    from gitrot.keys import creation_rules as rules
-
     config = Path(inside(root, rules.CONFIG_NAME))
     if not config.is_file():
         raise InputError(
@@ -70,8 +64,6 @@ def new_intent_text(
     now: datetime,
 ) -> str:
     """A version-1 intent as a SOPS document; only ``spec.target.ref`` is encrypted."""
-    from gitrot.files.resources import schema_line
-
     metadata = [Entry("name", name), Entry("owner", owner)]
     if environment:
         metadata.append(Entry("environment", environment))
@@ -114,8 +106,6 @@ def sealed_text(
     name: str, version: int, secret: SecretValue, *, options: document.EncryptOptions, now: datetime
 ) -> str:
     """A value someone else issued, sealed for one version with a fresh data key."""
-    from gitrot.files.resources import schema_line
-
     tree = Map(
         [
             Comment(schema_line("sealed", sealed_path(name, version))),
@@ -138,8 +128,6 @@ def sealed_text(
 def create_file(root: str, relpath: str, text: str) -> None:
     """Write a new file atomically; refuse to replace an existing one, and to write through
     a folder that is a symlink leaving the repository."""
-    from gitrot.files.fsutil import inside, write_atomic
-
     path = inside(root, relpath)
     if os.path.lexists(path):
         raise InputError("already exists; refusing to overwrite it", where=relpath)

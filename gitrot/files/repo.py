@@ -12,8 +12,11 @@ files from git objects rather than from the work tree.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
+from gitrot.codec.metadata import from_map
 from gitrot.codec.tree import Map
+from gitrot.codec.walk import Selector
 from gitrot.core.layout import (
     CONFIG_FILE,
     ENCRYPTED_VALUE,
@@ -26,6 +29,7 @@ from gitrot.core.layout import (
 )
 from gitrot.core.models import (
     API_VERSION,
+    Config,
     Encryption,
     GeneratedValue,
     RotationIntent,
@@ -33,14 +37,9 @@ from gitrot.core.models import (
     is_valid_name,
 )
 from gitrot.errors import ConfigError, InputError
+from gitrot.files.config import parse_config_map
 from gitrot.files.fields import Fields, decode, fail, parse_root
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from gitrot.core.models import Config
+from gitrot.files.fsutil import inside, read_text
 
 MAX_FILE_BYTES = 1024 * 1024
 INTENT_KIND = "RotationIntent"
@@ -132,8 +131,6 @@ LINK_HINT = (
 
 
 def _read(root: str, rel: str, error: type[InputError]) -> str:
-    from gitrot.files.fsutil import inside, read_text
-
     try:
         full = inside(root, rel)
         if os.path.islink(full):
@@ -297,8 +294,6 @@ _ALPHABET_HINT = "an alphabet lists characters and ranges, e.g. 'A-Za-z0-9-_!#%'
 
 def _sops_block(doc: Fields, path: str) -> Encryption:
     """The ``sops:`` block of a gitrot document, summarised; InputError when missing."""
-    from gitrot.codec.metadata import from_map
-
     entry = doc.node.entry("sops")
     if entry is None:
         doc.fail(
@@ -347,8 +342,6 @@ def parse_sealed(
     that ``value`` is encrypted as a string (its ``type:`` tag says so without a key) and
     that its selector encrypts ``value``; with ``recipients`` (gitrot.yaml's, name ->
     age recipient), that each of them can open it, as the reconciler must. (name, version)."""
-    from gitrot.codec.walk import Selector
-
     match = SEALED_PATH.fullmatch(path)
     if match is None or not is_valid_name(match["name"]):
         raise InputError(
@@ -407,8 +400,6 @@ def parse_sealed(
 
 def load_config(root: str | os.PathLike[str]) -> Config:
     """Read and check ``<root>/gitrot.yaml``; every error is a ConfigError."""
-    from gitrot.files.config import parse_config_map
-
     base = os.fspath(root)
     if not os.path.lexists(os.path.join(base, CONFIG_FILE)):
         raise ConfigError(
@@ -422,7 +413,5 @@ def load_config(root: str | os.PathLike[str]) -> Config:
 
 def parse_config(data: str | bytes, path: str = CONFIG_FILE) -> Config:
     """Check the text (or git blob) of a gitrot.yaml; ``path`` names it in errors."""
-    from gitrot.files.config import parse_config_map
-
     text = decode(data, path, MAX_FILE_BYTES, ConfigError)
     return parse_config_map(parse_root(text, path, ConfigError), path)

@@ -24,20 +24,21 @@ and dates; a waivers file holds no secret values.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, timedelta
+from fnmatch import fnmatchcase
+from typing import NoReturn
 
+from gitrot.codec.tree import Map, Seq, Timestamp, Value, kind_of
 from gitrot.core.findings import Finding, Severity
 from gitrot.core.layout import SEALED_PATH, name_of_path
+from gitrot.core.models import API_VERSION
 from gitrot.errors import InputError
-from gitrot.files.fields import Fields
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
-    from typing import NoReturn
-
-    from gitrot.codec.tree import Value
+from gitrot.files.fields import Fields, parse_root
+from gitrot.files.fsutil import read_text
+from gitrot.files.repo import LINK_HINT, LINK_MESSAGE
 
 WAIVERS_KIND = "Waivers"
 INVALID = "waiver-invalid"
@@ -62,7 +63,6 @@ def is_date(text: str) -> bool:
     """Whether ``text`` is a calendar date written ``YYYY-MM-DD``."""
     if not _DATE.fullmatch(text):
         return False
-    from datetime import date
 
     try:
         date.fromisoformat(text)
@@ -116,8 +116,6 @@ class Waiver:
 
     def covers(self, rule_id: str, name: str) -> bool:
         """Whether this waiver names ``rule_id`` and a glob matches the secret ``name``."""
-        from fnmatch import fnmatchcase
-
         return rule_id == self.rule and any(fnmatchcase(name, glob) for glob in self.secrets)
 
     def location(self) -> str:
@@ -174,9 +172,6 @@ def parse_waivers(
     A file that does not parse, or whose header or ``waivers`` list is wrong, is one
     finding and no waivers. ``known_rules`` are the ids a waiver may name.
     """
-    from gitrot.core.models import API_VERSION
-    from gitrot.files.fields import parse_root
-
     try:
         root = parse_root(text, where, InputError)
         doc = _Fields(root, "", where, InputError)
@@ -195,8 +190,6 @@ def parse_entries(
 ) -> tuple[list[Waiver], list[Finding]]:
     """The waivers of the list ``items`` found under ``parent``'s ``key`` (waivers.yaml, or
     a policy fixture), and one ``waiver-invalid`` finding per bad entry, at its place."""
-    from gitrot.codec.tree import Map, kind_of
-
     waivers: list[Waiver] = []
     findings: list[Finding] = []
     for index, item in enumerate(items):
@@ -262,8 +255,6 @@ def _waiver(fields: Fields, known_rules: Collection[str]) -> Waiver:
 
 
 def _globs(fields: Fields) -> tuple[str, ...]:
-    from gitrot.codec.tree import Seq, kind_of
-
     value = fields.get("secrets")
     if isinstance(value, str):
         return (fields.text("secrets"),)
@@ -285,8 +276,6 @@ def _globs(fields: Fields) -> tuple[str, ...]:
 
 
 def _expires(fields: Fields) -> str:
-    from gitrot.codec.tree import Timestamp, kind_of
-
     value = fields.get("expires")
     full = fields.full("expires")
     if isinstance(value, Timestamp):
@@ -311,10 +300,6 @@ def load_waivers(
 ) -> tuple[list[Waiver], list[Finding]]:
     """The waivers of the repo-relative file ``path`` (``config.waivers_path``) and the
     findings about them; none when ``path`` is None or the file does not exist."""
-    import os
-
-    from gitrot.files.fsutil import read_text
-
     if path is None:
         return [], []
     full = os.path.join(root, *path.split("/"))
@@ -336,8 +321,6 @@ def load_waivers(
     if not os.path.lexists(full):
         return [], []
     if os.path.islink(full):
-        from gitrot.files.repo import LINK_HINT, LINK_MESSAGE
-
         return [], [invalid(InputError(LINK_MESSAGE, where=path, hint=LINK_HINT))]
     try:
         text = read_text(full, limit=MAX_FILE_BYTES)
@@ -434,8 +417,6 @@ def approval_problems(
     ``approver`` must be one of the base's ``policy.waiver_approvers`` (case-insensitive),
     not the pull request's author, and have approved it (``pr``: the PR facts, None when
     unknown: an error); it may last at most ``max_days`` from ``today`` (``YYYY-MM-DD``)."""
-    from datetime import date, timedelta
-
     from gitrot.judge.pr import MISSING_HINT
 
     found: list[Finding] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gitrot.core.layout import CONFIG_FILE
+from gitrot.core.layout import CONFIG_FILE, SECRETS_DIR
 from gitrot.errors import InputError
 
 
@@ -52,8 +52,6 @@ def root_of(path: str) -> str | None:
     tree (pre-commit, run from the top of an application's repository, passes paths from
     there). A ``gitrot.yaml`` under another policy repository's ``secrets/`` is an intent
     (of a secret named ``.../gitrot``), not a policy repository."""
-    from gitrot.core.layout import SECRETS_DIR
-
     start = os.path.dirname(os.path.abspath(path))
     top = git_top(start)
     found: list[str] = []  # innermost first

@@ -10,15 +10,13 @@ Imports: gitrot.scan, gitrot.files, gitrot.core, gitrot.errors, gitrot.output, g
 
 from __future__ import annotations
 
-from gitrot.core.findings import RULES, sort_findings
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import import_module
+
+from gitrot import output
+from gitrot.core.findings import RULES, Finding, sort_findings
+from gitrot.files.fsutil import write_output
 from gitrot.version import installed_version
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
-
-    from gitrot.core.findings import Finding
 
 #: The job summary file GitHub Actions gives each step (Markdown, appended to).
 GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -76,7 +74,6 @@ def render(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    from importlib import import_module
 
     meta = Meta(
         tool_version=tool_version,
@@ -130,8 +127,6 @@ def publish_github_summary(
         with open(path, "a", encoding="utf-8") as summary:
             summary.write(("\n" if summary.tell() else "") + markdown)
     except OSError as exc:
-        from gitrot import output
-
         output.info(f"gitrot: warning: cannot append to the job summary {path}: {exc.strerror}")
         return None
     return path
@@ -142,10 +137,7 @@ def deliver(report: str, output_file: str | None) -> None:
     once complete, in place into a FIFO or device, ``-`` for stdout), else to stdout."""
     if output_file is None:
         if report:
-            from gitrot import output
-
             output.data(report)
         return
-    from gitrot.files.fsutil import write_output
 
     write_output(output_file, report, durable=False)

@@ -20,20 +20,14 @@ U+FFFD, so the document is always well-formed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from gitrot.core.findings import Severity
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from gitrot.core.findings import Finding
-    from gitrot.report import Meta
+from gitrot.core.findings import Finding, Severity
+from gitrot.report import Meta
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-#: what the PR check's commit-message findings start with (gitrot.judge.judge.scan_change)
+#: what the PR check's commit-message findings start with (gitrot.judge.scan.scan_change)
 _COMMIT = re.compile(r"commit ([0-9a-f]{7,40}) message(?:, line (\d+))?")
 
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import re
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.report import Meta
+from gitrot.report import Meta
+from gitrot.scan.detectors import RULE_DETAILS, RULES
 
 #: GitHub's limit on shortDescription.text and fullDescription.text
 MAX_DESCRIPTION = 1024
@@ -89,8 +87,6 @@ class RuleHelp:
 
 def family(rule_id: str) -> str:
     """``secret``, ``format``, ``waiver`` or ``policy`` (every other check)."""
-    from gitrot.scan.detectors import RULE_DETAILS
-
     if rule_id in RULE_DETAILS:
         return SECRET
     if rule_id == "schema":
@@ -102,8 +98,6 @@ def family(rule_id: str) -> str:
 
 def rule_help(rule_id: str, meta: Meta) -> RuleHelp:
     """The metadata of ``rule_id`` (see the module)."""
-    from gitrot.scan.detectors import RULE_DETAILS, RULES
-
     kind = family(rule_id)
     if rule_id in meta.rules:
         first, second = meta.rules[rule_id]

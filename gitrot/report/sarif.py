@@ -36,19 +36,16 @@ What GitHub's ingestion rules ask (Microsoft's SARIF Multitool checks them in th
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from hashlib import sha256
+from typing import Any
+from urllib.parse import quote
 
-from gitrot.core.findings import Severity
+from gitrot.core.findings import Finding, Severity, plural
 from gitrot.core.layout import CONFIG_FILE
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
-
-    from gitrot.core.findings import Finding
-    from gitrot.report import Meta
-    from gitrot.report.rulehelp import RuleHelp
+from gitrot.report import Meta
+from gitrot.report.rulehelp import RuleHelp, rule_help
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 #: the one partialFingerprints key code scanning reads
@@ -66,8 +63,6 @@ def render(findings: Sequence[Finding], meta: Meta) -> str:
 
 
 def document(findings: Sequence[Finding], meta: Meta) -> dict[str, Any]:
-    from gitrot.report.rulehelp import rule_help
-
     kept, omitted = cap(findings, MAX_RESULTS)
     rule_ids = sorted({f.rule_id for f in kept})
     helps = [rule_help(rule_id, meta) for rule_id in rule_ids]
@@ -125,8 +120,6 @@ def _rank(finding: Finding) -> int:
 
 
 def _left_out(total: int, omitted: dict[str, int], meta: Meta) -> dict[str, Any]:
-    from gitrot.core.findings import plural
-
     left = sum(omitted.values())
     kinds = ", ".join(
         plural(omitted[key], key) if key != _WAIVED else f"{omitted[key]} waived"
@@ -203,7 +196,6 @@ def _place(finding: Finding, config: str) -> tuple[str, int, int]:
     """(URI, line, column) of a finding's location (see the module)."""
     if finding.path and not finding.path.startswith("commit "):
         return _uri(finding.path), finding.line or 1, finding.column or 1
-    import re
 
     commit = re.match(r"commit [0-9a-f]{4,64} message, line (\d+)", finding.message)
     if commit is not None:
@@ -224,8 +216,6 @@ def _config_path(meta: Meta) -> str:
 def _line_hash(finding: Finding, uri: str, counts: dict[str, int]) -> str:
     """``<16 hex digits>:<n>``: a hash of what the finding is about, never of the file's
     text; ``n`` numbers equal hashes in report order."""
-    from hashlib import sha256
-
     digest = sha256(
         "\0".join(("gitrot/sarif/v1", finding.rule_id, uri, finding.message)).encode()
     ).hexdigest()[:16]
@@ -235,6 +225,4 @@ def _line_hash(finding: Finding, uri: str, counts: dict[str, int]) -> str:
 
 def _uri(path: str) -> str:
     """A relative URI reference of a repository path (``/`` kept, the rest percent-encoded)."""
-    from urllib.parse import quote
-
     return quote(path.replace("\\", "/").lstrip("/"), safe="/")

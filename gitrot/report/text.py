@@ -9,15 +9,10 @@ commands send it to stderr.
 
 from __future__ import annotations
 
-from gitrot.core.findings import Severity, summary
+from collections.abc import Sequence
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from gitrot.core.findings import Finding
-    from gitrot.report import Meta
+from gitrot.core.findings import Finding, Severity, summary
+from gitrot.report import Meta
 
 _RESET = "\033[0m"
 _BOLD = "\033[1m"

@@ -16,15 +16,16 @@ fingerprints) is refused with how to migrate: it lets anyone confirm a guessed s
 
 from __future__ import annotations
 
+import os
 import re
+from fnmatch import fnmatchcase
 
+from gitrot.codec.tree import Comment, Map, Seq
+from gitrot.codec.yaml_parse import parse as parse_yaml
 from gitrot.core.layout import SCAN_ALLOWLIST
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from gitrot.scan.detectors import Hit
+from gitrot.files.fsutil import read_text
+from gitrot.scan.detectors import Hit
 
 DEFAULT_FILE = SCAN_ALLOWLIST
 _FINGERPRINT = re.compile(r"hmac:[0-9a-f]{16}")
@@ -64,15 +65,11 @@ class AllowEntry:
             return False
         if self.path is None:
             return True
-        from fnmatch import fnmatchcase
 
         return fnmatchcase(hit.path.replace("\\", "/").removeprefix("./"), self.path)
 
 
 def parse(text: str, *, where: str) -> Allowlist:
-    from gitrot.codec.tree import Comment, Map, Seq
-    from gitrot.codec.yaml_parse import parse as parse_yaml
-
     docs = parse_yaml(text, filename=where, strict=True)
     entries = Allowlist()
     if not docs:
@@ -163,10 +160,6 @@ def parse(text: str, *, where: str) -> Allowlist:
 
 def load(path: str, *, required: bool) -> Allowlist:
     """The entries of the allowlist at ``path``; a missing default file allows nothing."""
-    import os
-
-    from gitrot.files.fsutil import read_text
-
     if not required and not os.path.lexists(path):
         return Allowlist()
     return parse(read_text(path, limit=1024 * 1024), where=path)

@@ -29,15 +29,18 @@ that line's hits; the bare ``gitrot: allow`` (no reason) is a finding itself.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import secrets
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from hashlib import sha256
+
+from gitrot.scan import assign, decode
 from gitrot.scan.assign import CODE, CONFIG, DOCS, OTHER, file_kind
-from gitrot.scan.formats import DETECTORS, Lazy
+from gitrot.scan.formats import DETECTORS, Lazy, jwt_header
 from gitrot.scan.values import lines_with, looks_random, placeholder, shannon_entropy
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import re
-    from collections.abc import Callable, Iterator
 
 __all__ = ["CODE", "CONFIG", "DOCS", "OTHER", "Hit", "fingerprint", "scan_text", "shannon_entropy"]
 
@@ -141,8 +144,6 @@ def fingerprint(secret: str, salt: str | None = None) -> str:
 
 def digest(secret: str) -> bytes:
     """What a fingerprint is keyed from: a domain-separated SHA-256 (memory only)."""
-    from hashlib import sha256
-
     return sha256(b"gitrot-scan\0" + secret.encode("utf-8", "surrogatepass")).digest()
 
 
@@ -150,14 +151,9 @@ def keyed(data: bytes, salt: str | None, *, stretch: bool) -> str:
     """The fingerprint of ``data`` (a :func:`digest`) under ``salt``. Stretching costs a
     guesser one scrypt (n=2**14, r=8) per guessed password; without the repository's salt
     the key is random, unknown to anyone, and nothing needs stretching."""
-    import hashlib
-    import hmac
-
     if salt is None:
         global _run_salt  # noqa: PLW0603 - one random salt per process
         if _run_salt is None:
-            import secrets
-
             _run_salt = secrets.token_hex(16)
         salt, stretch = _run_salt, False
     key = salt.encode("utf-8")
@@ -223,8 +219,6 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
 
 def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str, str]]:
     """(start, end, rule, description, secret) of every secret in ``text``."""
-    from gitrot.scan import assign
-
     found: list[tuple[int, int, str, str, str]] = []
     _private_keys(text, found)
     _tokens(text, found)
@@ -237,8 +231,6 @@ def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str,
             found.append((match.start("s"), match.end("s"), "bearer-token", "Bearer token", secret))
             taken.append((match.start("s"), match.end("s")))
     if _ENCODED_HINTS.get().search(text):
-        from gitrot.scan import decode
-
         for hit in decode.decoded(text, _collect, depth):
             if not _overlaps(taken, hit[0], hit[1]):
                 found.append(hit)
@@ -252,8 +244,6 @@ def _collect(text: str, path: str, depth: int) -> list[tuple[int, int, str, str,
 def _tokens(text: str, found: list[tuple[int, int, str, str, str]]) -> None:
     """Vendor token formats; a match inside a longer one (``xoxp-`` in ``xoxe.xoxp-``)
     is the longer one's."""
-    from gitrot.scan.formats import jwt_header
-
     tokens: list[tuple[int, int, str, str, str]] = []
     for detector in DETECTORS:
         if not any(keyword in text for keyword in detector.keywords):
@@ -308,8 +298,6 @@ _EXAMPLE_KEYS = frozenset(("95d6458df1f574d2b1ea03bf09bb82028b3188af847ba16dec89
 
 
 def _published_example(body: str) -> bool:
-    import hashlib
-
     compact = "".join(body.split()).encode()
     return hashlib.sha256(compact).hexdigest() in _EXAMPLE_KEYS
 
@@ -335,7 +323,6 @@ def _locator(text: str, *, many: bool) -> Callable[[int], tuple[int, int]]:
             return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
 
         return count
-    from bisect import bisect_right
 
     starts = [0]
     find = text.find

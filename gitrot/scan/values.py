@@ -8,8 +8,9 @@ token (a PyPI token whose body holds ``xxxX`` is still a token).
 from __future__ import annotations
 
 from itertools import pairwise
+from math import log2
 
-from gitrot.scan.formats import Lazy
+from gitrot.scan.formats import EXAMPLES, Lazy
 
 HEX_THRESHOLD = 3.0
 BASE64_THRESHOLD = 3.5
@@ -113,8 +114,6 @@ def env_name(value: str) -> bool:
 
 def shannon_entropy(value: str) -> float:
     """Bits per character of ``value`` under its own character frequencies."""
-    from math import log2
-
     if not value:
         return 0.0
     counts: dict[str, int] = {}
@@ -149,7 +148,6 @@ def not_a_secret(value: str, *, quoted: bool = False) -> bool:
     code); unquoted, those are YAML tags, aliases, anchors and blocks."""
     if not value or value.lower() in _NOT_VALUES or len(set(value)) == 1:
         return True
-    from gitrot.scan.formats import EXAMPLES
 
     if value in EXAMPLES:
         return True
