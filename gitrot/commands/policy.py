@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from gitrot.core.findings import Finding
     from gitrot.files.waivers import Waiver
-    from gitrot.policy.rules import AnyRule, Rule
+    from gitrot.policy.model import AnyRule, Rule
 
 FIXTURE_PREFIXES = ("pass-", "fail-")
 MAX_FIXTURE_BYTES = 1024 * 1024

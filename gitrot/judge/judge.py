@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from gitrot.git.repository import Commit, Repo
     from gitrot.judge.sides import Policy
     from gitrot.policy.input import Facts
-    from gitrot.policy.rules import AnyRule
+    from gitrot.policy.model import AnyRule
     from gitrot.scan.allowlist import AllowEntry
     from gitrot.scan.detectors import Hit
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gitrot.files.waivers import Waiver
     from gitrot.git.repository import Commit
     from gitrot.keys.creation_rules import CreationRule
-    from gitrot.policy.rules import AnyRule
+    from gitrot.policy.model import AnyRule
     from gitrot.scan.allowlist import AllowEntry
 
 MAX_FILE_BYTES = 1024 * 1024

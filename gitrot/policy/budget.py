@@ -15,26 +15,29 @@ by the static limits of :func:`gitrot.policy.cel.compile`.
 
 from __future__ import annotations
 
+import gc
+import marshal
+import mmap
 import os
+import signal
+import struct
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from gitrot.core.findings import Finding, Severity
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.policy import cel
+from gitrot.policy.model import AnyRule
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
     from gitrot.core.models import RotationIntent
-    from gitrot.policy.rules import AnyRule
 
 #: CPU seconds one expression may take on one intent (rules take microseconds)
 BUDGET_SECONDS = 0.5
 #: rules over budget before the evaluation stops
 MAX_OVERRUNS = 3
 RULE_ID = "rule-cost"
-_direct = False  # set while an evaluation with nothing to bound runs in process
 _HINT = (
     "a rule's cost grows with the product of the lists its map/filter/all/exists walk: "
     "nest fewer of them, or test membership with `in` on a map"
@@ -43,9 +46,7 @@ _HINT = (
 
 def available() -> bool:
     """Whether evaluations can be bounded here (and are not already: in the child)."""
-    from gitrot.policy import cel
-
-    if cel.watch is not None or _direct or not hasattr(os, "fork"):
+    if cel.watch is not None or not hasattr(os, "fork"):
         return False
     threading = sys.modules.get("threading")
     return threading is None or threading.active_count() == 1
@@ -64,12 +65,7 @@ def bounded(
             if program is not None:
                 programs[id(program)] = rule
     if not programs or not intents:  # nothing to bound: run it here
-        global _direct  # noqa: PLW0603 - run() calls back into evaluate(): not again
-        _direct = True
-        try:
-            return run()
-        finally:
-            _direct = False
+        return run()
     skipped: set[int] = set()
     over: list[Finding] = []
     for _ in range(MAX_OVERRUNS):
@@ -116,10 +112,6 @@ def _in_child(
 ) -> list[Finding] | tuple[int, int]:
     """The findings of a child that finished, or (program id, subject count) of one the
     budget stopped. Exceptions of ``run`` are raised again here."""
-    import mmap
-    import signal
-    import struct
-
     shared = mmap.mmap(-1, 16)
     reader, writer = os.pipe()
     for stream in (sys.stdout, sys.stderr):
@@ -132,12 +124,10 @@ def _in_child(
     with os.fdopen(reader, "rb") as stream:
         data = stream.read()
     _, status = os.waitpid(pid, 0)
-    if data[:1] == b"F":  # the findings, as tuples of str and int (marshal: no import)
-        import marshal
-
+    if data[:1] == b"F":  # the findings, as tuples of str and int
         return [Finding(*fields) for fields in marshal.loads(data[1:])]  # noqa: S302 - ours
     if data:
-        import pickle
+        import pickle  # ~1.5 ms, paid only when the evaluation failed
 
         raise pickle.loads(data[1:])  # noqa: S301 - our own child's exception
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF:
@@ -152,19 +142,12 @@ def _in_child(
 def _child(  # pragma: no cover - runs in the forked child
     run: Callable[[], list[Finding]], skipped: frozenset[int], shared: object, writer: int
 ) -> None:
-    import gc
-    import signal
-
-    from gitrot.policy import cel
-
     gc.disable()  # a collection would touch, and so copy, every page the parent shares
     code = 0
     try:
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
         cel.watch = cel.Watch(shared, skipped, BUDGET_SECONDS)  # type: ignore[arg-type]
         try:
-            import marshal
-
             payload = b"F" + marshal.dumps([_fields(f) for f in run()])
         except BaseException as exc:  # every outcome goes to the parent
             import pickle

@@ -8,19 +8,21 @@ evaluation error, a result that is not a boolean) is an InputError naming the ru
 
 from __future__ import annotations
 
-from gitrot.core.findings import Finding, Severity
-from gitrot.errors import InputError
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.core.findings import Finding, Severity
+from gitrot.core.timefmt import rfc3339
+from gitrot.errors import InputError
+from gitrot.policy import budget, cel
+from gitrot.policy.input import PER_INTENT, UNKNOWN, complete, config_document, input_document
+from gitrot.policy.model import AnyRule
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
     from gitrot.core.models import Config, RotationIntent
-    from gitrot.policy.cel import Bindings
     from gitrot.policy.input import Facts
-    from gitrot.policy.rules import AnyRule
 
 
 def evaluate(
@@ -40,22 +42,35 @@ def evaluate(
     what CI says about the pull request (author, approvals), None when unknown. A rule that
     ``requires`` an unknown variable reports an info finding "not evaluated", never a pass.
     """
-    from gitrot.policy import budget
+    items = list(intents)
 
-    if budget.available():  # each rule's CPU time on each intent is bounded (a child process)
-        items = list(intents)
-        return budget.bounded(
-            lambda: evaluate(rules, items, config, now=now, facts=facts, context=context, pr=pr),
-            rules,
-            items,
-        )
-    from gitrot.core.timefmt import rfc3339
-    from gitrot.policy.cel import Bindings
-    from gitrot.policy.input import UNKNOWN, config_document, input_document
+    def judge(subset: Sequence[AnyRule]) -> list[Finding]:
+        return _judge(subset, items, config, now=now, facts=facts, context=context, pr=pr)
 
+    others = [rule for rule in rules if not rule.builtin]
+    if not others or not budget.available():
+        return judge(rules)
+    # the repository's rules (and installed ones) under the CPU budget, in a child process;
+    # gitrot's own pack here, without the fork
+    found = budget.bounded(lambda: judge(others), others, items)
+    own = [rule for rule in rules if rule.builtin]
+    return in_order([*found, *judge(own)], rules, items) if own else found
+
+
+def _judge(
+    rules: Sequence[AnyRule],
+    intents: Sequence[RotationIntent],
+    config: Config,
+    *,
+    now: datetime,
+    facts: Mapping[str, Facts] | None,
+    context: str,
+    pr: Mapping[str, object] | None,
+) -> list[Finding]:
+    """:func:`evaluate` in this process, unbounded."""
     config_doc = config_document(config)
     shared = {"config": config_doc, "now": rfc3339(now), "context": context, "pr": pr}
-    bindings = Bindings(shared)
+    bindings = cel.Bindings(shared)
     findings: list[Finding] = []
     for intent in intents:
         document = input_document(
@@ -84,6 +99,18 @@ def evaluate(
     return findings
 
 
+def in_order(
+    findings: Iterable[Finding], rules: Sequence[AnyRule], intents: Sequence[RotationIntent]
+) -> list[Finding]:
+    """``findings`` in :func:`evaluate`'s order: by intent, then by rule; those of no
+    intent or rule (``rule-cost``) first, each group in the order given."""
+    rank = {rule.id: number for number, rule in enumerate(rules)}
+    place: dict[str, int] = {}
+    for number, intent in enumerate(intents):
+        place.setdefault(intent.path, number)
+    return sorted(findings, key=lambda f: (place.get(f.path, -1), rank.get(f.rule_id, -1)))
+
+
 _UNKNOWN_HINT = (
     "the PR check reads the pull request's author and approvals from GITROT_PR_AUTHOR and "
     "GITROT_PR_APPROVALS (the gitrot GitHub Action and GitLab template set them)"
@@ -95,7 +122,7 @@ def violations(
     document: Mapping[str, object],
     *,
     subject: str,
-    bindings: Bindings | None = None,
+    bindings: cel.Bindings | None = None,
 ) -> list[tuple[AnyRule, str, str, bool]]:
     """``(rule, field, message, judged)`` for every violation of the rules that select the
     document's intent; ``judged`` is False for a rule that could not run because a variable
@@ -104,9 +131,6 @@ def violations(
     (exit 2), never passes.
     ``bindings`` already holds the document's shared variables (config, now, context);
     the per-intent ones are bound here."""
-    from gitrot.policy import cel
-    from gitrot.policy.input import PER_INTENT, complete
-
     document = complete(document)
     intent = document.get("intent")
     if not isinstance(intent, dict):

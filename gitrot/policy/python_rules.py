@@ -23,14 +23,18 @@ are found by :mod:`gitrot.plugins` (without ``importlib.metadata``).
 from __future__ import annotations
 
 from gitrot import plugins
+from gitrot.core.findings import Severity
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
-
-    from gitrot.policy.rules import Selector
+from gitrot.policy import builtin_rules
+from gitrot.policy.input import CONTEXTS
+from gitrot.policy.model import (
+    ID_PATTERN,
+    REQUIRABLE,
+    PythonRule,
+    Selector,
+    is_reserved,
+    selector_from_data,
+)
 
 GROUP = plugins.RULES
 _HINT = (
@@ -39,79 +43,8 @@ _HINT = (
 )
 
 
-class PythonRule:
-    """A Python rule behind the interface of a YAML rule (:class:`gitrot.policy.rules.Rule`)."""
-
-    __slots__ = (
-        "check",
-        "contexts",
-        "description",
-        "field",
-        "hint",
-        "id",
-        "line",
-        "requires",
-        "select",
-        "severity",
-        "where",
-    )
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        severity: str | Mapping[str, str],
-        description: str,
-        hint: str,
-        check: Callable[[Mapping[str, object]], Iterable[tuple[str, str]]],
-        select: Selector,
-        where: str,
-    ) -> None:
-        self.id = id
-        self.severity: str | dict[str, str] = (
-            severity if isinstance(severity, str) else dict(severity)
-        )
-        self.description = description
-        self.hint = hint
-        self.check = check
-        self.select = select
-        self.where = where
-        self.line = 0
-        self.field = ""
-        self.contexts: tuple[str, ...] = ()
-        self.requires: tuple[str, ...] = ()
-
-    def severity_in(self, context: str) -> str:
-        return self.severity if isinstance(self.severity, str) else self.severity[context]
-
-    def violations(
-        self, document: Mapping[str, object], bindings: object = None
-    ) -> list[tuple[str, str]]:
-        """The check's ``(field, message)`` pairs; TypeError when it returns anything else.
-        (``bindings`` is for CEL rules; a Python rule reads the document.)"""
-        found = []
-        for item in self.check(document):
-            if (
-                not isinstance(item, tuple)
-                or len(item) != 2
-                or not all(isinstance(part, str) for part in item)
-            ):
-                raise TypeError(f"check() yielded {item!r}, not a (field, message) pair")
-            found.append(item)
-        return found
-
-    def location(self) -> str:
-        return self.where
-
-    def __repr__(self) -> str:
-        return f"PythonRule({self.id!r}, {self.where!r})"
-
-
 def from_object(candidate: object, where: str) -> PythonRule:
     """Check a rule object's attributes (instantiating a class) and wrap it."""
-    from gitrot.core.findings import Severity
-    from gitrot.policy.input import CONTEXTS
-    from gitrot.policy.rules import ID_PATTERN, Selector, is_reserved, selector_from_data
 
     if isinstance(candidate, type):
         try:
@@ -145,8 +78,6 @@ def from_object(candidate: object, where: str) -> PythonRule:
         select = Selector() if raw_select is None else selector_from_data(raw_select)
     except ValueError as exc:
         raise _bad(where, f"rule {rule_id!r}: select: {exc}") from None
-    from gitrot.policy.rules import REQUIRABLE
-
     scopes = {}
     for name, allowed in (("contexts", CONTEXTS), ("requires", REQUIRABLE)):
         value = getattr(candidate, name, ())
@@ -172,12 +103,13 @@ def _bad(where: str, message: str) -> InputError:
 
 def builtin_python_rules() -> list[PythonRule]:
     """gitrot's own Python rules (always present, whatever is installed)."""
-    from gitrot.policy import builtin_rules
-
-    return [
+    rules = [
         from_object(rule, f"gitrot/policy/builtin_rules.py ({rule.id})")
         for rule in builtin_rules.RULES
     ]
+    for rule in rules:
+        rule.builtin = True
+    return rules
 
 
 def installed_rules(path: list[str] | None = None) -> list[PythonRule]:

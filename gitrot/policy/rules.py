@@ -26,37 +26,39 @@ pack and the repository's files; an empty rule set is an error, never a pass.
 
 from __future__ import annotations
 
-import re
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NoReturn
 
+import gitrot
+from gitrot.codec.tree import Map
 from gitrot.core.findings import Severity
 from gitrot.core.models import API_VERSION
 from gitrot.errors import InputError
-from gitrot.files.fields import Fields
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.files.fields import Fields, parse_root
+from gitrot.files.fsutil import read_text
+from gitrot.files.repo import read_file
+from gitrot.policy import cel
+from gitrot.policy.input import CONTEXTS
+from gitrot.policy.model import (
+    FIELDS,
+    ID_PATTERN,
+    REQUIRABLE,
+    SELECT_KEYS,
+    AnyRule,
+    Rule,
+    Selector,
+    is_reserved,
+)
+from gitrot.policy.python_rules import builtin_python_rules, installed_rules
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import NoReturn
-
     from cel.cel import Program
 
     from gitrot.core.models import Config
-    from gitrot.policy.cel import Bindings
-    from gitrot.policy.python_rules import PythonRule
 
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
-#: ids of gitrot's own checks, which rules may not take (``waiver-*`` too)
-RESERVED_IDS = frozenset({"schema", "sealed-immutable", "rule-cost"})
-
-
-def is_reserved(rule_id: str) -> bool:
-    """Whether ``rule_id`` names one of gitrot's own checks rather than a rule."""
-    return rule_id in RESERVED_IDS or rule_id.startswith("waiver-")
-
-
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _RULE_KEYS = (
     "id",
     "severity",
@@ -70,47 +72,7 @@ _RULE_KEYS = (
     "message_expr",
     "hint",
 )
-#: input variables a rule may require; when one is null the rule is "not evaluated"
-REQUIRABLE = ("base", "history", "creation_rule", "pr")
-_SELECT_KEYS = ("environment", "class", "labels", "name")
 _FORMAT_HINT = "the rule format is described in gitrot/policies/README.md"
-#: the intent fields a rule may point its findings at (``metadata.labels.<key>`` too)
-FIELDS = frozenset(
-    {
-        "apiVersion",
-        "kind",
-        "metadata",
-        "metadata.name",
-        "metadata.owner",
-        "metadata.environment",
-        "metadata.class",
-        "metadata.labels",
-        "spec",
-        "spec.version",
-        "spec.reason",
-        "spec.emergency",
-        "spec.retired",
-        "spec.target",
-        "spec.target.backend",
-        "spec.target.ref",
-        "spec.value",
-        "spec.value.generate",
-        "spec.value.generate.length",
-        "spec.value.generate.alphabet",
-        "spec.value.sealed",
-        "spec.consumers",
-        "sops",
-        "sops.age",
-        "sops.key_groups",
-        "sops.mac_only_encrypted",
-        "sops.encrypted_regex",
-        "sops.unencrypted_regex",
-        "sops.encrypted_suffix",
-        "sops.unencrypted_suffix",
-        "sops.encrypted_comment_regex",
-        "sops.unencrypted_comment_regex",
-    }
-)
 
 
 class _Fields(Fields):
@@ -126,161 +88,11 @@ class _Fields(Fields):
         return _Fields(inner.node, inner.path, inner.where, inner.error, inner.at)
 
 
-class Selector:
-    """Which intents a rule applies to; an empty selector takes every intent."""
-
-    __slots__ = ("classes", "environments", "labels", "names")
-
-    def __init__(
-        self,
-        *,
-        environments: tuple[str, ...] = (),
-        classes: tuple[str, ...] = (),
-        labels: Mapping[str, str] | None = None,
-        names: tuple[str, ...] = (),
-    ) -> None:
-        self.environments = environments
-        self.classes = classes
-        self.labels: dict[str, str] = dict(labels or {})
-        self.names = names
-
-    def matches(self, intent: Mapping[str, object]) -> bool:
-        """Whether the intent document (``input["intent"]``) is selected."""
-        meta = intent.get("metadata")
-        if not isinstance(meta, dict):
-            return False
-        if self.environments and meta.get("environment") not in self.environments:
-            return False
-        if self.classes and meta.get("class") not in self.classes:
-            return False
-        if self.labels:
-            labels = meta.get("labels")
-            if not isinstance(labels, dict) or any(
-                labels.get(key) != value for key, value in self.labels.items()
-            ):
-                return False
-        if self.names:
-            from fnmatch import fnmatchcase
-
-            name = meta.get("name")
-            if not isinstance(name, str) or not any(fnmatchcase(name, g) for g in self.names):
-                return False
-        return True
-
-
-class Rule:
-    """One rule, compiled. ``where``/``line`` locate it (its ``- id:`` item) for errors.
-
-    ``severity`` is one of :data:`Severity.ALL`, or a mapping from each context
-    (``pre-commit``, ``pr``, ``scheduled``) to one: ``max-age`` warns in the hook and fails
-    the scheduled check.
-    """
-
-    __slots__ = (
-        "contexts",
-        "description",
-        "expr",
-        "field",
-        "hint",
-        "id",
-        "line",
-        "message",
-        "message_program",
-        "program",
-        "requires",
-        "select",
-        "severity",
-        "where",
-    )
-
-    def __init__(  # noqa: PLR0917 - the fields of the file format, in its order
-        self,
-        id: str,
-        severity: str | Mapping[str, str],
-        description: str,
-        select: Selector,
-        expr: str,
-        message: str,
-        hint: str = "",
-        field: str = "",
-        *,
-        where: str = "",
-        line: int = 0,
-        program: Program | None = None,
-        message_program: Program | None = None,
-        contexts: tuple[str, ...] = (),
-        requires: tuple[str, ...] = (),
-    ) -> None:
-        self.id = id
-        self.contexts = contexts
-        self.requires = requires
-        self.severity: str | dict[str, str] = (
-            severity if isinstance(severity, str) else dict(severity)
-        )
-        self.description = description
-        self.select = select
-        self.expr = expr
-        self.message = message
-        self.message_program = message_program
-        self.hint = hint
-        self.field = field
-        self.where = where
-        self.line = line
-        if program is None:
-            from gitrot.policy import cel
-
-            program = cel.compile(expr)
-        self.program = program
-
-    def severity_in(self, context: str) -> str:
-        """The severity of a finding of this rule in ``context``."""
-        return self.severity if isinstance(self.severity, str) else self.severity[context]
-
-    def violations(
-        self, document: Mapping[str, object], bindings: Bindings | None = None
-    ) -> list[tuple[str, str]]:
-        """``[(field, message)]``: one when the expression is false, none when true; a
-        :class:`~gitrot.policy.cel.CelError` or TypeError when it cannot judge.
-        ``bindings``, when given, holds ``document`` already converted for CEL."""
-        from gitrot.policy import cel
-
-        if cel.watch is not None and cel.skipped(self.program):
-            return []  # over its cost bound earlier in this run: gitrot.policy.budget says so
-        result = cel.evaluate(self.program, document if bindings is None else bindings)
-        if result is True:
-            return []
-        if result is False:
-            return [(self.field, self._message(document, bindings))]
-        raise TypeError(f"the expression returned {type(result).__name__}, not a boolean")
-
-    def _message(self, document: Mapping[str, object], bindings: Bindings | None) -> str:
-        """``message_expr``'s string when the rule has one and it evaluates to a string
-        (like ``messageExpression`` in Kubernetes admission policies), else ``message``."""
-        if self.message_program is None:
-            return self.message
-        from gitrot.policy import cel
-
-        try:
-            text = cel.evaluate(self.message_program, document if bindings is None else bindings)
-        except cel.CelError:
-            return self.message
-        return text if isinstance(text, str) and text.strip() else self.message
-
-    def location(self) -> str:
-        return f"{self.where}:{self.line}" if self.line else self.where
-
-    def __repr__(self) -> str:
-        return f"Rule({self.id!r}, {self.location()!r})"
-
-
 # -- reading --------------------------------------------------------------------------------
 
 
 def parse_rules(text: str, where: str) -> list[Rule]:
     """The rules of one file's text; InputError at ``where:line:col`` for any problem."""
-    from gitrot.codec.tree import Map
-    from gitrot.files.fields import parse_root
-
     root = parse_root(text, where, InputError)
     doc = _Fields(root, "", where, InputError)
     doc.header(RULES_KIND, API_VERSION)
@@ -307,8 +119,6 @@ def parse_rules(text: str, where: str) -> list[Rule]:
 
 
 def _rule(fields: Fields) -> Rule:
-    from gitrot.policy.input import CONTEXTS
-
     fields.allow(_RULE_KEYS)
     rule_id = fields.text("id")
     if not ID_PATTERN.fullmatch(rule_id):
@@ -365,8 +175,6 @@ _MESSAGE_HINT = "message_expr is a CEL expression that returns the finding's mes
 
 def _compiled(fields: Fields, key: str, text: str, rule_id: str, hint: str) -> Program:
     """The program of the CEL text at ``key``; InputError at its line for a bad one."""
-    from gitrot.policy import cel
-
     try:
         return cel.compile(text)
     except cel.CelError as exc:
@@ -394,8 +202,6 @@ def _choices(fields: Fields, key: str, allowed: tuple[str, ...]) -> tuple[str, .
 
 def _severity(fields: Fields) -> str | dict[str, str]:
     """``error``, or ``{pre-commit: warning, pr: warning, scheduled: error}``."""
-    from gitrot.policy.input import CONTEXTS
-
     choices = ", ".join(Severity.ALL)
     if isinstance(fields.get("severity"), str):
         severity = fields.text("severity")
@@ -425,46 +231,13 @@ def _selector(fields: Fields) -> Selector:
     select = fields.opt_mapping("select")
     if select is None:
         return Selector()
-    select.allow(_SELECT_KEYS)
+    select.allow(SELECT_KEYS)
     labels = select.opt_mapping("labels")
     return Selector(
         environments=_strings(select, "environment"),
         classes=_strings(select, "class"),
         labels=labels.text_map() if labels is not None else None,
         names=_strings(select, "name"),
-    )
-
-
-def selector_from_data(data: object) -> Selector:
-    """A selector from plain data (a Python rule's ``select``); ValueError when malformed."""
-    if not isinstance(data, dict):
-        raise ValueError("select must be a mapping")
-    unknown = sorted(set(data) - set(_SELECT_KEYS))
-    if unknown:
-        raise ValueError(f"unknown keys {', '.join(map(str, unknown))}")
-
-    def strings(key: str) -> tuple[str, ...]:
-        value = data.get(key)
-        if value is None:
-            return ()
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list | tuple) or not all(
-            isinstance(item, str) and item for item in items
-        ):
-            raise ValueError(f"{key} must be a string or a list of strings")
-        return tuple(items)
-
-    labels = data.get("labels")
-    if labels is not None and (
-        not isinstance(labels, dict)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
-    ):
-        raise ValueError("labels must map strings to strings")
-    return Selector(
-        environments=strings("environment"),
-        classes=strings("class"),
-        labels=labels,
-        names=strings("name"),
     )
 
 
@@ -506,12 +279,14 @@ def check_unique(rules: Iterable[AnyRule]) -> list[AnyRule]:
 
 def builtin_rules() -> list[AnyRule]:
     """The built-in pack: the rules of ``gitrot/policies/*.yaml``, then gitrot's Python
-    rules (:mod:`gitrot.policy.builtin_rules`)."""
-    from gitrot.policy.python_rules import builtin_python_rules
-
+    rules (:mod:`gitrot.policy.builtin_rules`), each marked ``builtin``: the engine runs
+    them in process, outside the CPU budget every other rule runs under. Only this
+    function marks a rule so; the rule format has no key for it."""
     rules: list[AnyRule] = []
     for name, text in _builtin_files():
-        rules.extend(parse_rules(text, f"{BUILTIN_DIR}/{name}"))
+        for rule in parse_rules(text, f"{BUILTIN_DIR}/{name}"):
+            rule.builtin = True
+            rules.append(rule)
     rules.extend(builtin_python_rules())
     return rules
 
@@ -519,14 +294,8 @@ def builtin_rules() -> list[AnyRule]:
 def _builtin_files() -> list[tuple[str, str]]:
     """(name, text) of each built-in rule file. Read from the package folder when it is one
     (importlib.resources costs ~20 ms of the hook's start-up), else through it (a zip)."""
-    import os
-
-    import gitrot
-
     folder = os.path.join(os.path.dirname(os.path.abspath(gitrot.__file__)), "policies")
     if os.path.isdir(folder):
-        from gitrot.files.fsutil import read_text
-
         names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml"))
         paths = [os.path.join(folder, n) for n in names]
         return [(n, read_text(p)) for n, p in zip(names, paths, strict=True) if os.path.isfile(p)]
@@ -543,8 +312,6 @@ def _builtin_files() -> list[tuple[str, str]]:
 def repo_rule_files(root: str, config: Config) -> list[str]:
     """Repo-relative ``*.yaml`` files named by ``policy.paths`` (a folder: its own files,
     not its subfolders, where fixtures live); missing folders are skipped."""
-    import os
-
     found: list[str] = []
     for entry in config.policy_paths:
         rel = entry.rstrip("/")
@@ -563,12 +330,9 @@ def repo_rule_files(root: str, config: Config) -> list[str]:
 def load_rules(root: str, config: Config) -> list[AnyRule]:
     """Built-in rules, the repository's, then those installed packages register (entry-point
     group ``gitrot.rules``); InputError for the first bad file or rule."""
-    from gitrot.files.repo import _read
-    from gitrot.policy.python_rules import installed_rules
-
     rules = builtin_rules()
     for rel in repo_rule_files(root, config):
-        text = _read(root, rel, InputError)
+        text = read_file(root, rel)
         rules.extend(parse_rules(text, rel))
     rules.extend(installed_rules())
     return check_unique(rules)
@@ -577,9 +341,3 @@ def load_rules(root: str, config: Config) -> list[AnyRule]:
 def describe(rules: Iterable[AnyRule]) -> dict[str, tuple[str, str]]:
     """``{id: (description, hint)}`` for the report formats (SARIF rule metadata)."""
     return {rule.id: (rule.description, rule.hint) for rule in rules}
-
-
-if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    AnyRule: TypeAlias = Rule | PythonRule

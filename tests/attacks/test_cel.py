@@ -9,6 +9,7 @@ import time
 import pytest
 
 from gitrot.policy import budget
+from gitrot.policy.rules import BUILTIN_DIR
 from tests.check.conftest import DB, HOUR, PolicyRepo
 
 RULES = """apiVersion: gitrot/v1
@@ -63,3 +64,36 @@ def test_a_pr_whose_rule_runs_long_on_its_own_inputs_is_stopped_by_the_budget(
     cost = [f for f in found if f["rule_id"] == "rule-cost"]
     assert cost and "'innocent-looking'" in str(cost[0]["message"])
     assert cost[0]["file"] == "policies/cost.yaml"
+
+
+def test_a_pr_rule_cannot_claim_to_be_builtin_to_escape_the_budget(
+    policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gitrot's own pack runs without the budget; a pull request's rule may say it is
+    built-in (a ``builtin:`` key) or sit where the pack does, and still gets the budget."""
+    monkeypatch.setattr(budget, "BUDGET_SECONDS", 0.2)
+    policy.branch("pr")
+    claimed = RULES.format(expr="'true'") + "    builtin: true\n"
+    policy.write("policies/trusted.yaml", claimed)
+    policy.commit("Add a trusted rule", ago=HOUR)
+    result = policy.run("validate")
+    assert result.code == 2
+    assert "policies/trusted.yaml:" in result.out + result.err
+    assert "builtin" in result.out + result.err
+    policy.delete("policies/trusted.yaml")
+    triggers = "".join(
+        f"  t{i}: {{type: webhook, url: 'https://h/{i}', secret_env: K}}\n" for i in range(3000)
+    )
+    policy.edit("gitrot.yaml", "triggers: {}\n", "triggers:\n" + triggers)
+    policy.edit("gitrot.yaml", "paths: [policies/]", f"paths: [policies/, {BUILTIN_DIR}/]")
+    slow = "config.triggers.all(a, config.triggers.exists(b, b == 'none') || true)"
+    policy.write(f"{BUILTIN_DIR}/builtin.yaml", RULES.format(expr=f'"{slow}"'))
+    policy.rotate(DB)
+    policy.commit("Rotate, with a rule where the built-in pack lives", ago=HOUR)
+    started = time.monotonic()
+    code, found = policy.check()
+    assert time.monotonic() - started < 30
+    assert code == 1
+    cost = [f for f in found if f["rule_id"] == "rule-cost"]
+    assert cost and "'innocent-looking'" in str(cost[0]["message"])
+    assert cost[0]["file"] == f"{BUILTIN_DIR}/builtin.yaml"

@@ -9,7 +9,8 @@ import pytest
 
 from gitrot.core.models import Config
 from gitrot.errors import InputError
-from gitrot.policy.rules import Rule, builtin_rules, check_unique, load_rules, parse_rules
+from gitrot.policy.model import Rule
+from gitrot.policy.rules import builtin_rules, check_unique, load_rules, parse_rules
 
 HEAD = "apiVersion: gitrot/v1\nkind: PolicyRules\nrules:\n"
 GOOD = (
