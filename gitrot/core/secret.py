@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from hashlib import sha256
-
 
 class SecretValue:
     """Plaintext held in memory only; ``str()``/``repr()`` show a fingerprint, never the value.
@@ -23,6 +21,8 @@ class SecretValue:
         return self._value
 
     def fingerprint(self) -> str:
+        from hashlib import sha256  # hashlib loads OpenSSL (~3 ms); few processes print one
+
         return "sha256:" + sha256(self._value.encode()).hexdigest()[:12]
 
     def __repr__(self) -> str:

@@ -29,13 +29,9 @@ that line's hits; the bare ``gitrot: allow`` (no reason) is a finding itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from hashlib import sha256
 
 from gitrot.scan import assign, decode
 from gitrot.scan.assign import CODE, CONFIG, DOCS, OTHER, file_kind
@@ -144,6 +140,8 @@ def fingerprint(secret: str, salt: str | None = None) -> str:
 
 def digest(secret: str) -> bytes:
     """What a fingerprint is keyed from: a domain-separated SHA-256 (memory only)."""
+    from hashlib import sha256  # hashlib loads OpenSSL (~3 ms): only a hit needs it
+
     return sha256(b"gitrot-scan\0" + secret.encode("utf-8", "surrogatepass")).digest()
 
 
@@ -151,6 +149,10 @@ def keyed(data: bytes, salt: str | None, *, stretch: bool) -> str:
     """The fingerprint of ``data`` (a :func:`digest`) under ``salt``. Stretching costs a
     guesser one scrypt (n=2**14, r=8) per guessed password; without the repository's salt
     the key is random, unknown to anyone, and nothing needs stretching."""
+    import hashlib  # with hmac and secrets, ~4 ms that a scan without a hit never pays
+    import hmac
+    import secrets
+
     if salt is None:
         global _run_salt  # noqa: PLW0603 - one random salt per process
         if _run_salt is None:
@@ -298,8 +300,10 @@ _EXAMPLE_KEYS = frozenset(("95d6458df1f574d2b1ea03bf09bb82028b3188af847ba16dec89
 
 
 def _published_example(body: str) -> bool:
+    from hashlib import sha256  # hashlib loads OpenSSL: only a private key's body needs it
+
     compact = "".join(body.split()).encode()
-    return hashlib.sha256(compact).hexdigest() in _EXAMPLE_KEYS
+    return sha256(compact).hexdigest() in _EXAMPLE_KEYS
 
 
 def _reason(text: str) -> str:
