@@ -8,9 +8,21 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitrot import git
 from gitrot.errors import EnvironmentFailure, GitError, UnknownRevisionError
 from gitrot.git import history as git_history
+from gitrot.git.blobs import spec_version
+from gitrot.git.history import VersionChange, last_version_changes
+from gitrot.git.process import GitStream, find_git, no_git_env, split_nul
+from gitrot.git.repository import (
+    commit_time,
+    ensure_repo,
+    head_commit,
+    main_branch,
+    open_repo,
+    read_blob,
+    repo_location,
+    resolve,
+)
 from tests.gitrepo import checkout, commit_files, create_branch, make_repo, merge
 from tests.intents import intent_text
 
@@ -28,7 +40,7 @@ def repo(tmp_path: Path) -> pygit2.Repository:
 @pytest.fixture
 def history() -> str:
     """The history walk: ``git log --raw`` (git is required; there is no other walk)."""
-    assert git._git_executable()
+    assert find_git()
     return "git-log"
 
 
@@ -44,14 +56,14 @@ def test_open_repo_discovers_upwards_and_ignores_git_dir(
     monkeypatch.setenv("GIT_INDEX_FILE", str(Path(other.path) / "index"))
     nested = Path(repo.workdir) / "secrets" / "deep"
     nested.mkdir(parents=True)
-    assert Path(git.open_repo(nested).path) == Path(repo.path)
-    assert "GIT_DIR" not in git.no_git_env()
-    assert "GIT_INDEX_FILE" not in git.no_git_env()
+    assert Path(open_repo(nested).path) == Path(repo.path)
+    assert "GIT_DIR" not in no_git_env()
+    assert "GIT_INDEX_FILE" not in no_git_env()
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(GitError) as caught:
-        git.open_repo(tmp_path)
+        open_repo(tmp_path)
     assert caught.value.exit_code == 3
     assert caught.value.render() == f"gitrot: error: not a git repository ({tmp_path})"
     assert str(tmp_path) in caught.value.hint
@@ -59,31 +71,31 @@ def test_not_a_repository(tmp_path: Path) -> None:
 
 def test_head_resolve_read_blob_and_times(repo: pygit2.Repository, history: str) -> None:
     with pytest.raises(GitError, match="no commits yet"):
-        git.head_commit(repo)
-    assert git.main_branch(repo) == "refs/heads/main"
-    assert git.last_version_changes(repo) == {}
+        head_commit(repo)
+    assert main_branch(repo) == "refs/heads/main"
+    assert last_version_changes(repo) == {}
     first = commit_files(repo, {"a.txt": "one\n"}, message="one", author_time=_at(1))
     second = commit_files(
         repo, {"a.txt": None, "b/c.txt": "c\n"}, message="two", author_time=_at(2)
     )
-    head = git.head_commit(repo)
+    head = head_commit(repo)
     assert head.id == second
-    assert git.resolve(repo, "HEAD~1").id == first
-    assert git.resolve(repo, str(first)[:10]).id == first
-    assert git.commit_time(head) == _at(2)
-    assert git.read_blob(head, "b/c.txt") == b"c\n"
-    assert git.read_blob(head, "a.txt") is None
-    assert git.read_blob(head, "b") is None
-    assert git.read_blob(git.resolve(repo, "main~1"), "a.txt") == b"one\n"
+    assert resolve(repo, "HEAD~1").id == first
+    assert resolve(repo, str(first)[:10]).id == first
+    assert commit_time(head) == _at(2)
+    assert read_blob(head, "b/c.txt") == b"c\n"
+    assert read_blob(head, "a.txt") is None
+    assert read_blob(head, "b") is None
+    assert read_blob(resolve(repo, "main~1"), "a.txt") == b"one\n"
     repo.set_head(second)
-    assert git.main_branch(repo) is None  # detached
+    assert main_branch(repo) is None  # detached
 
 
 @pytest.mark.parametrize("rev", ["nope", "HEAD~5", "HEAD:a.txt", "..", ""])
 def test_unknown_revision(repo: pygit2.Repository, rev: str) -> None:
     commit_files(repo, {"a.txt": "one\n"}, message="one", author_time=_at(1))
     with pytest.raises(UnknownRevisionError) as caught:
-        git.resolve(repo, rev)
+        resolve(repo, rev)
     assert caught.value.exit_code == 2
     assert repr(rev) in caught.value.message
 
@@ -102,9 +114,9 @@ def test_version_bump_sets_the_clock_and_reason_edits_do_not(
         author_time=_at(20),
     )
     commit_files(repo, {"README.md": "hello\n"}, message="docs", author_time=_at(30))
-    changes = git.last_version_changes(repo)
+    changes = last_version_changes(repo)
     assert changes == {
-        DB: git.VersionChange(DB, 2, str(bump), _at(10), "Alice Example <alice@example.com>")
+        DB: VersionChange(DB, 2, str(bump), _at(10), "Alice Example <alice@example.com>")
     }
 
 
@@ -115,10 +127,10 @@ def test_merge_counts_at_the_merge_commit(repo: pygit2.Repository, history: str)
     checkout(repo, "main")
     commit_files(repo, {"README.md": "x\n"}, message="docs", author_time=_at(6))
     merged = merge(repo, "rotate-db", message="Merge rotate-db", author_time=_at(9))
-    change = git.last_version_changes(repo)[DB]
+    change = last_version_changes(repo)[DB]
     assert (change.commit_id, change.time, change.version) == (str(merged), _at(9), 2)
     # the side branch itself, walked on its own first-parent line
-    assert git.last_version_changes(repo, rev="rotate-db")[DB].time == _at(5)
+    assert last_version_changes(repo, rev="rotate-db")[DB].time == _at(5)
 
 
 def test_added_in_the_last_commit_and_deleted_files(repo: pygit2.Repository, history: str) -> None:
@@ -139,13 +151,13 @@ def test_added_in_the_last_commit_and_deleted_files(repo: pygit2.Repository, his
         message="new",
         author_time=_at(2),
     )
-    changes = git.last_version_changes(repo)
+    changes = last_version_changes(repo)
     assert sorted(changes) == ["secrets/new.yaml", DB]
     assert changes["secrets/new.yaml"].commit_id == str(added)
     assert changes[DB].time == _at(0)
     # readded later: the clock starts at the re-add
     readd = commit_files(repo, {API: intent_text("api-key", 2)}, message="back", author_time=_at(3))
-    assert git.last_version_changes(repo)[API].commit_id == str(readd)
+    assert last_version_changes(repo)[API].commit_id == str(readd)
 
 
 def test_rename_keeps_the_clock_unless_the_version_changes(
@@ -159,7 +171,7 @@ def test_rename_keeps_the_clock_unless_the_version_changes(
         message="rename",
         author_time=_at(5),
     )
-    change = git.last_version_changes(repo)[DB]
+    change = last_version_changes(repo)[DB]
     assert (change.path, change.time, change.version) == (old, _at(0), 4)
     bumped = commit_files(
         repo,
@@ -167,16 +179,16 @@ def test_rename_keeps_the_clock_unless_the_version_changes(
         message="rename and bump",
         author_time=_at(7),
     )
-    change = git.last_version_changes(repo)[API]
+    change = last_version_changes(repo)[API]
     assert (change.path, change.commit_id) == (API, str(bumped))
 
 
 def test_other_prefix_and_revisions(repo: pygit2.Repository, history: str) -> None:
     first = commit_files(repo, {DB: intent_text("payments/db", 1)}, message="a", author_time=_at(0))
     commit_files(repo, {DB: intent_text("payments/db", 2)}, message="b", author_time=_at(1))
-    assert git.last_version_changes(repo, rev=str(first))[DB].version == 1
-    assert git.last_version_changes(repo, prefix="elsewhere/") == {}
-    everything = git.last_version_changes(repo, prefix="")
+    assert last_version_changes(repo, rev=str(first))[DB].version == 1
+    assert last_version_changes(repo, prefix="elsewhere/") == {}
+    everything = last_version_changes(repo, prefix="")
     assert everything[DB].time == _at(1)
 
 
@@ -196,12 +208,12 @@ def test_unusual_paths_and_a_hook_environment(
     repo.config["core.worktree"] = repo.workdir  # as in a submodule: cwd sets the prefix
     repo.config["diff.relative"] = True
     monkeypatch.chdir(Path(repo.workdir) / "secrets")
-    change = git.VersionChange(odd, 2, str(bump), _at(1), "Ren\u00e9 \u00e0 x <r@example.com>")
-    assert git.last_version_changes(repo) == {odd: change}
+    change = VersionChange(odd, 2, str(bump), _at(1), "Ren\u00e9 \u00e0 x <r@example.com>")
+    assert last_version_changes(repo) == {odd: change}
     top = commit_files(repo, {":x.yaml": intent_text("x", 1)}, message="x", author_time=_at(3))
-    assert git.last_version_changes(repo, prefix="") == {
+    assert last_version_changes(repo, prefix="") == {
         odd: change,
-        ":x.yaml": git.VersionChange(
+        ":x.yaml": VersionChange(
             ":x.yaml", 1, str(top), _at(3), "Alice Example <alice@example.com>"
         ),
     }
@@ -289,7 +301,7 @@ def test_the_walk_answers_random_histories(
     repo: pygit2.Repository, seed: int, copies: bool
 ) -> None:
     versions = _random_history(repo, seed, copies=copies)
-    with_git = git.last_version_changes(repo)
+    with_git = last_version_changes(repo)
     assert sorted(with_git) == sorted(_secret(name) for name in versions)
     assert all(change.version == versions[key[8:-5]] for key, change in with_git.items())
 
@@ -305,7 +317,7 @@ def test_asking_for_some_intents_answers_as_the_whole_walk_does(
     """
     _random_history(repo, seed, copies=True)
     rng = random.Random(seed)
-    everything = git.last_version_changes(repo)
+    everything = last_version_changes(repo)
     present = sorted(everything)
     asked = [[path] for path in present] + [
         rng.sample(present, rng.randint(0, len(present))) for _ in range(4)
@@ -313,11 +325,11 @@ def test_asking_for_some_intents_answers_as_the_whole_walk_does(
     asked += [["secrets/missing.yaml", "README.md", "secrets/x.sealed.yaml", *present[:1]]]
     for paths in asked:
         expected = {path: everything[path] for path in paths if path in everything}
-        assert git.last_version_changes(repo, paths=paths) == expected
+        assert last_version_changes(repo, paths=paths) == expected
         if history == "git-log":
             with monkeypatch.context() as patch:
                 patch.setattr(git_history, "_MAX_PATHSPECS", 0)
-                assert git.last_version_changes(repo, paths=paths) == expected
+                assert last_version_changes(repo, paths=paths) == expected
 
 
 def test_a_copy_leaves_the_rename_to_the_first_in_path_order(
@@ -334,11 +346,11 @@ def test_a_copy_leaves_the_rename_to_the_first_in_path_order(
         message="rename and copy",
         author_time=_at(1),
     )
-    everything = git.last_version_changes(repo)
+    everything = last_version_changes(repo)
     assert (everything[first].path, everything[first].commit_id) == (old, str(added))
     assert (everything[second].path, everything[second].commit_id) == (second, str(copied))
     for path in (first, second):
-        assert git.last_version_changes(repo, paths=[path]) == {path: everything[path]}
+        assert last_version_changes(repo, paths=[path]) == {path: everything[path]}
 
 
 def test_asking_for_a_renamed_intent_follows_it_with_a_new_git_log(
@@ -356,13 +368,13 @@ def test_asking_for_a_renamed_intent_follows_it_with_a_new_git_log(
     commit_files(repo, {API: intent_text("api-key", 1)}, message="api", author_time=_at(2))
     started: list[list[str]] = []
 
-    class Recorded(git._Git):
-        def __init__(self, executable: str, repo: pygit2.Repository, args: list[str]) -> None:
+    class Recorded(GitStream):
+        def __init__(self, args: list[str], *, git_dir: str, where: str) -> None:
             started.append(args)
-            super().__init__(executable, repo, args)
+            super().__init__(args, git_dir=git_dir, where=where)
 
-    monkeypatch.setattr(git_history, "_Git", Recorded)
-    change = git.last_version_changes(repo, paths=[DB, "secrets/none.yaml"])
+    monkeypatch.setattr(git_history, "GitStream", Recorded)
+    change = last_version_changes(repo, paths=[DB, "secrets/none.yaml"])
     assert (change[DB].path, change[DB].commit_id) == (old, str(bump))
     assert [(args[-3], args[-1]) for args in started] == [
         (str(repo.head.target), f":(top,literal){DB}"),
@@ -370,30 +382,32 @@ def test_asking_for_a_renamed_intent_follows_it_with_a_new_git_log(
     ]
 
 
-def test_a_failing_git_is_a_git_error(repo: pygit2.Repository) -> None:
+def test_a_failing_git_is_a_git_error(
+    repo: pygit2.Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     commit_files(repo, {DB: intent_text("payments/db", 1)}, message="a", author_time=_at(0))
-    executable = git._git_executable()
-    assert executable is not None
+    where = repo_location(repo)
     with (
         pytest.raises(GitError) as caught,
-        git._Git(executable, repo, ["log", "--no-such-option"]) as process,
+        GitStream(["log", "--no-such-option"], git_dir=repo.path, where=where) as process,
     ):
         assert b"".join(process.chunks()) == b""
     assert caught.value.exit_code == 3
     assert caught.value.message.startswith("git log --no-such-option failed with exit code 128: ")
     assert "--no-such-option" in caught.value.message.split(": ", 1)[1]
     # leaving early kills git, and is no error
-    with git._Git(executable, repo, ["log", "--format=%H", "--", "."]) as process:
+    with GitStream(["log", "--format=%H", "--", "."], git_dir=repo.path, where=where) as process:
         next(process.chunks())
     assert process.process.returncode is not None
     assert not process.thread.is_alive()
+    monkeypatch.setattr("shutil.which", lambda *_args, **_kw: str(Path(where) / "no-git"))
     with pytest.raises(GitError, match="cannot run git log"):
-        git._Git(str(Path(repo.workdir) / "no-git"), repo, ["log"])
+        GitStream(["log"], git_dir=repo.path, where=where)
 
 
 def test_tokens_across_chunks() -> None:
     pieces = [b"a\0b", b"c\0", b"\0d", b"\0e"]
-    assert list(git._tokens(iter(pieces))) == [b"a", b"bc", b"", b"d", b"e"]
+    assert list(split_nul(iter(pieces))) == [b"a", b"bc", b"", b"d", b"e"]
 
 
 @pytest.mark.parametrize(
@@ -416,17 +430,17 @@ def test_tokens_across_chunks() -> None:
     ],
 )
 def test_spec_version(text: str, version: int | None) -> None:
-    assert git.spec_version(text.encode()) == version
+    assert spec_version(text.encode()) == version
 
 
 def test_ensure_repo(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    assert git.ensure_repo(fresh) is True
-    assert git.main_branch(git.open_repo(fresh)) == "refs/heads/main"
-    assert git.ensure_repo(fresh) is False
+    assert ensure_repo(fresh) is True
+    assert main_branch(open_repo(fresh)) == "refs/heads/main"
+    assert ensure_repo(fresh) is False
     (fresh / "sub").mkdir()
-    assert git.ensure_repo(fresh / "sub") is False  # inside a work tree: no nested repository
+    assert ensure_repo(fresh / "sub") is False  # inside a work tree: no nested repository
 
 
 def test_without_git_the_history_is_an_environment_failure(
@@ -436,7 +450,7 @@ def test_without_git_the_history_is_an_environment_failure(
     commit_files(repo, {DB: intent_text("payments/db", 1)}, message="db", author_time=_at(1))
     monkeypatch.setattr("shutil.which", lambda *_args, **_kw: None)
     with pytest.raises(EnvironmentFailure) as caught:
-        git.last_version_changes(repo)
+        last_version_changes(repo)
     assert caught.value.exit_code == 3
     assert caught.value.render().startswith("gitrot: error: git is required")
     assert "install git" in caught.value.hint

@@ -91,11 +91,12 @@ def list_due(
 
 def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[DueItem]:
     """The due intents of the policy repository at ``root`` (work tree + history of ``rev``)."""
-    from gitrot import git
     from gitrot.core.due import due
     from gitrot.core.layout import SECRETS_PREFIX
     from gitrot.errors import GitrotError
     from gitrot.files import repo
+    from gitrot.git.history import VersionChanges
+    from gitrot.git.repository import open_repo
 
     config = repo.load_config(root)
     limited = {name for name, item in config.classes.items() if item.max_age is not None}
@@ -103,12 +104,12 @@ def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[D
         return []
     # git walks the history while the intents load; a git failure (not a repository, an
     # unknown revision) counts only when some intent needs the history
-    history: git.VersionChanges | GitrotError
+    history: VersionChanges | GitrotError
     base = ""
     try:
-        repository = git.open_repo(root)
+        repository = open_repo(root)
         base = _base(repository.workdir, root)
-        history = git.VersionChanges(repository, rev=rev, prefix=base + SECRETS_PREFIX)
+        history = VersionChanges(repository, rev=rev, prefix=base + SECRETS_PREFIX)
     except GitrotError as exc:
         history = exc
     try:

@@ -89,7 +89,7 @@ def init(
 ) -> int:
     import re
 
-    from gitrot import git
+    from gitrot.git.repository import ensure_repo
 
     if break_glass is not None and not break_glass.startswith("age1"):
         raise InputError(f"--break-glass {break_glass!r} is not an age recipient (age1...)")
@@ -99,7 +99,7 @@ def init(
                 f"{login!r} is not a login", hint="give user names, e.g. --owner alice"
             )
     os.makedirs(directory, exist_ok=True)
-    created_repo = git.ensure_repo(directory)
+    created_repo = ensure_repo(directory)
     recipient, created_key = _reconciler_recipient(directory)
     signing, created_signing = _signing_key(directory)
     recipients = [recipient] + ([break_glass] if break_glass else [])

@@ -17,7 +17,7 @@ every changed file), as relative paths that start with ``../``.
 from __future__ import annotations
 
 from gitrot.errors import GitError, InputError
-from gitrot.git.repository import _where, open_repo, resolve
+from gitrot.git.repository import open_repo, repo_location, resolve
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -159,12 +159,12 @@ def open_change(
         found = repo.merge_base(base_commit.id, head_commit.id)
     except pygit2.GitError as exc:
         raise GitError(
-            f"cannot find where {head!r} left {base!r}: {exc}", where=_where(repo)
+            f"cannot find where {head!r} left {base!r}: {exc}", where=repo_location(repo)
         ) from exc
     if found is None:
         raise InputError(
             f"{base!r} and {head!r} share no history",
-            where=_where(repo),
+            where=repo_location(repo),
             hint=_no_history_hint(repo),
         )
     merge_base = repo[found].peel(pygit2.Commit)
@@ -275,7 +275,7 @@ class Change:
         except (KeyError, pygit2.GitError) as exc:
             raise GitError(
                 f"cannot compare {self.merge_base.short_id} with {self.head.short_id}: {exc}",
-                where=_where(self.repo),
+                where=repo_location(self.repo),
                 hint="is the repository complete (not a partial or broken clone)?",
             ) from exc
         files = [self._file("modified", old, new) for old, new in modified]
@@ -316,7 +316,7 @@ class Change:
                 if len(found) == self.max_commits:
                     raise InputError(
                         f"the change has more than {self.max_commits} commits",
-                        where=_where(self.repo),
+                        where=repo_location(self.repo),
                         hint=f"is the base {self.base.short_id} the branch the change "
                         "merges into? give the target branch (e.g. --base origin/main)",
                     )
@@ -324,7 +324,7 @@ class Change:
         except pygit2.GitError as exc:
             raise GitError(
                 f"cannot list the commits since {self.base.short_id}: {exc}",
-                where=_where(self.repo),
+                where=repo_location(self.repo),
             ) from exc
         return found
 
@@ -371,7 +371,7 @@ class Change:
     def _missing(self, commit: Commit, top: str, exc: Exception) -> GitError:
         return GitError(
             f"cannot read {top} at {commit.short_id}: {exc}",
-            where=_where(self.repo),
+            where=repo_location(self.repo),
             hint="is the repository complete (not a partial or broken clone)?",
         )
 

@@ -1,7 +1,7 @@
 """When each intent's ``spec.version`` last changed: :func:`last_version_changes`.
 
 The query walks long histories. It streams ``git log`` from the real ``git`` executable
-(history walk and tree diffs in C; :class:`~gitrot.git.process._Git`) and reads only the few
+(history walk and tree diffs in C; :class:`~gitrot.git.process.GitStream`) and reads only the few
 blobs it needs with pygit2. git is required (as pre-commit requires it): without a ``git``
 on ``PATH`` the query is an :class:`~gitrot.errors.EnvironmentFailure` (exit 3).
 :class:`VersionChanges` starts ``git log`` early, so it runs while the caller does other work.
@@ -10,10 +10,10 @@ on ``PATH`` the query is an :class:`~gitrot.errors.EnvironmentFailure` (exit 3).
 from __future__ import annotations
 
 from gitrot.core.layout import SECRETS_PREFIX
-from gitrot.errors import EnvironmentFailure, GitError
+from gitrot.errors import GitError
 from gitrot.git.blobs import _is_intent, _Reader
-from gitrot.git.process import _Git, _tokens
-from gitrot.git.repository import _where, resolve
+from gitrot.git.process import GitStream, require_git, split_nul
+from gitrot.git.repository import repo_location, resolve
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
@@ -112,19 +112,19 @@ class VersionChanges:
     ) -> None:
         import pygit2
 
-        self.where = _where(repo)
+        self.where = repo_location(repo)
         self.prefix = prefix
         self.start: Commit | None = None
         self.log: _LogHistory | None = None  # the git log walk
-        self.git: _Git | None = None
+        self.git: GitStream | None = None
         if rev == "HEAD" and repo.head_is_unborn:
             return
         self.start = resolve(repo, rev)
-        executable = _git_executable()
+        require_git()  # before any work: git is required
         self.log = _LogHistory(repo, prefix, paths)
         self.log.since = since
         try:
-            self.git = self.log.start_log(self.start, executable)
+            self.git = self.log.start_log(self.start)
         except pygit2.GitError as exc:
             raise self._error(exc) from exc
 
@@ -154,19 +154,6 @@ class VersionChanges:
         return GitError(f"cannot read the history of {self.prefix}: {exc}", where=self.where)
 
 
-def _git_executable() -> str:
-    """The ``git`` on ``PATH``; EnvironmentFailure (exit 3) without one: git is required."""
-    import shutil
-
-    executable = shutil.which("git")
-    if executable is None:
-        raise EnvironmentFailure(
-            "git is required to read the history of the intents, and there is no git on PATH",
-            hint="install git (pre-commit needs it too) and run again",
-        )
-    return executable
-
-
 class _LogHistory(_Reader):
     """The state of one :func:`last_version_changes` walk over ``git log --raw``.
 
@@ -181,11 +168,10 @@ class _LogHistory(_Reader):
         self.at_rev: dict[str, bytes] = {}  # key -> its blob at rev
         self.log_tracked: dict[bytes, str] = {}  # path as git prints it -> key
         self.per_path = paths is not None and len(paths) <= _MAX_PATHSPECS
-        self.executable = ""
         self.since: int | None = None  # the horizon: older commits are not read
         self.moved = False  # a tracked path became an older one in the commit just judged
 
-    def start_log(self, start: Commit, executable: str) -> _Git | None:
+    def start_log(self, start: Commit) -> GitStream | None:
         """List the intents at ``start`` and start ``git log --raw`` over their history.
 
         None when there is no intent to look for. :meth:`finish_log` reads the output.
@@ -196,10 +182,9 @@ class _LogHistory(_Reader):
             tracked[path.encode("utf-8", "surrogateescape")] = path
         if not tracked:
             return None
-        self.executable = executable
         return self._log(str(start.id))
 
-    def _log(self, start: str) -> _Git:
+    def _log(self, start: str) -> GitStream:
         args = ["log", "--first-parent", "--no-renames", "--no-relative", "--root", "--raw"]
         args += ["--no-abbrev", "-z", "--no-color", "--no-show-signature", "--no-mailmap"]
         args += ["--format=%H%x00%ct%x00%an <%ae>"]
@@ -211,9 +196,9 @@ class _LogHistory(_Reader):
             args += [f":(top,literal){_decode(path)}" for path in sorted(self.log_tracked)]
         elif self.base:
             args += [f":(top,literal){self.base}"]
-        return _Git(self.executable, self.repo, args)
+        return GitStream(args, git_dir=self.repo.path, where=repo_location(self.repo))
 
-    def finish_log(self, git: _Git) -> dict[str, VersionChange]:
+    def finish_log(self, git: GitStream) -> dict[str, VersionChange]:
         """The answer from ``git log --raw`` (see :func:`last_version_changes`); stops git."""
         while True:
             resume = self._read_log(git)
@@ -221,7 +206,7 @@ class _LogHistory(_Reader):
                 return self.found
             git = self._log(resume)
 
-    def _read_log(self, git: _Git) -> str | None:
+    def _read_log(self, git: GitStream) -> str | None:
         """Judge the commits ``git`` lists; the commit to go on from when git must restart.
 
         The stream is ``<id>\\0<time>\\0<author>\\0`` per commit (the first-parent commits
@@ -231,7 +216,7 @@ class _LogHistory(_Reader):
         """
         tracked = self.log_tracked
         with git:
-            tokens = _tokens(git.chunks())
+            tokens = split_nul(git.chunks())
             commit: bytes = b""
             time = author = b""
             lines: list[tuple[bytes, bytes]] = []

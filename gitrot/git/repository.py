@@ -2,7 +2,8 @@
 
 Repositories are opened without libgit2's "from environment" mode, so the ``GIT_DIR`` and
 ``GIT_INDEX_FILE`` that pre-commit sets for the repository a hook runs in never redirect
-gitrot to another one; :func:`no_git_env` gives the same guarantee to a ``git`` child process.
+gitrot to another one; :func:`gitrot.git.process.no_git_env` gives the same guarantee to a
+``git`` child process.
 Every libgit2 failure leaves as a :class:`GitError` (exit 3) with a hint; a revision that
 names no commit leaves as :class:`UnknownRevisionError` (exit 2).
 """
@@ -51,20 +52,6 @@ def ensure_repo(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def no_git_env() -> dict[str, str]:
-    """The environment for a ``git`` child process working on another repository.
-
-    Inside a hook, ``GIT_DIR``, ``GIT_INDEX_FILE`` and friends point at the outer repository
-    (pre-commit's ``no_git_env`` explains it); only identity and transport settings stay.
-    """
-    keep = ("GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY")
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("GIT_") or name in keep or name.startswith("GIT_CONFIG_KEY_")
-    }
-
-
 def head_commit(repo: Repo) -> Commit:
     import pygit2
 
@@ -73,7 +60,7 @@ def head_commit(repo: Repo) -> Commit:
     except pygit2.GitError as exc:
         raise GitError(
             "the repository has no commits yet",
-            where=_where(repo),
+            where=repo_location(repo),
             hint="commit the policy files first",
         ) from exc
 
@@ -85,11 +72,13 @@ def resolve(repo: Repo, rev: str) -> Commit:
     try:
         found = repo.revparse_single(rev)
     except (KeyError, ValueError, pygit2.GitError) as exc:
-        raise UnknownRevisionError(f"unknown revision {rev!r}", where=_where(repo)) from exc
+        raise UnknownRevisionError(f"unknown revision {rev!r}", where=repo_location(repo)) from exc
     try:
         return found.peel(pygit2.Commit)
     except (ValueError, pygit2.GitError) as exc:
-        raise UnknownRevisionError(f"revision {rev!r} is not a commit", where=_where(repo)) from exc
+        raise UnknownRevisionError(
+            f"revision {rev!r} is not a commit", where=repo_location(repo)
+        ) from exc
 
 
 def read_blob(commit: Commit, path: str) -> bytes | None:
@@ -132,7 +121,7 @@ def main_branch(repo: Repo) -> str | None:
     try:
         head = repo.lookup_reference("HEAD")
     except (KeyError, pygit2.GitError) as exc:
-        raise GitError("the repository has no HEAD", where=_where(repo)) from exc
+        raise GitError("the repository has no HEAD", where=repo_location(repo)) from exc
     target = head.target
     return target if isinstance(target, str) else None
 
@@ -142,5 +131,6 @@ def commit_time(commit: Commit) -> int:
     return int(commit.commit_time)
 
 
-def _where(repo: Repo) -> str:
+def repo_location(repo: Repo) -> str:
+    """Where ``repo`` is, for the ``where=`` of an error: its work tree, else its git folder."""
     return str(repo.workdir or repo.path).rstrip("/")

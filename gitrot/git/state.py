@@ -18,15 +18,16 @@ Also :func:`list_blobs`, the intents of a commit without a checkout.
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from gitrot.errors import GitError
+from gitrot.git.process import run_git
+from gitrot.git.repository import repo_location
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
+if TYPE_CHECKING:  # pygit2 is imported where it is used: ~90 ms
     import pygit2
 
     from gitrot.git.repository import Commit, Repo
@@ -104,7 +105,7 @@ def write_note(repo: Repo, commit_id: str, text: str, *, who: tuple[str, str]) -
     except (pygit2.GitError, OSError) as exc:
         raise GitError(
             f"cannot write the note: {exc}",
-            where=_where(repo),
+            where=repo_location(repo),
             hint=_LOCK_HINT if "lock" in str(exc).lower() else None,
         ) from exc
 
@@ -176,7 +177,7 @@ def commit_state(  # noqa: PLR0917
         armored = sign(content.encode("utf-8"))
         return str(repo.create_commit_with_signature(content, armored, "gpgsig"))
     except (pygit2.GitError, OSError) as exc:
-        raise GitError(f"cannot write the state commit: {exc}", where=_where(repo)) from exc
+        raise GitError(f"cannot write the state commit: {exc}", where=repo_location(repo)) from exc
 
 
 def move_state(repo: Repo, new: str, old: str | None) -> None:
@@ -191,21 +192,19 @@ def advance(repo: Repo, new: str, old: str | None) -> None:
 
 
 def _update_ref(repo: Repo, name: str, new: str, old: str | None) -> None:
-    done = _git(repo, ["update-ref", name, new, old or _ZERO], check=False)
+    done = _git(repo, ["update-ref", name, new, old or _ZERO])
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
-        import re
-
         locked = re.search(r"Unable to create '([^']+\.lock)'", stderr)
         if locked is not None:
             raise GitError(
                 f"cannot move {name}: its lock file {locked.group(1)} exists",
-                where=_where(repo),
+                where=repo_location(repo),
                 hint=_LOCK_HINT,
             )
         raise LostRace(
             f"{name} moved while reconciling",
-            where=_where(repo),
+            where=repo_location(repo),
             hint="another reconciler ran at the same time; run again",
         )
 
@@ -213,22 +212,24 @@ def _update_ref(repo: Repo, name: str, new: str, old: str | None) -> None:
 def fetch(repo: Repo, remote: str) -> None:
     """Replace the local gitrot refs with the remote's (absent there: left alone)."""
     refspecs = [f"+{name}:{name}" for name in REFS]
-    done = _git(repo, ["fetch", "--quiet", remote, *refspecs], check=False)
+    done = _git(repo, ["fetch", "--quiet", remote, *refspecs])
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         if "couldn't find remote ref" in stderr:
             for spec in refspecs:  # fetch each that exists
-                _git(repo, ["fetch", "--quiet", remote, spec], check=False)
+                _git(repo, ["fetch", "--quiet", remote, spec])
             return
-        raise GitError(f"git fetch {remote} failed: {_first(stderr)}", where=_where(repo))
+        raise GitError(f"git fetch {remote} failed: {_first(stderr)}", where=repo_location(repo))
 
 
 def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
     """``{ref: id}`` of the gitrot refs on ``remote``."""
-    done = _git(repo, ["ls-remote", remote, *REFS], check=False)
+    done = _git(repo, ["ls-remote", remote, *REFS])
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
-        raise GitError(f"git ls-remote {remote} failed: {_first(stderr)}", where=_where(repo))
+        raise GitError(
+            f"git ls-remote {remote} failed: {_first(stderr)}", where=repo_location(repo)
+        )
     found: dict[str, str] = {}
     for line in done.stdout.decode().splitlines():
         oid, _, name = line.partition("\t")
@@ -244,17 +245,17 @@ def push(repo: Repo, remote: str, expected: dict[str, str]) -> None:
     for name in names:
         args.append(f"--force-with-lease={name}:{expected.get(name, '')}")
     args += [remote, *(f"{name}:{name}" for name in names)]
-    done = _git(repo, args, check=False)
+    done = _git(repo, args)
     if done.returncode == 0:
         return
     text = (done.stdout + done.stderr).decode("utf-8", "replace")
     if "stale info" in text or "rejected" in text or "fetch first" in text:
         raise LostRace(
             f"another reconciler pushed to {remote} first",
-            where=_where(repo),
+            where=repo_location(repo),
             hint="fetched again and retried; if this persists, run again",
         )
-    raise GitError(f"git push {remote} failed: {_first(text)}", where=_where(repo))
+    raise GitError(f"git push {remote} failed: {_first(text)}", where=repo_location(repo))
 
 
 def _exists(repo: Repo, name: str) -> bool:
@@ -265,26 +266,11 @@ def _exists(repo: Repo, name: str) -> bool:
     return True
 
 
-def _git(repo: Repo, args: list[str], *, check: bool) -> subprocess.CompletedProcess[bytes]:
-    import shutil
-
-    from gitrot.git.repository import no_git_env
-
-    executable = shutil.which("git")
-    if executable is None:
-        raise GitError("git is not installed", hint="install git; the reconciler needs it")
-    argv = [executable, f"--git-dir={repo.path}", *args]
-    done = subprocess.run(argv, env=no_git_env(), capture_output=True, check=False, timeout=300)
-    if check and done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace")
-        raise GitError(f"git {args[0]} failed: {_first(stderr)}", where=_where(repo))
-    return done
+def _git(repo: Repo, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """``git ARGS`` on ``repo``, within 5 minutes (a push or fetch may wait on the network)."""
+    return run_git(args, git_dir=repo.path, timeout=300)
 
 
 def _first(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
-
-
-def _where(repo: Repo) -> str:
-    return str(repo.workdir or repo.path).rstrip("/")

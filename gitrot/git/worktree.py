@@ -9,21 +9,20 @@ processes answer the hook's questions in a few milliseconds:
   first-parent history of ``HEAD``, by one ``git log -G`` (git's pickaxe, in C), stopped as
   soon as every path has its answer.
 
-Both return None when there is no answer to give: no ``git`` on ``PATH``, not a git work
-tree, or no commit yet. Paths are relative to ``root`` (the policy repository, which may
-be a folder inside the git work tree).
+Both return None when there is no answer to give: not a git work tree, or no commit yet.
+git is required (:func:`gitrot.git.process.require_git`: an EnvironmentFailure, exit 3,
+without it), so a missing git never passes for "nothing to compare with". Paths are
+relative to ``root`` (the policy repository, which may be a folder inside the git work tree).
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
+from collections.abc import Collection
 
 from gitrot.core.layout import SECRETS_PREFIX
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Collection
+from gitrot.errors import GitError
+from gitrot.git.process import git_lines, run_git
 
 #: a ``version: N`` line indented under a mapping (``spec:``), in basic and extended syntax
 VERSION_LINE = r"^[[:space:]][[:space:]]*version:[[:space:]]*[0-9][0-9]*[[:space:]]*$"
@@ -33,28 +32,13 @@ _MAX_BLOB = 8 * 1024 * 1024
 MAX_PICKAXE_PATHS = 50
 
 
-def _git(root: str, args: list[str]) -> tuple[list[str], dict[str, str]] | None:
-    """The argv and environment of a ``git`` command in ``root``; None without git."""
-    import shutil
-
-    from gitrot.git.repository import no_git_env
-
-    executable = shutil.which("git")
-    if executable is None:
-        return None
-    env = no_git_env()
-    env["GIT_OPTIONAL_LOCKS"] = "0"
-    env["LC_ALL"] = "C"
-    return [executable, "-C", root, "-c", "core.quotepath=off", *args], env
+#: paths as they are (no octal escapes) in what git prints
+_RAW_PATHS = ["-c", "core.quotepath=off"]
 
 
 def has_head(root: str) -> bool:
     """Whether ``root`` is inside a git work tree whose ``HEAD`` names a commit."""
-    command = _git(root, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
-    if command is None:
-        return False
-    argv, env = command
-    result = subprocess.run(argv, env=env, capture_output=True, check=False)
+    result = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=root)
     return result.returncode == 0
 
 
@@ -78,15 +62,10 @@ def head_blobs(
         return {}
     if not checked and not has_head(root):
         return None
-    command = _git(root, ["cat-file", "--batch"])
-    assert command is not None  # noqa: S101 - has_head found git
-    argv, env = command
     ordered = list(paths)
     request = "".join(f"HEAD:./{path}\n" for path in ordered).encode()
-    result = subprocess.run(argv, env=env, input=request, capture_output=True, check=False)
+    result = run_git([*_RAW_PATHS, "cat-file", "--batch"], cwd=root, input=request)
     if result.returncode != 0:
-        from gitrot.errors import GitError
-
         problem = result.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise GitError(f"git cat-file failed: {' '.join(problem)}", where=root)
     found: dict[str, bytes | None] = {}
@@ -121,47 +100,27 @@ def version_times(
         return None
     if len(paths) > MAX_PICKAXE_PATHS:
         return _walked_times(root, paths)
-    command = _git(
-        root,
-        [
-            "log",
-            "--first-parent",
-            "--relative",
-            "--format=%x01%ct",
-            "--name-only",
-            f"-G{VERSION_LINE}",
-            "HEAD",
-            "--",
-            *paths,
-        ],
-    )
-    assert command is not None  # noqa: S101 - has_head found git
-    argv, env = command
+    args = [*_RAW_PATHS, "log", "--first-parent", "--relative", "--format=%x01%ct"]
+    args += ["--name-only", f"-G{VERSION_LINE}", "HEAD", "--", *paths]
     wanted = set(paths)
     found: dict[str, int] = {}
-    with subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    ) as process:
-        assert process.stdout is not None  # noqa: S101 - stdout=PIPE
+    with git_lines(args, cwd=root) as lines:
         time = 0
-        for raw in process.stdout:
+        for raw in lines:
             line = raw.rstrip(b"\n").decode("utf-8", "replace")
             if line.startswith("\x01"):
                 time = int(line[1:])
             elif line in wanted and line not in found:
                 found[line] = time
                 if len(found) == len(wanted):
-                    process.kill()
-                    break
-        process.stdout.close()
+                    break  # leaving the block stops git
     return found
 
 
 def _walked_times(root: str, paths: Collection[str]) -> dict[str, int]:
-    """:func:`version_times` of many paths through :func:`gitrot.git.last_version_changes`
-    (one ``git log --raw`` walk; renames followed)."""
-    import os
-
+    """:func:`version_times` of many paths through
+    :func:`gitrot.git.history.last_version_changes` (one ``git log --raw`` walk; renames
+    followed). Imported here: the hook, with few paths, never loads the walk."""
     from gitrot.git.history import last_version_changes
     from gitrot.git.repository import open_repo
 

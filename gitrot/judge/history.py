@@ -24,7 +24,7 @@ def highest_versions(repo: Repo, prefix: str, rev: Commit, paths: list[str]) -> 
 
     from gitrot.errors import GitError
     from gitrot.git.blobs import spec_version
-    from gitrot.git.repository import no_git_env
+    from gitrot.git.process import no_git_env
 
     executable = shutil.which("git")
     if executable is None or not paths:
@@ -77,7 +77,8 @@ def steps_by_one(repo: Repo, prefix: str, old: Commit, new: Commit, path: str) -
     import shutil
 
     from gitrot.git.blobs import spec_version
-    from gitrot.git.repository import no_git_env, read_blob
+    from gitrot.git.process import no_git_env
+    from gitrot.git.repository import read_blob
 
     executable = shutil.which("git")
     if executable is None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitrot import git
 from gitrot.errors import GitError, InputError, UnknownRevisionError
 from gitrot.git import change as git_change
-from gitrot.git.change import ChangedFile, open_change
+from gitrot.git.change import Change, ChangedFile, open_change
+from gitrot.git.repository import main_branch
 from tests.gitrepo import AUTHOR, checkout, commit_files, create_branch, make_repo, merge
 
 T0 = 1_700_000_000
@@ -33,7 +33,7 @@ def _blob(repo: pygit2.Repository, rev: str, path: str) -> str:
     return str(repo.revparse_single(rev).peel(pygit2.Commit).tree[path].id)
 
 
-def _statuses(change: git.Change) -> list[tuple[str, str, str | None]]:
+def _statuses(change: Change) -> list[tuple[str, str, str | None]]:
     return [(file.path, file.status, file.old_path) for file in change.files]
 
 
@@ -181,7 +181,7 @@ def test_detached_head_and_a_bare_clone(repo: pygit2.Repository, tmp_path: Path)
     create_branch(repo, "pr")
     tip = commit_files(repo, {DB: "v2\n"}, message="bump", author_time=_at(1))
     repo.set_head(tip)  # detached, as in a CI checkout of a pull request
-    assert git.main_branch(repo) is None
+    assert main_branch(repo) is None
     change = open_change(repo.workdir, "main")
     assert (change.head.id, _statuses(change)) == (tip, [(DB, "modified", None)])
 

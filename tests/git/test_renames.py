@@ -9,8 +9,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitrot import git
 from gitrot.git.change import open_change
+from gitrot.git.process import no_git_env
 from gitrot.git.renames import _spans, find_renames
 from tests.gitrepo import commit_files, create_branch, make_repo
 
@@ -88,7 +88,7 @@ def _git_renames(repo: pygit2.Repository, base: str, head: str) -> list[tuple[st
     output = subprocess.run(
         ["git", f"--git-dir={repo.path}", "-c", "diff.renameLimit=1000", "diff-tree", "-r", "-z",
          "--name-status", "-M50%", base, head],
-        capture_output=True, check=True, env=git.no_git_env(),
+        capture_output=True, check=True, env=no_git_env(),
     ).stdout.decode()  # fmt: skip
     fields = output.split("\0")
     pairs = []
