@@ -12,8 +12,6 @@ short-lived pre-commit process, where import time counts.
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 
 class Comment:
     """One comment line; ``text`` is the line without its leading ``#``."""
@@ -135,8 +133,8 @@ class Seq:
         return f"Seq({self.items!r})"
 
 
-Scalar: TypeAlias = "str | int | float | bool | Timestamp | bytes | None"
-Value: TypeAlias = "Scalar | Map | Seq"
+Scalar = str | int | float | bool | Timestamp | bytes | None
+Value = Scalar | Map | Seq
 
 
 def kind_of(value: object) -> str:

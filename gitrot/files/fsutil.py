@@ -14,20 +14,21 @@ import contextlib
 import os
 import stat
 import sys
-from pathlib import Path
 
 from gitrot import output
 from gitrot.errors import InputError
 
 
-def read_text(path: str | Path, *, limit: int = 64 * 1024 * 1024, where: str = "") -> str:
+def read_text(
+    path: str | os.PathLike[str], *, limit: int = 64 * 1024 * 1024, where: str = ""
+) -> str:
     """Read a UTF-8 text file for gitrot; refuse huge, binary, special or unreadable files
     cleanly. ``where`` names the file in errors (default: ``path``)."""
     where = where or str(path)
     return decode_text(read_bytes(path, limit=limit, where=where), where=where, limit=limit)
 
 
-def read_bytes(path: str | Path, *, limit: int, where: str = "") -> bytes:
+def read_bytes(path: str | os.PathLike[str], *, limit: int, where: str = "") -> bytes:
     """At most ``limit + 1`` bytes of a regular file; InputError for anything else.
 
     A FIFO, socket or device is refused before it is opened (opening a FIFO blocks until
@@ -75,7 +76,7 @@ def check_regular(mode: int, where: str) -> None:
     )
 
 
-def inside(root: str | Path, relpath: str) -> str:
+def inside(root: str | os.PathLike[str], relpath: str) -> str:
     """The path of the repo-relative ``relpath`` under ``root``, after checking that it
     stays in the repository once every symlink on the way is resolved (the file need not
     exist yet: a path to be created is checked through its existing folders).
@@ -127,7 +128,7 @@ def decode_text(data: bytes, *, where: str, limit: int) -> str:
 
 
 def write_atomic(
-    path: str | Path, text: str, *, mode: int | None = None, durable: bool = True
+    path: str | os.PathLike[str], text: str, *, mode: int | None = None, durable: bool = True
 ) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory.
 
@@ -188,7 +189,7 @@ _FD_NAMES = {"/dev/stdout": 1, "/dev/stderr": 2, "/proc/self/fd/1": 1, "/proc/se
 
 
 def write_output(
-    path: str | Path, text: str, *, mode: int | None = None, durable: bool = True
+    path: str | os.PathLike[str], text: str, *, mode: int | None = None, durable: bool = True
 ) -> None:
     """Write ``text`` to a file the user named (``--output``/``-o``), the way a shell's ``>``
     would, but atomically where that is possible.
@@ -263,7 +264,7 @@ def _umask() -> int:
     return current
 
 
-def refuse_special(path: str | Path, where: str) -> None:
+def refuse_special(path: str | os.PathLike[str], where: str) -> None:
     """InputError naming ``where`` when ``path`` is a FIFO, socket or device (a missing
     file, a folder or a regular file pass): for paths named on the command line."""
     try:
