@@ -47,9 +47,9 @@ def add_rule_args(parser: argparse.ArgumentParser) -> None:
 
 
 def identities() -> list[object]:
-    from gitrot.keys import age
+    from gitrot.keys.identities import load_identities
 
-    return age.load_identities(os.environ, home=os.path.expanduser("~"))
+    return load_identities(os.environ, home=os.path.expanduser("~"))
 
 
 def config_path(explicit: str | Path | None) -> Path | None:

@@ -176,6 +176,7 @@ def _load_identities(root: str | None) -> list[object]:
 
     from gitrot.errors import GitrotError
     from gitrot.keys import age
+    from gitrot.keys.identities import load_identities
 
     found: list[object] = []
     if root:
@@ -187,7 +188,7 @@ def _load_identities(root: str | None) -> list[object]:
         except (OSError, UnicodeDecodeError, GitrotError):
             pass
     with contextlib.suppress(GitrotError):
-        found += age.load_identities(os.environ, home=os.path.expanduser("~"))
+        found += load_identities(os.environ, home=os.path.expanduser("~"))
     return found
 
 

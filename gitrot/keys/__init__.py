@@ -1,4 +1,6 @@
-"""Keys: age wrapping of the data key, identity discovery, ``.sops.yaml`` creation rules.
+"""Keys: age identities (``age``: the key file format, ``identities``: where sops finds them)
+and ``.sops.yaml`` creation rules (``creation_rules``); wrapping the data key is
+:mod:`gitrot.codec.agewrap`.
 
 Imports: gitrot.codec, gitrot.core, gitrot.errors.
 """

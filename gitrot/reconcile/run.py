@@ -942,9 +942,10 @@ def identities(root: str, environ: Mapping[str, str]) -> list[object]:
     import os
 
     from gitrot.keys import age
+    from gitrot.keys.identities import load_identities
 
     found = age.parse_identities(_identity_text(root, environ), source="reconciler identity")
-    found.extend(age.load_identities(environ, home=os.path.expanduser("~")))
+    found.extend(load_identities(environ, home=os.path.expanduser("~")))
     return found
 
 

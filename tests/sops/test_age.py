@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gitrot.codec import agewrap
 from gitrot.errors import EnvironmentFailure, InputError
-from gitrot.keys import age
+from gitrot.keys import age, identities
+from gitrot.keys.identities import load_identities, user_config_dir
 from tests.conftest import child_env, require_tool
 
 AGE = shutil.which("age") or "age"
@@ -138,7 +139,7 @@ def test_unwrap_opens_what_go_age_produced(tmp_path: Path, armor: bool) -> None:
 def test_unwrap_opens_go_age_ssh_payload(tmp_path: Path) -> None:
     private, public = _ssh_keypair(tmp_path, "id_ed25519")
     payload = _age_encrypt(public, DATA_KEY).decode()
-    identities = age.load_identities(
+    identities = load_identities(
         {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(private)}, home=tmp_path / "home"
     )
     assert len(identities) == 1
@@ -315,25 +316,25 @@ def _no_real_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 def test_nothing_configured_gives_no_identities(home: Path) -> None:
-    assert age.load_identities({}, home=home, platform="linux") == []
+    assert load_identities({}, home=home, platform="linux") == []
 
 
 def test_sops_age_key(home: Path, tmp_path: Path) -> None:
     keys = Keys(tmp_path / "k.txt")
     env = {"SOPS_AGE_KEY": keys.path.read_text()}
-    assert _opens(age.load_identities(env, home=home, platform="linux"), keys)
+    assert _opens(load_identities(env, home=home, platform="linux"), keys)
 
 
 def test_sops_age_key_with_several_lines(home: Path) -> None:
     one, r1 = age.generate_identity()
     two, r2 = age.generate_identity()
-    identities = age.load_identities({"SOPS_AGE_KEY": f"{one}\n{two}"}, home=home)
+    identities = load_identities({"SOPS_AGE_KEY": f"{one}\n{two}"}, home=home)
     assert [age.recipient_of(i) for i in identities] == [r1, r2]
 
 
 def test_bad_sops_age_key_names_the_variable(home: Path) -> None:
     with pytest.raises(InputError) as info:
-        age.load_identities({"SOPS_AGE_KEY": "\nsecret-garbage"}, home=home)
+        load_identities({"SOPS_AGE_KEY": "\nsecret-garbage"}, home=home)
     assert info.value.location() == "SOPS_AGE_KEY:2"
     assert "secret-garbage" not in info.value.render()
 
@@ -341,13 +342,13 @@ def test_bad_sops_age_key_names_the_variable(home: Path) -> None:
 def test_sops_age_key_file(home: Path, tmp_path: Path) -> None:
     keys = Keys(tmp_path / "elsewhere" / "k.txt")
     env = {"SOPS_AGE_KEY_FILE": str(keys.path)}
-    assert _opens(age.load_identities(env, home=home, platform="linux"), keys)
+    assert _opens(load_identities(env, home=home, platform="linux"), keys)
 
 
 def test_missing_sops_age_key_file_is_an_input_error(home: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing.txt"
     with pytest.raises(InputError) as info:
-        age.load_identities({"SOPS_AGE_KEY_FILE": str(missing)}, home=home)
+        load_identities({"SOPS_AGE_KEY_FILE": str(missing)}, home=home)
     assert "SOPS_AGE_KEY_FILE" in info.value.message
     assert str(missing) in info.value.message
 
@@ -356,14 +357,14 @@ def test_bad_sops_age_key_file_has_path_and_line(home: Path, tmp_path: Path) -> 
     bad = tmp_path / "bad.txt"
     bad.write_text("# comment\nAGE-SECRET-KEY-1XYZ\n")
     with pytest.raises(InputError) as info:
-        age.load_identities({"SOPS_AGE_KEY_FILE": str(bad)}, home=home)
+        load_identities({"SOPS_AGE_KEY_FILE": str(bad)}, home=home)
     assert info.value.location() == f"{bad}:2"
     assert "XYZ" not in info.value.render()
 
 
 def test_default_key_file_under_dot_config(home: Path) -> None:
     keys = Keys(home / ".config" / "sops" / "age" / "keys.txt")
-    assert _opens(age.load_identities({}, home=home, platform="linux"), keys)
+    assert _opens(load_identities({}, home=home, platform="linux"), keys)
 
 
 def test_default_key_file_under_xdg_config_home(home: Path, tmp_path: Path) -> None:
@@ -371,22 +372,22 @@ def test_default_key_file_under_xdg_config_home(home: Path, tmp_path: Path) -> N
     keys = Keys(xdg / "sops" / "age" / "keys.txt")
     ignored = Keys(home / ".config" / "sops" / "age" / "keys.txt")
     env = {"XDG_CONFIG_HOME": str(xdg)}
-    identities = age.load_identities(env, home=home, platform="linux")
+    identities = load_identities(env, home=home, platform="linux")
     assert _opens(identities, keys)
     assert not _opens(identities, ignored)
 
 
 def test_relative_xdg_config_home_is_ignored_like_go(home: Path) -> None:
-    assert age.user_config_dir({"XDG_CONFIG_HOME": "rel"}, home=home, platform="linux") is None
+    assert user_config_dir({"XDG_CONFIG_HOME": "rel"}, home=home, platform="linux") is None
 
 
 def test_default_key_file_on_macos(home: Path, tmp_path: Path) -> None:
     keys = Keys(home / "Library" / "Application Support" / "sops" / "age" / "keys.txt")
-    assert _opens(age.load_identities({}, home=home, platform="darwin"), keys)
+    assert _opens(load_identities({}, home=home, platform="darwin"), keys)
     xdg = tmp_path / "xdg"
     xdg_keys = Keys(xdg / "sops" / "age" / "keys.txt")
     env = {"XDG_CONFIG_HOME": str(xdg)}
-    identities = age.load_identities(env, home=home, platform="darwin")
+    identities = load_identities(env, home=home, platform="darwin")
     assert _opens(identities, xdg_keys)
     assert not _opens(identities, keys)
 
@@ -394,7 +395,7 @@ def test_default_key_file_on_macos(home: Path, tmp_path: Path) -> None:
 def test_unreadable_default_key_file_is_an_input_error(home: Path) -> None:
     (home / ".config" / "sops" / "age" / "keys.txt").mkdir(parents=True)
     with pytest.raises(InputError, match="default age key file"):
-        age.load_identities({}, home=home, platform="linux")
+        load_identities({}, home=home, platform="linux")
 
 
 def test_all_sources_are_merged(home: Path, tmp_path: Path) -> None:
@@ -411,7 +412,7 @@ def test_all_sources_are_merged(home: Path, tmp_path: Path) -> None:
         "SOPS_AGE_KEY_CMD": f"cat {from_cmd.path}",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
-    identities = age.load_identities(env, home=home, platform="linux")
+    identities = load_identities(env, home=home, platform="linux")
     assert len(identities) == 5
     for keys in (default, from_file, from_env, from_cmd):
         assert _opens(identities, keys)
@@ -425,7 +426,7 @@ def test_default_ssh_keys_are_loaded(home: Path) -> None:
     ssh = home / ".ssh"
     ssh.mkdir()
     _, ed_public = _ssh_keypair(ssh, "id_ed25519")
-    identities = age.load_identities({}, home=home, platform="linux")
+    identities = load_identities({}, home=home, platform="linux")
     assert len(identities) == 1
     assert agewrap.unwrap(agewrap.wrap(DATA_KEY, ed_public), identities) == DATA_KEY
 
@@ -451,7 +452,7 @@ def test_default_rsa_key_is_loaded_next_to_ed25519(home: Path) -> None:
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         .decode()
     )
-    identities = age.load_identities({}, home=home, platform="linux")
+    identities = load_identities({}, home=home, platform="linux")
     assert len(identities) == 2
     assert agewrap.unwrap(agewrap.wrap(DATA_KEY, rsa_public), identities) == DATA_KEY
 
@@ -462,7 +463,7 @@ def test_explicit_ssh_key_and_defaults_are_merged(home: Path, tmp_path: Path) ->
     _, default_public = _ssh_keypair(ssh, "id_ed25519")
     explicit, explicit_public = _ssh_keypair(tmp_path, "deploy")
     env = {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(explicit)}
-    identities = age.load_identities(env, home=home, platform="linux")
+    identities = load_identities(env, home=home, platform="linux")
     assert len(identities) == 2
     for public in (default_public, explicit_public):
         assert agewrap.unwrap(agewrap.wrap(DATA_KEY, public), identities) == DATA_KEY
@@ -474,14 +475,14 @@ def test_encrypted_ssh_keys_are_skipped_silently(home: Path, tmp_path: Path) -> 
     _ssh_keypair(ssh, "id_ed25519", passphrase="correct horse")
     explicit, _ = _ssh_keypair(tmp_path, "deploy", passphrase="battery staple")
     env = {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(explicit)}
-    assert age.load_identities(env, home=home, platform="linux") == []
+    assert load_identities(env, home=home, platform="linux") == []
 
 
 @pytest.mark.parametrize("passphrase", ["", "secret"])
 def test_ssh_keys_written_by_cryptography(home: Path, tmp_path: Path, passphrase: str) -> None:
     private, public = _ssh_keypair_cryptography(tmp_path, "k", passphrase=passphrase)
     env = {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(private)}
-    identities = age.load_identities(env, home=home, platform="linux")
+    identities = load_identities(env, home=home, platform="linux")
     if passphrase:
         assert identities == []
     else:
@@ -493,7 +494,7 @@ def test_unusable_default_ssh_key_is_skipped(home: Path) -> None:
     ssh.mkdir()
     (ssh / "id_ed25519").write_text("not a key\n")
     (ssh / "id_rsa").mkdir()
-    assert age.load_identities({}, home=home, platform="linux") == []
+    assert load_identities({}, home=home, platform="linux") == []
 
 
 def test_bad_explicit_ssh_key_is_an_input_error(home: Path, tmp_path: Path) -> None:
@@ -501,12 +502,12 @@ def test_bad_explicit_ssh_key_is_an_input_error(home: Path, tmp_path: Path) -> N
     bad.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecretish\n")
     env = {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(bad)}
     with pytest.raises(InputError, match="SOPS_AGE_SSH_PRIVATE_KEY_FILE") as info:
-        age.load_identities(env, home=home)
+        load_identities(env, home=home)
     assert info.value.where == str(bad)
     assert "secretish" not in info.value.render()
     env = {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(tmp_path / "missing")}
     with pytest.raises(InputError, match="does not exist"):
-        age.load_identities(env, home=home)
+        load_identities(env, home=home)
 
 
 # --- SOPS_AGE_KEY_CMD ----------------------------------------------------------------------
@@ -523,14 +524,14 @@ def test_key_cmd_output_is_a_key_file(home: Path, tmp_path: Path) -> None:
     script = _script(tmp_path / "print keys.sh", f'cat "{keys.path}"')
     # shlex-split, no shell: quoting protects the space in the path
     env = {"SOPS_AGE_KEY_CMD": f"'{script}' --flag"}
-    assert _opens(age.load_identities(env, home=home, platform="linux"), keys)
+    assert _opens(load_identities(env, home=home, platform="linux"), keys)
 
 
 def test_key_cmd_gets_the_given_environment(home: Path, tmp_path: Path) -> None:
     keys = Keys(tmp_path / "cmd-keys.txt")
     script = _script(tmp_path / "env.sh", 'cat "$KEYS_PATH"')
     env = {"SOPS_AGE_KEY_CMD": str(script), "KEYS_PATH": str(keys.path)}
-    assert _opens(age.load_identities(env, home=home, platform="linux"), keys)
+    assert _opens(load_identities(env, home=home, platform="linux"), keys)
 
 
 def test_key_cmd_is_not_run_through_a_shell(home: Path, tmp_path: Path) -> None:
@@ -538,14 +539,14 @@ def test_key_cmd_is_not_run_through_a_shell(home: Path, tmp_path: Path) -> None:
     env = {"SOPS_AGE_KEY_CMD": f"/bin/echo hi; touch {marker}"}
     # echo prints "hi; touch ..." which is not a key file
     with pytest.raises(InputError, match="not an age identity"):
-        age.load_identities(env, home=home)
+        load_identities(env, home=home)
     assert not marker.exists()
 
 
 def test_failing_key_cmd_names_the_command_not_its_output(home: Path, tmp_path: Path) -> None:
     script = _script(tmp_path / "fail.sh", "echo AGE-SECRET-KEY-1LEAKED; echo oops >&2; exit 3")
     with pytest.raises(EnvironmentFailure) as info:
-        age.load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
+        load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
     rendered = info.value.render()
     assert str(script) in rendered
     assert "exit status 3" in rendered
@@ -557,29 +558,29 @@ def test_failing_key_cmd_names_the_command_not_its_output(home: Path, tmp_path: 
 def test_missing_key_cmd_program(home: Path, tmp_path: Path) -> None:
     env = {"SOPS_AGE_KEY_CMD": str(tmp_path / "no-such-program")}
     with pytest.raises(EnvironmentFailure, match="cannot run"):
-        age.load_identities(env, home=home)
+        load_identities(env, home=home)
 
 
 def test_key_cmd_timeout(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(age, "KEY_CMD_TIMEOUT", 0.5)
+    monkeypatch.setattr(identities, "KEY_CMD_TIMEOUT", 0.5)
     # the shell's child keeps stdout open; we must not wait for it
     script = _script(tmp_path / "slow.sh", "sleep 20")
     started = datetime.now(UTC)
     with pytest.raises(EnvironmentFailure, match="did not finish"):
-        age.load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
+        load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
     assert datetime.now(UTC) - started < timedelta(seconds=10)
 
 
 @pytest.mark.parametrize("command", ["'unbalanced", "   "])
 def test_unparseable_key_cmd(home: Path, command: str) -> None:
     with pytest.raises(InputError, match="SOPS_AGE_KEY_CMD"):
-        age.load_identities({"SOPS_AGE_KEY_CMD": command}, home=home)
+        load_identities({"SOPS_AGE_KEY_CMD": command}, home=home)
 
 
 def test_bad_key_cmd_output_has_a_line_number(home: Path, tmp_path: Path) -> None:
     script = _script(tmp_path / "bad.sh", "echo '# fine'; echo garbage-material")
     with pytest.raises(InputError) as info:
-        age.load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
+        load_identities({"SOPS_AGE_KEY_CMD": str(script)}, home=home)
     assert info.value.line == 2
     assert "garbage-material" not in info.value.render()
 
@@ -589,8 +590,8 @@ def test_bad_key_cmd_output_has_a_line_number(home: Path, tmp_path: Path) -> Non
 
 def test_importing_the_module_does_not_load_pyrage() -> None:
     code = (
-        "import sys; import gitrot.keys.age; "
-        "bad = [m for m in ('pyrage',) if m in sys.modules]; "
+        "import sys; import gitrot.keys.age, gitrot.keys.identities; "
+        "bad = [m for m in ('pyrage', 'subprocess') if m in sys.modules]; "
         "print(','.join(bad))"
     )
     result = subprocess.run(
@@ -623,7 +624,7 @@ def test_sops_accepts_wrap_and_unwrap_reads_sops(home: Path, tmp_path: Path) -> 
     stop = next(i for i in range(at, len(lines)) if not lines[i].startswith(" " * pad))
     theirs = "".join(line[pad:] + "\n" for line in lines[at:stop])
     # unwrap reads what sops wrote, with identities found the way sops finds them
-    identities = age.load_identities({"SOPS_AGE_KEY_FILE": str(keys.path)}, home=home)
+    identities = load_identities({"SOPS_AGE_KEY_FILE": str(keys.path)}, home=home)
     data_key = agewrap.unwrap(theirs, identities)
     assert data_key is not None
     assert len(data_key) == 32
