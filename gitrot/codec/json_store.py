@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from gitrot.codec.gotypes import format_float_go, shortest_digits
 from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, Value
@@ -88,10 +89,14 @@ def _emit_value(value: Value, out: list[str], depth: int) -> None:
         out.append(format_float_json(value))
     elif isinstance(value, Timestamp):
         out.append(json.dumps(value.text))
-    elif isinstance(value, bytes):
-        out.append(_go_string(json.dumps(value.decode("utf-8", "replace"), ensure_ascii=False)))
+    elif isinstance(value, bytes):  # not UTF-8: Go writes each byte that is not as \ufffd
+        text = json.dumps(value.decode("utf-8", "surrogateescape"), ensure_ascii=False)
+        out.append(_go_string(_NOT_UTF8.sub(r"\\ufffd", text)))
     else:
         out.append(_go_string(json.dumps(value, ensure_ascii=False)))
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # the bytes surrogateescape kept
 
 
 def _go_string(encoded: str) -> str:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from gitrot import output
 from gitrot.codec import document
 from gitrot.codec.gotypes import format_float_yaml
-from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp
+from gitrot.codec.tree import Comment, Entry, Map, Seq, Timestamp, Value
 from gitrot.commands import sopsargs
 from gitrot.errors import EXIT_OK, GitrotError, InputError
 from gitrot.files.fsutil import read_text, write_atomic, write_output
 
-# the plain `gitrot decrypt FILE` of build jobs loads neither argparse nor typing (main.py)
-TYPE_CHECKING = False  # mypy reads this name as True
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the plain `gitrot decrypt FILE` of build jobs does not load argparse
     import argparse
-
-    from gitrot.codec.tree import Value
 
 #: one step of an --extract path: ["key"], ['key'] or [0]
 _EXTRACT_STEP = re.compile(r'\[(?:"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(\d+))\]')
@@ -76,12 +72,15 @@ def decrypt_one(
     extract: str | None,
     ignore_mac: bool,
 ) -> str:
+    steps = None if extract is None else parse_extract_path(extract)
     opened = sopsargs.open_file(path, in_fmt, verify_mac=not ignore_mac)
     fmt = out_fmt or opened.source.fmt
-    if extract is None:
-        return document.emit(opened.docs, fmt)
-    value = _extract(opened.docs[0], parse_extract_path(extract), path)
-    return render_value(value, fmt)
+    try:
+        if steps is None:
+            return document.emit(opened.docs, fmt)
+        return render_value(_extract(opened.docs[0], steps, path), fmt)
+    except InputError as exc:  # what the output format cannot hold: name the file
+        raise exc.at(path) from None
 
 
 def decrypt_many(paths: list[str], directory: str, in_fmt: str | None, ignore_mac: bool) -> int:

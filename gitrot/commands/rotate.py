@@ -8,20 +8,23 @@ stays valid without anyone decrypting it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 from gitrot import output
+from gitrot.codec.yaml_edit import Document
+from gitrot.commands.due import due_items
+from gitrot.core.durations import format_duration, parse_duration
 from gitrot.core.layout import relative_to_secrets
+from gitrot.core.models import GeneratedValue
+from gitrot.core.secret import SecretValue
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-    from datetime import datetime
-
-    from gitrot.core.secret import SecretValue
+from gitrot.files import intents, repo, workspace
+from gitrot.files.fsutil import inside, write_atomic
 
 MAX_VALUE_BYTES = 64 * 1024
 
@@ -62,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
 
 def read_secret(stream: object) -> SecretValue:
     """The supplied value: UTF-8, one trailing newline dropped, never empty; memory only."""
-    from gitrot.core.secret import SecretValue
-
     data: bytes = stream.read(MAX_VALUE_BYTES + 1)  # type: ignore[attr-defined]
     if len(data) > MAX_VALUE_BYTES:
         raise InputError(f"the value on stdin is larger than {MAX_VALUE_BYTES // 1024} KiB")
@@ -88,10 +89,6 @@ def rotate(
     root: str | None = None,
     now: datetime | None = None,
 ) -> int:
-    from datetime import UTC, datetime
-
-    from gitrot.files import workspace
-
     root = root or workspace.find_root()
     old, new = bump(
         root, name, reason=reason, emergency=emergency, secret=secret, now=now or datetime.now(UTC)
@@ -111,13 +108,6 @@ def bump(
     now: datetime,
 ) -> tuple[int, int]:
     """Edit the intent in place (and seal the value); returns (old, new) version."""
-    from pathlib import Path
-
-    from gitrot.codec.yaml_edit import Document
-    from gitrot.core.models import GeneratedValue
-    from gitrot.files import intents, repo
-    from gitrot.files.fsutil import inside, write_atomic
-
     intents.check_name(name)
     if not reason.strip():
         raise InputError("--reason is empty", hint="say why: a ticket, an incident, a schedule")
@@ -161,15 +151,6 @@ def rotate_due(
     *, reason: str, within: str, emergency: bool = False, root: str | None = None
 ) -> int:
     """Bump every due intent and print a pull-request body (markdown) on stdout."""
-    import time
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from gitrot.commands.due import due_items
-    from gitrot.core.durations import format_duration, parse_duration
-    from gitrot.core.models import GeneratedValue
-    from gitrot.files import repo, workspace
-
     root = root or workspace.find_root()
     try:
         window = parse_duration(within)

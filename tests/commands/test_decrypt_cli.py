@@ -185,3 +185,34 @@ def test_extract_of_a_binary_value_left_in_clear(
     result = gitrot("decrypt", "--extract", '["c"]', str(encrypted))
     assert (result.code, result.out) == (0, "\ufffd")
     assert run_sops(["-d", "--extract", '["c"]', str(encrypted)], key=key).stdout == b"\xff"
+
+
+def test_an_output_format_that_cannot_hold_the_file_names_it(
+    gitrot, files: dict[str, Path], key: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sops writes only the first of several YAML documents as JSON; gitrot refuses."""
+    nested = gitrot("decrypt", "--output-type", "dotenv", str(files["yaml"]))
+    assert nested.code == 2 and nested.out == ""
+    assert nested.err.splitlines()[0] == (
+        f"gitrot: error: cannot use a nested value in a dotenv file (key 'db') ({files['yaml']})"
+    )
+    plain = tmp_path / "two.yaml"
+    plain.write_text("a: 1\n---\nb: 2\n")
+    two = tmp_path / "two.enc.yaml"
+    assert gitrot("encrypt", str(plain), "--age", key.recipient, "-o", str(two)).code == 0
+    assert (
+        run_sops(["-d", "--output-type", "json", str(two)], key=key).stdout == b'{\n\t"a": 1\n}\n'
+    )
+    result = gitrot("decrypt", "--output-type", "json", str(two))
+    assert result.code == 2 and result.out == ""
+    assert result.err.splitlines()[0] == (
+        f"gitrot: error: a JSON file holds exactly one document ({two})"
+    )
+
+
+def test_a_bad_extract_path_is_refused_before_any_key_is_needed(
+    gitrot, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    result = gitrot("decrypt", "--extract", "db", str(files["yaml"]))
+    assert result.code == 2 and "invalid --extract path 'db'" in result.err
