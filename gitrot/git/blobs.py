@@ -1,37 +1,39 @@
 """Reading intents out of git objects, for the history walk.
 
-Raw tree entries (:func:`_parse_entry`), which files are intents (:func:`_is_intent`), an
-intent's ``spec.version`` (:func:`spec_version`, a line scan with the YAML parser behind it)
-and :class:`_Reader`, the base of the walk: raw trees and blobs read through pygit2, one
-cached tree per folder, the intents a walk answers for, and rename detection.
+Raw tree entries (:data:`TREE_ENTRY`, :func:`parse_entry`), which files are intents
+(:func:`is_intent_file`), an intent's ``spec.version`` (:func:`spec_version`, a line scan with
+the YAML parser behind it) and :class:`TreeReader`, the base of the walk: raw trees and blobs
+read through pygit2, one cached tree per folder, the intents a walk answers for, and rename
+detection.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
+from gitrot.codec import yaml_parse
+from gitrot.codec.tree import Map
+from gitrot.codec.yaml_scan import scan_field, scan_int
 from gitrot.core.layout import INTENT_SUFFIX, SEALED_SUFFIX
+from gitrot.errors import GitrotError
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
-    from typing import TypeVar
-
+if TYPE_CHECKING:  # history imports this module (a cycle); pygit2 is imported where used
     from gitrot.git.history import VersionChange
     from gitrot.git.repository import Commit, Repo
 
-    _Path = TypeVar("_Path", str, bytes)
+_Path = TypeVar("_Path", str, bytes)
 
-# One raw tree entry: "<octal mode> <name>\0<20-byte id>" (SHA-1 object format).
+#: one raw tree entry: "<octal mode> <name>\0<20-byte id>" (SHA-1 object format)
+TREE_ENTRY = re.compile(rb"[0-7]+ [^\0]*\0.{20}", re.S)
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.S)
-_ENTRY_BYTES = re.compile(rb"[0-7]+ [^\0]*\0.{20}", re.S)
 _TREE_MODE = b"40000"
 _GITLINK_MODE = b"160000"
 _EMPTY: frozenset[bytes] = frozenset()
 
 
-class _Reader:
+class TreeReader:
     """What the :func:`~gitrot.git.history.last_version_changes` walk reads with.
 
     The objects under ``prefix`` read raw, the intents to answer for (``paths``; None: all),
@@ -50,9 +52,6 @@ class _Reader:
         self.current: dict[str, int | None] = {}  # key -> its version at rev, once read
         self.found: dict[str, VersionChange] = {}
         self.by_path: dict[str, tuple[bytes, frozenset[bytes]]] = {}
-        from gitrot.codec.yaml_scan import scan_field, scan_int
-
-        self.scan_field, self.scan_int = scan_field, scan_int
 
     def _commit(self, hex_id: bytes) -> Commit:
         import pygit2
@@ -79,7 +78,7 @@ class _Reader:
         cached = self.by_path.get(path)
         if cached is not None and cached[0] == tree:
             return cached[1]
-        found = frozenset(_ENTRY_BYTES.findall(self.odb.read(self.oid(raw=tree))[1]))
+        found = frozenset(TREE_ENTRY.findall(self.odb.read(self.oid(raw=tree))[1]))
         self.by_path[path] = (tree, found)
         return found
 
@@ -96,7 +95,7 @@ class _Reader:
             return [] if tree is None else list(self._blobs(tree, self.base))
         found = []
         for path in sorted(self.paths):
-            if not path.startswith(self.base) or not _is_intent(path):
+            if not path.startswith(self.base) or not is_intent_file(path):
                 continue
             try:
                 entry = start.tree[path]
@@ -111,11 +110,11 @@ class _Reader:
     def _blobs(self, tree: bytes, base: str) -> Iterator[tuple[str, bytes]]:
         """Every intent file under ``tree`` with its blob id."""
         for entry in self._entries(tree, base):
-            mode, name, oid = _parse_entry(entry)
+            mode, name, oid = parse_entry(entry)
             path = base + name
             if mode == _TREE_MODE:
                 yield from self._blobs(oid, path + "/")
-            elif mode != _GITLINK_MODE and _is_intent(path):
+            elif mode != _GITLINK_MODE and is_intent_file(path):
                 yield path, oid
 
     def _changes(
@@ -126,10 +125,10 @@ class _Reader:
         old_entries = self._entries(old, base)
         sides: dict[str, list[tuple[bytes, bytes] | None]] = {}
         for entry in old_entries - new_entries:
-            mode, name, oid = _parse_entry(entry)
+            mode, name, oid = parse_entry(entry)
             sides.setdefault(name, [None, None])[0] = (mode, oid)
         for entry in new_entries - old_entries:
-            mode, name, oid = _parse_entry(entry)
+            mode, name, oid = parse_entry(entry)
             sides.setdefault(name, [None, None])[1] = (mode, oid)
         for name, (before, after) in sides.items():
             path = base + name
@@ -139,7 +138,7 @@ class _Reader:
                 yield from self._changes(old_tree, new_tree, path + "/")
             old_blob = before[1] if before and before[0] != _TREE_MODE else None
             new_blob = after[1] if after and after[0] != _TREE_MODE else None
-            if (old_blob or new_blob) and _is_intent(path):
+            if (old_blob or new_blob) and is_intent_file(path):
                 yield path, old_blob, new_blob
 
     def _tree_renames(self, old: bytes, new: bytes | None) -> dict[str, tuple[str, bytes]]:
@@ -190,14 +189,13 @@ class _Reader:
         return self.odb.read(self.oid(raw=blob))[1]
 
     def _version(self, blob: bytes) -> int | None:
-        data = self._read(blob)
-        version = self.scan_int(self.scan_field(data, b"spec", b"version"))
-        return version if version is not None else _parse_version(data)
+        return spec_version(self._read(blob))
 
 
-def _parse_entry(entry: bytes) -> tuple[bytes, str, bytes]:
+def parse_entry(entry: bytes) -> tuple[bytes, str, bytes]:
+    """(octal mode, name, raw id) of one raw tree entry that :data:`TREE_ENTRY` found."""
     match = _ENTRY.fullmatch(entry)
-    assert match is not None  # noqa: S101 - _ENTRY_BYTES only yields what _ENTRY matches
+    assert match is not None  # noqa: S101 - TREE_ENTRY only yields what _ENTRY matches
     mode, name, oid = match.groups()
     return mode, name.decode("utf-8", "surrogateescape"), oid
 
@@ -208,7 +206,8 @@ def _path_order(item: tuple[str | bytes, bytes]) -> bytes:
     return path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
 
 
-def _is_intent(path: str) -> bool:
+def is_intent_file(path: str) -> bool:
+    """Whether the file at ``path`` (under the intents' folder) is an intent by its name."""
     return path.endswith(INTENT_SUFFIX) and not path.endswith(SEALED_SUFFIX)
 
 
@@ -222,17 +221,11 @@ def spec_version(data: bytes) -> int | None:
     A line scan (:func:`gitrot.codec.yaml_scan.scan_field`) reads the canonical layout every
     intent gitrot writes has; anything else goes through the real YAML parser.
     """
-    from gitrot.codec.yaml_scan import scan_field, scan_int
-
     version = scan_int(scan_field(data, b"spec", b"version"))
     return version if version is not None else _parse_version(data)
 
 
 def _parse_version(data: bytes) -> int | None:
-    from gitrot.codec import yaml_parse
-    from gitrot.codec.tree import Map
-    from gitrot.errors import GitrotError
-
     try:
         docs = yaml_parse.parse(data.decode("utf-8"))
     except (GitrotError, UnicodeDecodeError, ValueError):

@@ -16,21 +16,22 @@ every changed file), as relative paths that start with ``../``.
 
 from __future__ import annotations
 
+import codecs
+import os
+import posixpath
+from typing import TYPE_CHECKING, Literal
+
 from gitrot.errors import GitError, InputError
-from gitrot.git.repository import open_repo, repo_location, resolve
+from gitrot.git.diff import tree_changes, tree_files
+from gitrot.git.renames import Side, find_renames
+from gitrot.git.repository import open_repo, refuse_link, repo_location, resolve
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import os
-    from typing import Literal
-
+if TYPE_CHECKING:  # pygit2 is imported where it is used: ~90 ms
     import pygit2
 
-    from gitrot.git.renames import Side
     from gitrot.git.repository import Commit, Repo
 
-    Status = Literal["added", "modified", "deleted", "renamed"]
+Status = Literal["added", "modified", "deleted", "renamed"]
 
 MAX_COMMITS = 1000  # a pull request with more commits is more likely a wrong --base
 RENAME_THRESHOLD = 50  # percent of similar content, as git's default
@@ -233,8 +234,6 @@ class Change:
 
     def top_path(self, path: str) -> str | None:
         """``path`` from the top of the git tree (for annotations); None above the top."""
-        import posixpath
-
         if path.startswith("/"):
             return None
         joined = self.prefix + path
@@ -245,8 +244,6 @@ class Change:
 
     def relative(self, top: str) -> str:
         """A path from the top of the git tree, relative to ``prefix`` (``../x`` outside)."""
-        import posixpath
-
         if top.startswith(self.prefix):
             return top[len(self.prefix) :]
         if self.prefix.startswith(top + "/"):  # a file where a folder of the prefix is
@@ -256,9 +253,6 @@ class Change:
     def _diff(self) -> list[ChangedFile]:
         """The changed files, sorted; folders whose ids are equal on both sides are skipped."""
         import pygit2
-
-        from gitrot.git.diff import tree_changes
-        from gitrot.git.renames import find_renames
 
         modified: list[tuple[Side, Side]] = []
         added: list[Side] = []
@@ -332,8 +326,6 @@ class Change:
         """InputError for a symbolic link: its blob is a path, not the file's content."""
         import pygit2
 
-        from gitrot.git.repository import refuse_link
-
         top = self.top_path(path)
         found = self._lookup(commit, top) if top else None
         if not isinstance(found, pygit2.Blob):
@@ -349,8 +341,6 @@ class Change:
         found = commit.tree if top == "" else self._lookup(commit, top) if top else None
         if not isinstance(found, pygit2.Tree):
             return []
-        from gitrot.git.diff import tree_files
-
         try:
             paths = tree_files(self.repo, found.id, top + "/" if top else "")
         except (KeyError, pygit2.GitError) as exc:
@@ -394,8 +384,6 @@ def _prefix(prefix: str) -> str:
 def _prefix_of(repo: Repo, path: str | os.PathLike[str]) -> str:
     """Where ``path`` is in the work tree of ``repo`` ("" at the top, in a bare repository
     or in the git folder)."""
-    import os
-
     if not repo.workdir:
         return ""
     where = os.path.realpath(path)
@@ -418,8 +406,6 @@ def _no_history_hint(repo: Repo) -> str:
 
 
 def _encoding(name: str | None) -> str:
-    import codecs
-
     if not name:
         return "utf-8"
     try:

@@ -9,19 +9,18 @@ Entries are read raw (:mod:`gitrot.git.blobs`), paths decoded as UTF-8 with
 
 from __future__ import annotations
 
-from gitrot.git.blobs import _ENTRY_BYTES, _parse_entry
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.git.blobs import TREE_ENTRY, parse_entry
+from gitrot.git.renames import Side
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+if TYPE_CHECKING:  # pygit2 is imported where it is used: ~90 ms
     import pygit2
 
-    from gitrot.git.renames import Side
     from gitrot.git.repository import Repo
 
-    Entry = tuple[int, bytes]  # mode, raw id
+Entry = tuple[int, bytes]  # mode, raw id
 
 TREE_MODE = 0o040000
 GITLINK_MODE = 0o160000
@@ -51,7 +50,7 @@ def tree_files(repo: Repo, tree: pygit2.Oid, base: str) -> list[str]:
     while pending:
         current, folder = pending.pop()
         for entry in _entries(repo, current):
-            raw_mode, name, oid = _parse_entry(entry)
+            raw_mode, name, oid = parse_entry(entry)
             mode = int(raw_mode, 8)
             if mode == TREE_MODE:
                 pending.append((oid, folder + name + "/"))
@@ -66,10 +65,10 @@ def _compare(
     old_entries, new_entries = _entries(repo, old), _entries(repo, new)
     sides: dict[str, list[Entry | None]] = {}
     for entry in old_entries - new_entries:
-        mode, name, oid = _parse_entry(entry)
+        mode, name, oid = parse_entry(entry)
         sides.setdefault(name, [None, None])[0] = (int(mode, 8), oid)
     for entry in new_entries - old_entries:
-        mode, name, oid = _parse_entry(entry)
+        mode, name, oid = parse_entry(entry)
         sides.setdefault(name, [None, None])[1] = (int(mode, 8), oid)
     for name, (before, after) in sides.items():
         path = base + name
@@ -88,7 +87,7 @@ def _entries(repo: Repo, tree: bytes | None) -> frozenset[bytes]:
 
     if tree is None:
         return frozenset()
-    return frozenset(_ENTRY_BYTES.findall(repo.odb.read(pygit2.Oid(raw=tree))[1]))
+    return frozenset(TREE_ENTRY.findall(repo.odb.read(pygit2.Oid(raw=tree))[1]))
 
 
 def _size(repo: Repo, oid: bytes) -> int:

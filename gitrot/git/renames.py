@@ -17,13 +17,9 @@ every folder of both trees; this runs on the changed files alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    Side = tuple[str, int, bytes, int]  # path, mode, raw blob id, size
+Side = tuple[str, int, bytes, int]  # path, mode, raw blob id, size
 
 _SPAN = re.compile(rb"[^\n]{0,63}\n|[^\n]{1,64}")
 _LINK_MODE = 0o120000
@@ -78,7 +74,7 @@ def _similar(
             return 0  # too different in size to reach the threshold
         for side in (old, new):
             if side[2] not in spans:
-                spans[side[2]] = _spans(read(side[2]))
+                spans[side[2]] = line_spans(read(side[2]))
         source, target = spans[old[2]], spans[new[2]]
         copied = sum(min(size, target.get(span, 0)) for span, size in source.items())
         return copied * 100 // larger
@@ -124,7 +120,7 @@ def _name(side: Side) -> str:
     return side[0].rsplit("/", 1)[-1]
 
 
-def _spans(data: bytes) -> dict[bytes, int]:
+def line_spans(data: bytes) -> dict[bytes, int]:
     """How many bytes of ``data`` each span holds (a line, or 64 bytes of a long one)."""
     if b"\0" not in data[:_BINARY_PROBE]:
         data = data.replace(b"\r\n", b"\n")

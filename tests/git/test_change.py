@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from gitrot.errors import GitError, InputError, UnknownRevisionError
-from gitrot.git import change as git_change
 from gitrot.git.change import Change, ChangedFile, open_change
+from gitrot.git.process import no_git_env
 from gitrot.git.repository import main_branch
 from tests.gitrepo import AUTHOR, checkout, commit_files, create_branch, make_repo, merge
 
@@ -222,10 +223,26 @@ def test_no_common_history(repo: pygit2.Repository) -> None:
     assert caught.value.message == "'main' and 'orphan' share no history"
     assert "--base" in caught.value.hint
 
-    class Shallow:
-        is_shallow = True
 
-    assert "fetch-depth: 0" in git_change._no_history_hint(Shallow())  # type: ignore[arg-type]
+def test_a_shallow_clone_without_the_merge_base_says_to_fetch_the_history(
+    repo: pygit2.Repository, tmp_path: Path
+) -> None:
+    commit_files(repo, {DB: "v1\n"}, message="start", author_time=_at(0))
+    create_branch(repo, "pr")
+    commit_files(repo, {DB: "v2\n"}, message="pr", author_time=_at(1))
+    checkout(repo, "main")
+    commit_files(repo, {"a.txt": "a\n"}, message="main", author_time=_at(2))
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{repo.workdir}",
+         str(clone)],
+        check=True, env=no_git_env(), capture_output=True,
+    )  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        open_change(clone, "origin/main", "origin/pr")
+    assert caught.value.message == "'origin/main' and 'origin/pr' share no history"
+    assert "shallow clone" in caught.value.hint
+    assert "fetch-depth: 0" in caught.value.hint
 
 
 def test_too_many_commits(repo: pygit2.Repository) -> None:
@@ -252,7 +269,24 @@ def test_commit_in_another_encoding(repo: pygit2.Repository) -> None:
     )  # fmt: skip
     (commit,) = open_change(repo.workdir, "main", "pr").commits
     assert (commit.message, commit.author_name) == ("caf\u00e9\n", "Ren\u00e9")
-    assert git_change._encoding("no-such-encoding") == "utf-8"
+
+
+def test_a_commit_in_an_unknown_encoding_reads_as_utf8(repo: pygit2.Repository) -> None:
+    commit_files(repo, {"a.txt": "0\n"}, message="start", author_time=_at(0))
+    head = str(repo.head.target)
+    env = no_git_env() | {
+        "GIT_AUTHOR_NAME": "Ren\u00e9", "GIT_AUTHOR_EMAIL": "r@example.com",
+        "GIT_COMMITTER_NAME": "Ren\u00e9", "GIT_COMMITTER_EMAIL": "r@example.com",
+    }  # fmt: skip
+    made = subprocess.run(
+        ["git", "-C", repo.workdir, "-c", "i18n.commitEncoding=no-such-encoding",
+         "commit-tree", f"{head}^{{tree}}", "-p", head, "-m", "caf\u00e9"],
+        check=True, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    repo.references.create("refs/heads/pr", made.stdout.strip())
+    assert repo[made.stdout.strip()].message_encoding == "no-such-encoding"
+    (commit,) = open_change(repo.workdir, "main", "pr").commits
+    assert (commit.message, commit.author_name) == ("caf\u00e9\n", "Ren\u00e9")
 
 
 def test_tree_listing_reads_only_the_folder(repo: pygit2.Repository) -> None:

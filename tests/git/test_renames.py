@@ -11,7 +11,7 @@ import pytest
 
 from gitrot.git.change import open_change
 from gitrot.git.process import no_git_env
-from gitrot.git.renames import _spans, find_renames
+from gitrot.git.renames import find_renames, line_spans
 from tests.gitrepo import commit_files, create_branch, make_repo
 
 BLOBS: dict[bytes, bytes] = {}
@@ -33,12 +33,12 @@ def _pairs(
 
 
 def test_spans_are_lines_or_64_bytes() -> None:
-    assert _spans(b"a\nbb\n" + b"x" * 130 + b"\nend") == {
+    assert line_spans(b"a\nbb\n" + b"x" * 130 + b"\nend") == {
         b"a\n": 2, b"bb\n": 3, b"x" * 64: 128, b"xx\n": 3, b"end": 3,
     }  # fmt: skip
-    assert _spans(b"a\r\nb\r\n") == {b"a\n": 2, b"b\n": 2}  # CR before LF ignored in text
-    assert _spans(b"\0a\r\n") == {b"\0a\r\n": 4}  # not in binary
-    assert _spans(b"") == {}
+    assert line_spans(b"a\r\nb\r\n") == {b"a\n": 2, b"b\n": 2}  # CR before LF ignored in text
+    assert line_spans(b"\0a\r\n") == {b"\0a\r\n": 4}  # not in binary
+    assert line_spans(b"") == {}
 
 
 def test_exact_renames_prefer_the_same_name() -> None:
