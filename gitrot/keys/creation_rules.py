@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from gitrot.codec import yaml_parse
 from gitrot.codec.metadata import SELECTORS
 from gitrot.codec.tree import Comment, Entry, Map, Seq, Value
 from gitrot.core.layout import SOPS_CONFIG
@@ -289,8 +290,6 @@ def rules_from_text(data: str | bytes, *, where: str) -> tuple[list[CreationRule
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise ConfigError("the sops config file is not UTF-8 text", where=where) from None
-
-    from gitrot.codec import yaml_parse  # only needed here
 
     try:
         documents = yaml_parse.parse(text, filename=where)

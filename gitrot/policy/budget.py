@@ -23,15 +23,12 @@ import signal
 import struct
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from gitrot.core.findings import Finding, Severity
+from gitrot.core.models import RotationIntent
 from gitrot.errors import InputError
 from gitrot.policy import cel
 from gitrot.policy.model import AnyRule
-
-if TYPE_CHECKING:
-    from gitrot.core.models import RotationIntent
 
 #: CPU seconds one expression may take on one intent (rules take microseconds)
 BUDGET_SECONDS = 0.5

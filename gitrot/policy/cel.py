@@ -21,17 +21,20 @@ CPU-time budget enforced by the kernel (:class:`Watch`).
 
 from __future__ import annotations
 
+import importlib.machinery
+import os
 import re
+import signal
+import struct
+import sys
+from collections.abc import Mapping
+from mmap import mmap
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from gitrot.errors import InputError
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from mmap import mmap
-    from types import ModuleType
-
     from cel.cel import Program
 
 _engine: ModuleType | None = None
@@ -50,16 +53,11 @@ def engine() -> ModuleType:
 
 
 def _load_extension() -> ModuleType:
-    import sys
-
     loaded = sys.modules.get("cel.cel")
     if loaded is not None:
         return loaded
     try:
         # importlib.machinery is loaded at interpreter start; importlib.util costs ~5 ms
-        import importlib.machinery
-        import os
-
         spec = importlib.machinery.PathFinder.find_spec("cel")
         folders = list(spec.submodule_search_locations or ()) if spec is not None else []
         suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
@@ -203,9 +201,6 @@ class Watch:
         self.subjects = 0
 
     def arm(self, program: object) -> None:
-        import signal
-        import struct
-
         struct.pack_into("qq", self.shared, 0, id(program), self.subjects)
         signal.setitimer(signal.ITIMER_PROF, self.budget)
 
@@ -260,8 +255,6 @@ def evaluate(program: Program, activation: Mapping[str, object] | Bindings) -> o
 
 
 def _disarm() -> None:
-    import signal
-
     signal.setitimer(signal.ITIMER_PROF, 0)
 
 

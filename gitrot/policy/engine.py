@@ -9,20 +9,22 @@ evaluation error, a result that is not a boolean) is an InputError naming the ru
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from gitrot.core.findings import Finding, Severity
+from gitrot.core.models import Config, RotationIntent
 from gitrot.core.timefmt import rfc3339
 from gitrot.errors import InputError
 from gitrot.policy import budget, cel
-from gitrot.policy.input import PER_INTENT, UNKNOWN, complete, config_document, input_document
+from gitrot.policy.input import (
+    PER_INTENT,
+    UNKNOWN,
+    Facts,
+    complete,
+    config_document,
+    input_document,
+)
 from gitrot.policy.model import AnyRule
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from gitrot.core.models import Config, RotationIntent
-    from gitrot.policy.input import Facts
 
 
 def evaluate(

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NoReturn
 import gitrot
 from gitrot.codec.tree import Map
 from gitrot.core.findings import Severity
-from gitrot.core.models import API_VERSION
+from gitrot.core.models import API_VERSION, Config
 from gitrot.errors import InputError
 from gitrot.files.fields import Fields, parse_root
 from gitrot.files.fsutil import read_text
@@ -53,9 +53,7 @@ from gitrot.policy.model import (
 from gitrot.policy.python_rules import builtin_python_rules, installed_rules
 
 if TYPE_CHECKING:
-    from cel.cel import Program
-
-    from gitrot.core.models import Config
+    from cel.cel import Program  # the engine loads on the first compile (gitrot.policy.cel)
 
 RULES_KIND = "PolicyRules"
 BUILTIN_DIR = "gitrot/policies"
