@@ -7,10 +7,18 @@ an error, 1 otherwise; 2 for an unknown revision or a bad rule file; 3 when git 
 
 from __future__ import annotations
 
-from gitrot import output
-from gitrot.errors import EXIT_FINDINGS, EXIT_OK
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot import output
+from gitrot.core.findings import has_errors
+from gitrot.errors import EXIT_FINDINGS, EXIT_OK
+from gitrot.git.change import open_change
+from gitrot.judge.change_input import judge_change
+from gitrot.judge.pr import pr_facts
+from gitrot.report import FORMATS, deliver, publish_github_summary, render
+from gitrot.report.text import summary_line
 
 if TYPE_CHECKING:
     import argparse
@@ -19,8 +27,6 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from gitrot.report import FORMATS
-
     parser = subparsers.add_parser(
         "check",
         help="judge a change against its base (the PR status check)",
@@ -76,17 +82,8 @@ def check(
     fmt: str = "text",
     output_file: str | None = None,
 ) -> int:
-    import os
-    from datetime import UTC, datetime
-
-    from gitrot.core.findings import has_errors
-    from gitrot.git.change import open_change
-    from gitrot.judge.judge import judge
-    from gitrot.judge.pr import pr_facts
-    from gitrot.report import render
-
     change = open_change(repo, base, head, prefix=prefix)
-    verdict = judge(change, now=datetime.now(UTC), pr=pr_facts(os.environ))
+    verdict = judge_change(change, now=datetime.now(UTC), pr=pr_facts(os.environ))
     findings, checked = verdict.findings, verdict.checked
     # one rule for every format (and for gitrot validate): paths from the top of the git
     # tree, as forges, pre-commit and CI name files, not from the policy's folder in it
@@ -102,17 +99,11 @@ def check(
         command="check",
         rules=verdict.rules,
     )
-    from gitrot.report import deliver
-
     deliver(report, output_file)
-    from gitrot.report import publish_github_summary
-
     publish_github_summary(
         findings, fmt, environ=os.environ, checked_files=checked, command="check",
         rules=verdict.rules,
     )  # fmt: skip
     if fmt == "text":
-        from gitrot.report.text import summary_line
-
         output.info(summary_line(verdict.findings, len(verdict.checked)))
     return EXIT_FINDINGS if has_errors(verdict.findings) else EXIT_OK

@@ -29,11 +29,13 @@ from gitrot.core.layout import RECONCILER_KEY, is_encrypted, is_sealed_path
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from gitrot.codec.document import SopsFile
     from gitrot.core.models import RotationIntent
-    from gitrot.git.change import ChangedFile
+    from gitrot.judge.inputs import FileChange
+
+SEALED_IMMUTABLE = "sealed-immutable"
 
 #: descriptions of the change checks, for SARIF and the reports
 RULES: dict[str, tuple[str, str]] = {
@@ -102,8 +104,12 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+#: the ids of the checks besides the rules, which a waiver may name
+CHECK_IDS = frozenset({*RULES, SEALED_IMMUTABLE})
+
+
 def sealed_changes(
-    files: list[ChangedFile], kept: Callable[[ChangedFile], bool | None] | None = None
+    files: Sequence[FileChange], kept: Callable[[FileChange], bool | None] | None = None
 ) -> list[Finding]:
     """``sealed-immutable`` for each committed sealed document the change modifies, renames
     or deletes. ``kept`` tells for a modified one whether it still holds the same value
@@ -130,7 +136,7 @@ def sealed_changes(
             hint = REKEYED_HINT
         found.append(
             Finding(
-                "sealed-immutable",
+                SEALED_IMMUTABLE,
                 Severity.ERROR,
                 changed.path,
                 1 if changed.status != "deleted" else 0,

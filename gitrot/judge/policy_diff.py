@@ -279,8 +279,8 @@ def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple
     """Waivers added or changed (at their lines) and removed."""
     from gitrot.files import waivers
 
-    old = _waiver_list(before, path)
-    new = _waiver_list(after, path)
+    old = waiver_list(before, path)
+    new = waiver_list(after, path)
     old_keys = {waivers.identity(w) for w in old}
     new_keys = {waivers.identity(w) for w in new}
     found: list[tuple[int, str]] = [
@@ -300,7 +300,8 @@ def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple
     return found
 
 
-def _waiver_list(data: bytes | None, path: str) -> list[Waiver]:
+def waiver_list(data: bytes | None, path: str) -> list[Waiver]:
+    """The waivers of a waivers file's text, whatever rules they name (none when absent)."""
     if data is None:
         return []
     from gitrot.files import waivers

@@ -109,6 +109,57 @@ def load_config(tree: Tree) -> Config | None:
     return repo.parse_config(text, CONFIG_FILE)
 
 
+def quiet_config(tree: Tree) -> Config | None:
+    """A side's gitrot.yaml; None when absent or broken (the head's alone judges then)."""
+    from gitrot.errors import GitrotError
+
+    try:
+        return load_config(tree)
+    except GitrotError:
+        return None
+
+
+def allowlist(tree: Tree) -> list[AllowEntry]:
+    """A side's scan allowlist (none without the file)."""
+    from gitrot.scan import allowlist as allowlist_module
+
+    text = tree.read(SCAN_ALLOWLIST)
+    if text is None:
+        return []
+    return allowlist_module.parse(text.decode("utf-8", "replace"), where=SCAN_ALLOWLIST)
+
+
+def distinct(policies: list[Policy]) -> list[Policy]:
+    """The policies, each judged once: a side whose files equal another's adds nothing."""
+    seen: set[object] = set()
+    found = []
+    for policy in policies:
+        key = policy.key()
+        if key not in seen:
+            seen.add(key)
+            found.append(policy)
+    return found
+
+
+def load_sides(
+    base_tree: Tree,
+    base_config: Config | None,
+    head_tree: Tree,
+    head_config: Config,
+    extra_ids: Collection[str],
+) -> tuple[Policy | None, Policy]:
+    """The policies of the base (None without its gitrot.yaml) and of the head, with the
+    built-in rules and those installed packages register (the same on both sides)."""
+    from gitrot.policy import rules as rules_module
+    from gitrot.policy.python_rules import installed_rules
+
+    builtin, installed = rules_module.builtin_rules(), list(installed_rules())
+    head = load_policy(head_tree, head_config, builtin, installed, extra_ids)
+    if base_config is None:
+        return None, head
+    return load_policy(base_tree, base_config, builtin, installed, extra_ids), head
+
+
 def load_policy(
     tree: Tree,
     config: Config,

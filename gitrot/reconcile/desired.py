@@ -197,7 +197,7 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     settled: pygit2.Tree | None = None,
 ) -> dict[str, str]:
     """``{path: why refused}`` for intents with an unwaived error finding, judged as the PR
-    check judges (:func:`gitrot.judge.judge.judge_commits`): the base is the last reconciled
+    check judges (:func:`gitrot.judge.recheck.judge_commits`): the base is the last reconciled
     commit (none: no base), the head ``commit``; the rules of both commits' policies, the
     intents' history from git, ``commit``'s waivers. Each intent is compared with what was
     last applied when the trusted state says (``settled``): an intent refused once is not
@@ -205,7 +205,7 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     request's facts (approvals) is not evaluated: they are not known after the merge."""
     from gitrot.core.findings import Severity
     from gitrot.git.state import read_object, reconciled
-    from gitrot.judge.judge import judge_commits
+    from gitrot.judge.recheck import judge_commits
 
     if not intents:
         return {}
