@@ -40,8 +40,7 @@ if TYPE_CHECKING:
     from gitrot.core.models import Config, RotationIntent
     from gitrot.files.waivers import Waiver
     from gitrot.git.change import Change
-    from gitrot.judge.inputs import FileChange, Verdict
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import FileChange, Policy, Verdict
     from gitrot.policy.input import Facts
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from gitrot.core.models import RotationIntent
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import Policy
     from gitrot.policy.facts import RuleFacts
 
 

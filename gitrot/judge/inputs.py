@@ -16,10 +16,13 @@ if TYPE_CHECKING:  # pygit2 behind the git types; the hook never imports them
     from datetime import datetime
 
     from gitrot.core.findings import Finding
-    from gitrot.core.models import RotationIntent
+    from gitrot.core.models import Config, RotationIntent
+    from gitrot.errors import GitrotError
     from gitrot.files.waivers import Waiver
-    from gitrot.judge.sides import Policy
+    from gitrot.keys.creation_rules import CreationRule
     from gitrot.policy.input import Facts
+    from gitrot.policy.model import AnyRule
+    from gitrot.scan.allowlist import AllowEntry
 
 
 class FileChange(Protocol):
@@ -35,6 +38,39 @@ class FileChange(Protocol):
 
     @property
     def status(self) -> str: ...
+
+
+class Policy:
+    """What one side's policy files say (a commit's, or the work tree's). ``texts`` holds
+    the raw text of each policy file (for :mod:`gitrot.judge.policy_diff`); ``rule_files``
+    the rule files ``policy.paths`` names there."""
+
+    __slots__ = (
+        "allow",
+        "config",
+        "rule_files",
+        "rules",
+        "sops",
+        "sops_problem",
+        "texts",
+        "waiver_problems",
+        "waivers",
+    )
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rules: list[AnyRule] = []
+        self.rule_files: list[str] = []
+        self.texts: dict[str, bytes] = {}
+        self.sops: list[CreationRule] | None = None
+        self.sops_problem: GitrotError | None = None
+        self.allow: list[AllowEntry] = []
+        self.waivers: list[Waiver] = []
+        self.waiver_problems: list[Finding] = []
+
+    def key(self) -> tuple[tuple[str, bytes], ...]:
+        """Equal for two commits whose policies judge alike (the same files, byte for byte)."""
+        return tuple(sorted(self.texts.items()))
 
 
 class Verdict:

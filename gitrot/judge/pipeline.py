@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gitrot.core.findings import Finding
-from gitrot.core.layout import in_secrets, is_sealed_path
+from gitrot.core.layout import SOPS_CONFIG, in_secrets, is_sealed_path
 from gitrot.errors import GitrotError
 from gitrot.files import repo
 from gitrot.judge import changes
@@ -26,8 +26,7 @@ from gitrot.policy.rules import describe as describe_rules
 
 if TYPE_CHECKING:
     from gitrot.core.models import RotationIntent
-    from gitrot.judge.inputs import Inputs
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import Inputs, Policy
 
 
 def judge(inputs: Inputs) -> Verdict:
@@ -39,6 +38,9 @@ def judge(inputs: Inputs) -> Verdict:
     policies = inputs.policies(findings)
     if not policies:
         return Verdict(findings, inputs.checked, dict(inputs.rules))
+    sops_problem = policies[-1].sops_problem  # the judged side's .sops.yaml
+    if sops_problem is not None:
+        findings.append(Finding.from_error(sops_problem.at(SOPS_CONFIG)))
     facts = inputs.facts(intents, texts, policies)
     judged = run_rules(
         policies,

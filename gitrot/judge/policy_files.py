@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from gitrot.core.findings import Finding
     from gitrot.core.models import Config
     from gitrot.git.change import Change, ChangedFile
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import Policy
 
 
 def policy_paths(configs: Iterable[Config]) -> tuple[set[str], tuple[str, ...]]:

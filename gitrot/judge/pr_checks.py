@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gitrot.core.models import Config, RotationIntent
     from gitrot.git.change import Change, ChangedFile
     from gitrot.judge.commits import Commits
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import Policy
     from gitrot.policy.input import Facts
 
 _RECIPIENT_LINE = re.compile(rb"\s*-?\s*recipient:\s*(age1[0-9a-z]+)\s*$")

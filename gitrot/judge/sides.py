@@ -9,18 +9,27 @@ counts); the reconciler with the last reconciled commit's and the target's. A
 
 from __future__ import annotations
 
-from gitrot.core.layout import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.core.findings import Finding, Severity
+from gitrot.core.layout import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
+from gitrot.errors import GitrotError, InputError
+from gitrot.files import repo, waivers
+from gitrot.files.fields import decode
+from gitrot.git.repository import read_blob
+from gitrot.git.state import list_blobs
+from gitrot.judge.inputs import Policy
+from gitrot.policy import rules as rules_module
+from gitrot.policy.facts import sops_rules
+from gitrot.policy.python_rules import installed_rules
+from gitrot.scan import allowlist as allowlist_module
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
-    from gitrot.core.findings import Finding
     from gitrot.core.models import Config
     from gitrot.files.waivers import Waiver
     from gitrot.git.repository import Commit
-    from gitrot.keys.creation_rules import CreationRule
     from gitrot.policy.model import AnyRule
     from gitrot.scan.allowlist import AllowEntry
 
@@ -37,52 +46,15 @@ class Tree:
         self.prefix = prefix
 
     def read(self, path: str) -> bytes | None:
-        from gitrot.git.repository import read_blob
-
         return read_blob(self.commit, self.prefix + path)
 
     def list(self, folder: str) -> list[str]:
         """The files under ``folder`` (policy-relative), sorted."""
-        from gitrot.git.state import list_blobs
-
         top = (self.prefix + folder).rstrip("/")
         if not top:
             return []
         found = list_blobs(self.commit, top)
         return sorted(path[len(self.prefix) :] for path in found)
-
-
-class Policy:
-    """What one commit's policy files say. ``texts`` holds the raw text of each policy file
-    (for :mod:`gitrot.judge.policy_diff`); ``rule_files`` the rule files ``policy.paths``
-    names there."""
-
-    __slots__ = (
-        "allow",
-        "config",
-        "rule_files",
-        "rules",
-        "sops",
-        "sops_problem",
-        "texts",
-        "waiver_problems",
-        "waivers",
-    )
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.rules: list[AnyRule] = []
-        self.rule_files: list[str] = []
-        self.texts: dict[str, bytes] = {}
-        self.sops: list[CreationRule] | None = None
-        self.sops_problem: Exception | None = None
-        self.allow: list[AllowEntry] = []
-        self.waivers: list[Waiver] = []
-        self.waiver_problems: list[Finding] = []
-
-    def key(self) -> tuple[tuple[str, bytes], ...]:
-        """Equal for two commits whose policies judge alike (the same files, byte for byte)."""
-        return tuple(sorted(self.texts.items()))
 
 
 def rule_files(tree: Tree, config: Config) -> list[str]:
@@ -101,8 +73,6 @@ def rule_files(tree: Tree, config: Config) -> list[str]:
 
 def load_config(tree: Tree) -> Config | None:
     """The commit's gitrot.yaml; None when it has none. A GitrotError when it does not load."""
-    from gitrot.files import repo
-
     text = tree.read(CONFIG_FILE)
     if text is None:
         return None
@@ -111,8 +81,6 @@ def load_config(tree: Tree) -> Config | None:
 
 def quiet_config(tree: Tree) -> Config | None:
     """A side's gitrot.yaml; None when absent or broken (the head's alone judges then)."""
-    from gitrot.errors import GitrotError
-
     try:
         return load_config(tree)
     except GitrotError:
@@ -121,8 +89,6 @@ def quiet_config(tree: Tree) -> Config | None:
 
 def allowlist(tree: Tree) -> list[AllowEntry]:
     """A side's scan allowlist (none without the file)."""
-    from gitrot.scan import allowlist as allowlist_module
-
     text = tree.read(SCAN_ALLOWLIST)
     if text is None:
         return []
@@ -150,9 +116,6 @@ def load_sides(
 ) -> tuple[Policy | None, Policy]:
     """The policies of the base (None without its gitrot.yaml) and of the head, with the
     built-in rules and those installed packages register (the same on both sides)."""
-    from gitrot.policy import rules as rules_module
-    from gitrot.policy.python_rules import installed_rules
-
     builtin, installed = rules_module.builtin_rules(), list(installed_rules())
     head = load_policy(head_tree, head_config, builtin, installed, extra_ids)
     if base_config is None:
@@ -171,10 +134,6 @@ def load_policy(
     repository's rule files, then the ``installed`` ones, checked for unique ids (InputError);
     ``.sops.yaml``, the waivers (``extra_ids``: the ids of checks a waiver may name besides
     the rules') and the scan allowlist (InputError when it does not load)."""
-    from gitrot.errors import GitrotError, InputError
-    from gitrot.files.fields import decode
-    from gitrot.policy import rules as rules_module
-
     policy = Policy(config)
     config_text = tree.read(CONFIG_FILE)
     if config_text is not None:
@@ -191,18 +150,16 @@ def load_policy(
     sops_text = tree.read(SOPS_CONFIG)
     if sops_text is not None:
         policy.texts[SOPS_CONFIG] = sops_text
-        from gitrot.policy.facts import sops_rules
-
         try:
             policy.sops = sops_rules(sops_text, SOPS_CONFIG)
         except GitrotError as exc:
             policy.sops_problem = exc
     allow_text = tree.read(SCAN_ALLOWLIST)
     if allow_text is not None:
-        from gitrot.scan import allowlist
-
         policy.texts[SCAN_ALLOWLIST] = allow_text
-        policy.allow = allowlist.parse(allow_text.decode("utf-8", "replace"), where=SCAN_ALLOWLIST)
+        policy.allow = allowlist_module.parse(
+            allow_text.decode("utf-8", "replace"), where=SCAN_ALLOWLIST
+        )
     if config.waivers_path:
         text = tree.read(config.waivers_path)
         if text is not None:
@@ -213,9 +170,6 @@ def load_policy(
 
 
 def _waivers(text: bytes, where: str, known: Collection[str]) -> tuple[list[Waiver], list[Finding]]:
-    from gitrot.core.findings import Finding, Severity
-    from gitrot.files import waivers
-
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,7 +18,7 @@ from gitrot.files import repo, waivers
 from gitrot.files.fsutil import inside, read_bytes
 from gitrot.git.worktree import at_head, head_blobs
 from gitrot.judge import changes
-from gitrot.judge.sides import Policy
+from gitrot.judge.inputs import Policy
 from gitrot.judge.waive import effective_waivers
 from gitrot.policy import facts as known
 from gitrot.policy import rules as rules_module

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from gitrot.core.findings import Finding
     from gitrot.files.waivers import Waiver
-    from gitrot.judge.sides import Policy
+    from gitrot.judge.inputs import Policy
 
 
 def waive(
