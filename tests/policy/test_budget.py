@@ -83,3 +83,23 @@ def test_no_intents_or_no_cel_rules_evaluate_in_process() -> None:
     assert engine.evaluate(rules, [], config, now=NOW) == []
     assert engine.evaluate([], [_intent()], config, now=NOW) == []
     assert budget.available()
+
+
+def test_after_max_overruns_the_policy_is_not_evaluated_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(budget, "BUDGET_SECONDS", 0.1)
+    triggers = "".join(f"  t{i}: {{type: command, argv: [make]}}\n" for i in range(3000))
+    config = parse_config(config_text() + "triggers:\n" + triggers, "gitrot.yaml")
+    slow = "config.triggers.all(a, config.triggers.exists(b, b == 'nothing') || true)"
+    text = HEAD + "".join(
+        _rule(slow).replace(HEAD, "").replace("id: custom", f"id: slow-{n}")
+        for n in range(budget.MAX_OVERRUNS)
+    )
+    found = engine.evaluate(parse_rules(text, "policies/x.yaml"), [_intent()], config, now=NOW)
+    assert [f.rule_id for f in found] == ["rule-cost"] * (budget.MAX_OVERRUNS + 1)
+    assert [f"'slow-{n}'" in f.message for n, f in enumerate(found[:-1])] == [True] * 3
+    assert found[-1].message == (
+        f"{budget.MAX_OVERRUNS} rules went over their cost bound: the policy was not evaluated"
+    )
+    assert found[-1].severity == Severity.ERROR

@@ -63,3 +63,31 @@ def test_the_engine_loads_without_the_cli_of_its_package() -> None:
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60
     ).stdout.split()
     assert out[:2] == ["False", "False"]
+
+
+#: the cel package's folder lists no extension file (imports do not use os.listdir)
+_NO_EXTENSION_FILE = "import os, sys; os.listdir = lambda path='.': []; "
+
+
+def test_without_the_extension_file_the_package_is_imported_instead() -> None:
+    probe = (
+        _NO_EXTENSION_FILE + "from gitrot.policy import cel; "
+        "print(cel.evaluate(cel.compile('1 + 1 == 2'), {}), 'cel.cel' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    assert out == ["True", "True"]
+
+
+def test_without_the_engine_a_rule_is_an_input_error_saying_how_to_install_it() -> None:
+    probe = (
+        _NO_EXTENSION_FILE + "sys.modules['cel.cel'] = None; from gitrot.policy import cel\n"
+        "try:\n    cel.compile('true')\n"
+        "except cel.InputError as exc:\n    print(exc.exit_code, exc.message, '|', exc.hint)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert out.startswith("2 the CEL engine is not installed |")
+    assert "pip install common-expression-language" in out
