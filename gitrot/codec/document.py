@@ -171,7 +171,11 @@ def decrypt(source: SopsFile, identities: Sequence[object], *, verify_mac: bool 
 
 def check_mac(meta: Metadata, cipher: Cipher, digest: str, *, where: str) -> None:
     try:
-        stored, _ = cipher.decrypt(meta.mac, mac_aad(meta.lastmodified))
+        aad = mac_aad(meta.lastmodified)
+    except IntegrityError as exc:  # not a time at all: say so, not "the MAC was changed"
+        raise exc.at(where) from None
+    try:
+        stored, _ = cipher.decrypt(meta.mac, aad)
     except IntegrityError:
         raise IntegrityError(
             "the MAC could not be decrypted (the 'mac' or 'lastmodified' field was changed)",
@@ -287,9 +291,7 @@ def _envelope(fmt: str) -> str:
     return "json" if fmt == "binary" else fmt
 
 
-def _same_mac(previous: Opened | None, old: Metadata, digest: str) -> bool:
-    if previous is None:
-        return False
+def _same_mac(previous: Opened, old: Metadata, digest: str) -> bool:
     try:
         stored, _ = previous.cipher.decrypt(old.mac, mac_aad(old.lastmodified))
     except IntegrityError:
