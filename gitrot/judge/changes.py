@@ -23,10 +23,20 @@ of the policy engine see ``base`` too (``version-step``); these are about files:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from gitrot.codec.tree import Map
 from gitrot.core.findings import Finding, Severity
 from gitrot.core.layout import RECONCILER_KEY, is_encrypted, is_sealed_path
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.core.models import SealedValue
+from gitrot.errors import GitrotError, NoKeyError
+from gitrot.files import repo
+from gitrot.judge.pr import MISSING_HINT
+from gitrot.keys import age
+from gitrot.keys.identities import load_identities
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -176,14 +186,6 @@ class Keys:
 
 
 def _load_identities(root: str | None) -> list[object]:
-    import contextlib
-    import os
-    import stat
-
-    from gitrot.errors import GitrotError
-    from gitrot.keys import age
-    from gitrot.keys.identities import load_identities
-
     found: list[object] = []
     if root:
         path = os.path.join(root, RECONCILER_KEY)
@@ -206,8 +208,7 @@ def _opened(text: bytes, where: str, keys: Keys) -> object | None:
     """The decrypted documents of a SOPS YAML text (MAC checked); None when no key at hand
     opens its data key (or it is not SOPS YAML); :data:`BROKEN` when one does but a value
     or the MAC does not verify."""
-    from gitrot.codec.document import SopsFile, decrypt
-    from gitrot.errors import GitrotError, NoKeyError
+    from gitrot.codec.document import SopsFile, decrypt  # SOPS decryption: ~5 ms the hook spares
 
     identities = keys.identities()
     if not identities:
@@ -237,8 +238,7 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
     opens both sides to equal documents (a new data key: ``sops rotate``), False when they
     differ or the documents do not parse, None when the value's ciphertext changed and no
     key opens both sides."""
-    from gitrot.codec.document import SopsFile
-    from gitrot.errors import GitrotError
+    from gitrot.codec.document import SopsFile  # see _opened
 
     try:
         before = SopsFile.parse(old.decode("utf-8"), fmt="yaml", where=where)
@@ -267,8 +267,6 @@ def _frame(source: SopsFile) -> tuple[object, ...]:
 
 def missing_sealed(intent: RotationIntent, exists: bool) -> list[Finding]:
     """``sealed-missing`` when the intent's sealed document is not in the head."""
-    from gitrot.core.models import SealedValue
-
     if not isinstance(intent.value, SealedValue) or exists:
         return []
     line, column = intent.position("spec.value.sealed")
@@ -394,14 +392,9 @@ def same_ref(old_text: bytes | None, new_text: bytes | None, where: str, keys: K
 
 
 def _ref_of(text: bytes | None, where: str, keys: Keys) -> str | None:
-    from gitrot.codec.tree import Map
-    from gitrot.errors import GitrotError
-
     if text is None:
         return None
     try:
-        from gitrot.files import repo
-
         ref = repo.parse_intent(text, where).ref
     except GitrotError:  # a side that does not load compares as unknown
         return None
@@ -453,8 +446,6 @@ def approved(rule_id: str, finding: Finding, approver: str | None, pr_known: boo
             hint="review that it is intended",
         )
     if not pr_known:
-        from gitrot.judge.pr import MISSING_HINT
-
         return Finding(
             rule_id,
             Severity.ERROR,

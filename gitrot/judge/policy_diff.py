@@ -9,10 +9,18 @@ for reading the two sides' files through :class:`~gitrot.judge.sides.Tree`.
 
 from __future__ import annotations
 
+import json
+import re
+from typing import TYPE_CHECKING
+
 from gitrot.core.findings import Finding, Severity
 from gitrot.core.layout import CONFIG_FILE, SCAN_ALLOWLIST, SOPS_CONFIG
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.errors import GitrotError
+from gitrot.files import waivers as waivers_module
+from gitrot.judge.pr import MISSING_HINT, approved_by
+from gitrot.policy.facts import sops_rules
+from gitrot.policy.rules import parse_rules
+from gitrot.scan import allowlist
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -77,8 +85,6 @@ def findings(
 ) -> list[Finding]:
     """One ``policy-changed`` finding per change: an error unless a policy owner approved
     (then a warning, for the record)."""
-    from gitrot.judge.pr import MISSING_HINT, approved_by
-
     names = sorted({o.lower() for o in owners})
     approver = approved_by(pr, names)
     severity, hint, note = Severity.ERROR, "", ""
@@ -110,8 +116,6 @@ def findings(
 
 def _line_of(text: str, *keys: str) -> int:
     """The first line of ``text`` that holds ``key:`` for one of ``keys``, in order."""
-    import re
-
     lines = text.split("\n")
     for key in keys:
         pattern = re.compile(r"^\s*-?\s*\{?\s*['\"]?" + re.escape(key) + r"['\"]?\s*:")
@@ -122,8 +126,6 @@ def _line_of(text: str, *keys: str) -> int:
 
 
 def _plain(options: Mapping[str, object]) -> str:
-    import json
-
     return json.dumps(options, sort_keys=True, default=str)
 
 
@@ -255,9 +257,6 @@ def _rule_summary(data: bytes | None, path: str) -> dict[str, tuple[int, object]
     """``{rule id: (line, its fields)}`` of a rule file (empty when absent or broken)."""
     if data is None:
         return {}
-    from gitrot.errors import GitrotError
-    from gitrot.policy.rules import parse_rules
-
     try:
         rules = parse_rules(data.decode("utf-8", "replace"), path)
     except GitrotError:
@@ -277,12 +276,10 @@ def _fields(rule: object) -> tuple[object, ...]:
 
 def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple[int, str]]:
     """Waivers added or changed (at their lines) and removed."""
-    from gitrot.files import waivers
-
     old = waiver_list(before, path)
     new = waiver_list(after, path)
-    old_keys = {waivers.identity(w) for w in old}
-    new_keys = {waivers.identity(w) for w in new}
+    old_keys = {waivers_module.identity(w) for w in old}
+    new_keys = {waivers_module.identity(w) for w in new}
     found: list[tuple[int, str]] = [
         (
             w.line,
@@ -290,12 +287,12 @@ def _waivers(before: bytes | None, after: bytes | None, path: str) -> list[tuple
             f"{w.approver}, expires {w.expires}",
         )
         for w in new
-        if waivers.identity(w) not in old_keys
+        if waivers_module.identity(w) not in old_keys
     ]
     found.extend(
         (0, f"waiver removed: {w.rule!r} for {', '.join(w.secrets)}")
         for w in old
-        if waivers.identity(w) not in new_keys
+        if waivers_module.identity(w) not in new_keys
     )
     return found
 
@@ -304,21 +301,17 @@ def waiver_list(data: bytes | None, path: str) -> list[Waiver]:
     """The waivers of a waivers file's text, whatever rules they name (none when absent)."""
     if data is None:
         return []
-    from gitrot.files import waivers
 
     # every rule id is "known" here: the file's own check reports unknown ones
     class _Any:
         def __contains__(self, item: object) -> bool:
             return True
 
-    found, _problems = waivers.parse_waivers(data.decode("utf-8", "replace"), path, _Any())  # type: ignore[arg-type]
+    found, _problems = waivers_module.parse_waivers(data.decode("utf-8", "replace"), path, _Any())  # type: ignore[arg-type]
     return found
 
 
 def _allowlist(before: bytes | None, after: bytes | None, text: str) -> list[tuple[int, str]]:
-    from gitrot.errors import GitrotError
-    from gitrot.scan import allowlist
-
     def entries(data: bytes | None) -> list[allowlist.AllowEntry]:
         if data is None:
             return []
@@ -371,9 +364,6 @@ def _creation(data: bytes | None) -> list[tuple[str, tuple[str, ...], str]]:
     """``[(path_regex, recipients, selector)]`` of a .sops.yaml (empty when absent/broken)."""
     if data is None:
         return []
-    from gitrot.errors import GitrotError
-    from gitrot.policy.facts import sops_rules
-
     try:
         rules = sops_rules(data, SOPS_CONFIG)
     except GitrotError:
