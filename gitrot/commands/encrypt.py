@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+from datetime import UTC, datetime
+
 from gitrot import output
+from gitrot.codec import document
 from gitrot.commands import sopsargs
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.files.fsutil import read_text, write_output
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,12 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def encrypt(args: argparse.Namespace, path: str, *, in_place: bool, output_path: str | None) -> int:
-    import os
-    from datetime import UTC, datetime
-
-    from gitrot.codec import document
-    from gitrot.files.fsutil import read_text, write_output
-
     fmt = document.detect_format(path, args.input_type)
     out_fmt = args.output_type or fmt
     docs = document.parse_plain(read_text(path), fmt, where=path)

@@ -8,16 +8,15 @@ refuses one that exists.
 
 from __future__ import annotations
 
+import argparse
 import os
+import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gitrot import output
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.keys import age
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,10 +44,6 @@ def default_key_file() -> Path:
 
 
 def keygen(path: Path | None) -> int:
-    from datetime import UTC, datetime
-
-    from gitrot.keys import age
-
     target = path or default_key_file()
     identity, recipient = age.generate_identity()
     text = age.format_key_file(identity, recipient, datetime.now(UTC))
@@ -80,8 +75,6 @@ def _append(target: Path, text: str) -> None:
     """Add ``text`` (one identity with its comment lines) at the end of the key file
     ``target``, on a line of its own. Its mode is left as it is; a file others can read
     is reported."""
-    import stat
-
     try:
         fd = os.open(target, os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
     except OSError as error:
@@ -91,12 +84,13 @@ def _append(target: Path, text: str) -> None:
             hint="it must be a regular file you can write (not a symbolic link); or pass "
             "-o NEWFILE",
         ) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device: checked before any stream
+        os.close(fd)
+        raise InputError(
+            "the identity file is not a regular file", where=str(target), hint="pass -o NEWFILE"
+        )
     with os.fdopen(fd, "r+b") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(
-                "the identity file is not a regular file", where=str(target), hint="pass -o NEWFILE"
-            )
         size = info.st_size
         separator = b""
         if size:

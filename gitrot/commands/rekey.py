@@ -5,13 +5,13 @@ gitrot's own ``rotate`` is reserved for credentials, hence the different name.
 
 from __future__ import annotations
 
+import argparse
+from datetime import UTC, datetime
+
 from gitrot import output
+from gitrot.codec import document
 from gitrot.commands import sopsargs
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.files.fsutil import write_output
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,11 +28,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def rekey(path: str, output_path: str | None, fmt: str | None) -> int:
-    from datetime import UTC, datetime
-
-    from gitrot.codec import document
-    from gitrot.files.fsutil import write_output
-
     opened = sopsargs.open_file(path, fmt)
     meta = opened.source.metadata
     options = document.EncryptOptions(

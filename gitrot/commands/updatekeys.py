@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from gitrot import output
+from gitrot.codec import document
 from gitrot.commands import sopsargs
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.errors import InputError
+from gitrot.files.fsutil import write_atomic
+from gitrot.keys import creation_rules as rules
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,11 +27,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def updatekeys(paths: list[str], config: Path | None, fmt: str | None) -> int:
-    from gitrot.codec import document
-    from gitrot.errors import InputError
-    from gitrot.files.fsutil import write_atomic
-    from gitrot.keys import creation_rules as rules
-
     config_file = sopsargs.config_path(config)
     if config_file is None:
         raise InputError(
