@@ -49,19 +49,31 @@ def at_head(
     None when there is no HEAD to compare with."""
     if not paths or not has_head(root):
         return None
-    blobs = head_blobs(root, paths, checked=True)
-    times = version_times(root, paths, checked=True)
-    return (blobs or {}, times or {}) if blobs is not None and times is not None else None
+    return _blobs(root, paths), _times(root, paths)
 
 
-def head_blobs(
-    root: str, paths: Collection[str], *, checked: bool = False
-) -> dict[str, bytes | None] | None:
+def head_blobs(root: str, paths: Collection[str]) -> dict[str, bytes | None] | None:
     """``{path: bytes at HEAD, or None when HEAD lacks it}``; None without a HEAD."""
     if not paths:
         return {}
-    if not checked and not has_head(root):
-        return None
+    return _blobs(root, paths) if has_head(root) else None
+
+
+def version_times(root: str, paths: Collection[str]) -> dict[str, int] | None:
+    """``{path: committer time}`` of the newest first-parent commit of ``HEAD`` whose diff of
+    ``path`` adds or removes a ``version: N`` line: when the version the path has at HEAD
+    took effect. Paths never changed that way are absent; None without a HEAD.
+
+    A rename starts the clock again (the pickaxe sees an added file); ``gitrot due`` follows
+    renames, at the cost of a full history walk the hook cannot afford.
+    """
+    if not paths:
+        return {}
+    return _times(root, paths) if has_head(root) else None
+
+
+def _blobs(root: str, paths: Collection[str]) -> dict[str, bytes | None]:
+    """:func:`head_blobs` once HEAD is known to exist: one ``git cat-file --batch``."""
     ordered = list(paths)
     request = "".join(f"HEAD:./{path}\n" for path in ordered).encode()
     result = run_git([*_RAW_PATHS, "cat-file", "--batch"], cwd=root, input=request)
@@ -84,20 +96,9 @@ def head_blobs(
     return found
 
 
-def version_times(
-    root: str, paths: Collection[str], *, checked: bool = False
-) -> dict[str, int] | None:
-    """``{path: committer time}`` of the newest first-parent commit of ``HEAD`` whose diff of
-    ``path`` adds or removes a ``version: N`` line: when the version the path has at HEAD
-    took effect. Paths never changed that way are absent; None without a HEAD.
-
-    A rename starts the clock again (the pickaxe sees an added file); ``gitrot due`` follows
-    renames, at the cost of a full history walk the hook cannot afford.
-    """
-    if not paths:
-        return {}
-    if not checked and not has_head(root):
-        return None
+def _times(root: str, paths: Collection[str]) -> dict[str, int]:
+    """:func:`version_times` once HEAD is known to exist: one ``git log -G``, stopped as soon
+    as every path has its answer (many paths: :func:`_walked_times`)."""
     if len(paths) > MAX_PICKAXE_PATHS:
         return _walked_times(root, paths)
     args = [*_RAW_PATHS, "log", "--first-parent", "--relative", "--format=%x01%ct"]
