@@ -4,7 +4,8 @@ A rotation's pull request must show exactly the bump: comments, key order, quoti
 indentation elsewhere stay byte for byte. Edits work on the source text, located through
 the parsed tree's line numbers, and every edit is checked by parsing the result again: the
 edited document must equal the original with only the intended change, or the edit is
-refused (never a silently different file).
+refused (never a silently different file). An edit is all or nothing: a refused edit leaves
+the document as it was.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ class Document:
         eol = "\n" if line.endswith("\n") else ""
         quote = line[start] if line[start : start + 1] in ("'", '"') else ""
         rendered = inline_scalar(value, quote=quote)
-        self.lines[index:stop] = [line[:start] + rendered + tail + eol]
-        self._check(path, value)
+        lines = list(self.lines)
+        lines[index:stop] = [line[:start] + rendered + tail + eol]
+        self._check(lines, path, value)
 
     def insert_after(self, sibling: tuple[str, ...], key: str, value: Scalar) -> None:
         """Add ``key: value`` right after the entry ``sibling``, at its indentation."""
@@ -64,8 +66,9 @@ class Document:
         index = entry.line - 1
         indent = _indent(self.lines[index])
         stop = self._block_end(index, indent)
-        self.lines.insert(stop, " " * indent + f"{key}: {inline_scalar(value)}\n")
-        self._check((*sibling[:-1], key), value)
+        lines = list(self.lines)
+        lines.insert(stop, " " * indent + f"{key}: {inline_scalar(value)}\n")
+        self._check(lines, (*sibling[:-1], key), value)
 
     def replace_block(self, path: tuple[str, ...], key: str, value: Scalar) -> None:
         """Make the mapping at ``path`` hold just ``key: value`` (e.g. generate -> sealed)."""
@@ -77,16 +80,17 @@ class Document:
         stop = self._block_end(index, indent)
         child = next((_indent(x) for x in self.lines[index + 1 : stop] if x.strip()), indent + 2)
         head = line[:start].rstrip() + "\n"
-        self.lines[index:stop] = [head, " " * child + f"{key}: {inline_scalar(value)}\n"]
+        lines = list(self.lines)
+        lines[index:stop] = [head, " " * child + f"{key}: {inline_scalar(value)}\n"]
         expected = to_plain(self.root)
         node = expected
         for part in path[:-1]:
             node = node[part]  # type: ignore[index]
         node[path[-1]] = {key: value}  # type: ignore[index]
-        after = self._reparse()
+        after = self._reparse(lines)
         if to_plain(after) != expected:
             raise self._refuse(path, entry.line, "the result does not read back as intended")
-        self.root = after
+        self.lines, self.root = lines, after
 
     def _value_span(self, line: str, path: tuple[str, ...], number: int) -> tuple[int, int, str]:
         """Where the value starts and ends on the key's line, and what follows it."""
@@ -118,12 +122,13 @@ class Document:
             stop += 1
         return last
 
-    def _reparse(self) -> Map:
-        return Document(self.text, where=self.where).root
+    def _reparse(self, lines: list[str]) -> Map:
+        return Document("".join(lines), where=self.where).root
 
-    def _check(self, path: tuple[str, ...], value: Scalar) -> None:
-        """The edited text must read back as the old document with only ``path`` changed."""
-        after = self._reparse()
+    def _check(self, lines: list[str], path: tuple[str, ...], value: Scalar) -> None:
+        """The edited ``lines`` must read back as the old document with only ``path`` changed;
+        only then do they become the document's."""
+        after = self._reparse(lines)
         expected = to_plain(self.root)
         node = expected
         for key in path[:-1]:
@@ -132,7 +137,7 @@ class Document:
         got = _lookup(after, path)
         if to_plain(after) != expected or type(got) is not type(value):
             raise self._refuse(path, 0, "the result does not read back as intended")
-        self.root = after
+        self.lines, self.root = lines, after
 
     def _refuse(self, path: tuple[str, ...], line: int, why: str) -> InputError:
         return InputError(
