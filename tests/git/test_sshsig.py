@@ -8,6 +8,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+import pygit2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -109,7 +110,7 @@ def test_git_verify_commit_accepts_a_signed_state_commit(
     repo = make_repo(tmp_path / "repo")
     commit_files(repo, {"a.txt": "a\n"}, message="a", author_time=1_700_000_000)
     key = sshsig.load_private(path.read_bytes())
-    tree = str(repo.head.peel().tree_id)
+    tree = str(repo.head.peel(pygit2.Commit).tree_id)
     signed = state.commit_state(repo, tree, None, "state\n", AUTHOR, lambda b: sshsig.sign(key, b))
     unsigned = state.commit_state(repo, tree, None, "state\n", AUTHOR, None)
     signers = _allowed(tmp_path, public)
