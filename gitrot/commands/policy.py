@@ -26,21 +26,23 @@ fixture disagrees or a rule lacks fixtures, 2 for a bad fixture or rule file.
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Collection, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from gitrot import output
+from gitrot.codec.tree import Map, to_plain
+from gitrot.core.findings import Finding
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Collection, Sequence
-    from importlib.resources.abc import Traversable
-
-    from gitrot.core.findings import Finding
-    from gitrot.files.waivers import Waiver
-    from gitrot.policy.model import AnyRule, Rule
+from gitrot.files.fields import Fields, parse_root
+from gitrot.files.fsutil import read_text
+from gitrot.files.waivers import RULE_IDS, Waiver, apply_waivers, is_date, parse_entries
+from gitrot.policy import rules as rules_module
+from gitrot.policy.engine import failed_rules
+from gitrot.policy.model import AnyRule, Rule
 
 FIXTURE_PREFIXES = ("pass-", "fail-")
 MAX_FIXTURE_BYTES = 1024 * 1024
@@ -67,12 +69,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def policy_test(directory: str | None) -> int:
     """Run the fixtures of ``directory`` (default: the built-in pack's); the exit code."""
-    from importlib import resources
-    from pathlib import Path
-
-    from gitrot.files.waivers import RULE_IDS
-    from gitrot.policy import rules as rules_module
-
     builtin_folder = resources.files("gitrot").joinpath("policies")
     builtin = rules_module.builtin_rules()
     if directory is None:
@@ -94,7 +90,7 @@ def policy_test(directory: str | None) -> int:
     checks = RULE_IDS if own is builtin else ()
     failures, count = run_fixtures(rules, own, fixtures, label, checks=checks)
     for line in failures:
-        output.data(line)
+        output.data(line + "\n")
     if failures:
         output.info(f"gitrot: {len(failures)} problem(s) in {count} policy fixtures of {label}")
         return EXIT_FINDINGS
@@ -103,23 +99,17 @@ def policy_test(directory: str | None) -> int:
 
 
 def _same(path: object, folder: Traversable) -> bool:
-    try:
-        return os.path.realpath(str(folder)) == os.path.realpath(str(path))
-    except (OSError, TypeError):
-        return False
+    return os.path.realpath(str(folder)) == os.path.realpath(str(path))
 
 
 def _rules_in(folder: os.PathLike[str], shown: str) -> list[Rule]:
-    from gitrot.files.fsutil import read_text
-    from gitrot.policy.rules import parse_rules
-
     found: list[Rule] = []
     base = os.fspath(folder)
     for name in sorted(os.listdir(base)):
         full = os.path.join(base, name)
         if name.endswith(".yaml") and os.path.isfile(full):
             where = f"{shown}/{name}"
-            found.extend(parse_rules(read_text(full, limit=MAX_FIXTURE_BYTES), where))
+            found.extend(rules_module.parse_rules(read_text(full, limit=MAX_FIXTURE_BYTES), where))
     return found
 
 
@@ -134,8 +124,6 @@ def run_fixtures(
     """(one line per disagreement, fixtures run); no lines when every fixture agrees and
     every rule in ``own``, and every id in ``checks`` (gitrot's own checks, such as the
     ``waiver-*`` ones), has both a pass and a fail fixture."""
-    from gitrot.files.waivers import RULE_IDS
-
     known = {rule.id for rule in rules} | set(RULE_IDS)
     required = [(rule.location(), rule.id) for rule in own]
     required += [(_CHECKS_LOCATION, check) for check in checks]
@@ -196,9 +184,6 @@ def fired_ids(
     """The sorted rule ids of the findings a fixture yields: the failed rules' findings at
     the intent's path, with the fixture's waivers applied on the day of ``input.now`` (a
     whole repository: unused waivers count), unwaived ones only; plus ``invalid``."""
-    from gitrot.core.findings import Finding
-    from gitrot.policy.engine import failed_rules
-
     failed = failed_rules(rules, document, subject=subject)
     intent = document.get("intent")
     path = intent.get("path") if isinstance(intent, dict) else None
@@ -206,8 +191,6 @@ def fired_ids(
     # only the ids are compared: every finding is an error with a placeholder message
     findings = [Finding(rule.id, "error", at, 0, 0, f"rule {rule.id} fails") for rule in failed]
     if waivers:
-        from gitrot.files.waivers import apply_waivers
-
         now = document.get("now")
         assert isinstance(now, str)  # noqa: S101 - parse_fixture checked it
         findings = apply_waivers(findings, waivers, today=now[:10], judged_all=True)
@@ -219,10 +202,6 @@ def parse_fixture(
 ) -> tuple[dict[str, object], list[str], list[Waiver], list[Finding]]:
     """(input document, expected rule ids, waivers, waiver-invalid findings) of one fixture
     file; ``known_rules`` are the rule ids its waivers may name."""
-    from gitrot.codec.tree import Map, to_plain
-    from gitrot.files.fields import Fields, parse_root
-    from gitrot.files.waivers import is_date, parse_entries
-
     root = parse_root(text, where, InputError)
     doc = Fields(root, "", where, InputError)
     doc.allow(("input", "expect", "waivers"))
