@@ -242,6 +242,8 @@ def push(repo: Repo, remote: str, expected: dict[str, str]) -> None:
     (``{ref: id}``, an absent ref meaning it did not exist); :class:`LostRace` otherwise."""
     args = ["push", "--quiet", "--atomic", "--porcelain"]
     names = [name for name in REFS if _exists(repo, name)]
+    if not names:  # nothing to send (a bare ``git push REMOTE`` would push the branch)
+        return
     for name in names:
         args.append(f"--force-with-lease={name}:{expected.get(name, '')}")
     args += [remote, *(f"{name}:{name}" for name in names)]

@@ -171,7 +171,7 @@ def test_every_malformed_signature_is_refused_with_its_reason(keypair: tuple[Pat
         _armor(_blob([key, space, reserved, b"md5", signature])): "unknown hash algorithm",
         _armor(_blob([key, space, reserved, algorithm, _pack(b"ssh-rsa") + _pack(b"x" * 64)])):
             "not an Ed25519 signature",
-        _armor(_blob([key, space, reserved, algorithm, signature[:-1] + b"\0"])):
+        _armor(_blob([key, space, reserved, algorithm, signature[:-1] + bytes([signature[-1] ^ 1])])):
             "does not match the commit",
     }  # fmt: skip
     for bad, reason in cases.items():
