@@ -217,9 +217,8 @@ def _no_credential_env(
         plugins = doc.node.get(section)
         if not isinstance(plugins, Map):
             continue
-        for plugin in plugins.entries():
-            if not isinstance(plugin.value, Map):
-                continue
+        for plugin in plugins.entries():  # each a mapping: _plugins checked them
+            assert isinstance(plugin.value, Map)  # noqa: S101
             for option in plugin.value.entries():
                 key = option.key.lower().replace("-", "_")
                 if key.endswith("_env") and isinstance(option.value, str):
