@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gitrot.core.layout import CONFIG_FILE
-from gitrot.errors import GitrotError
 from gitrot.judge import changes, pr_checks
 from gitrot.judge.commits import Commits, commit_facts
 from gitrot.judge.evaluate import run_rules
-from gitrot.judge.sides import Tree, distinct, load_config, load_sides, quiet_config
+from gitrot.judge.sides import Tree, distinct, load_sides, quiet_config
 from gitrot.judge.waive import effective_waivers, waive
 
 if TYPE_CHECKING:
@@ -36,25 +34,17 @@ def judge_commits(  # noqa: PLR0917 - the facts of one judgement
     texts: Mapping[str, bytes],
     *,
     now: datetime,
+    config: Config,
     befores: Mapping[str, bytes | None] | None = None,
-    config: Config | None = None,
 ) -> dict[str, list[Finding]]:
     """The findings (waived ones marked) on ``intents`` (``texts``: their files at
     ``new``) as the PR check would judge them, with ``old`` as the base (the last
     reconciled commit; None: no base, the intents' history unknown) and ``new`` as the head:
     the rules of both commits' policies (once when they are the same), the intents' facts
     from git, and ``new``'s waivers. ``befores`` overrides each intent's file before (e.g.
-    what was last applied); ``config`` is ``new``'s gitrot.yaml when the caller has read it.
+    what was last applied); ``config`` is ``new``'s gitrot.yaml, as the caller read it.
     ``{intent path: findings}``; InputError for a rule file that does not load."""
-    if not intents:
-        return {}
     new_tree = Tree(new, prefix)
-    if config is None:
-        config = load_config(new_tree)
-    if config is None:
-        raise GitrotError(
-            f"the commit {str(new.id)[:12]} has no {CONFIG_FILE}", where=prefix + CONFIG_FILE
-        )
     old_tree = Tree(old, prefix) if old is not None else None
     old_config = quiet_config(old_tree) if old_tree is not None else None
     base, head = load_sides(old_tree or new_tree, old_config, new_tree, config, changes.CHECK_IDS)
