@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import shutil
+from datetime import UTC, datetime
 
 from gitrot import output
 from gitrot.core.layout import CONFIG_FILE, RECONCILER_KEY, SIGNING_KEY, SOPS_CONFIG
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.files import resources, workspace
+from gitrot.files.fsutil import read_text, write_atomic
+from gitrot.git import sshsig
+from gitrot.git.repository import ensure_repo
+from gitrot.keys import age
 
 KEY_FILE = RECONCILER_KEY  # the reconciler's identity: git-ignored, 0600
 SIGNING_KEY_FILE = SIGNING_KEY  # signs refs/gitrot/state: git-ignored, 0600
@@ -87,10 +91,6 @@ def init(
     owners: list[str] | None = None,
     waiver_approvers: list[str] | None = None,
 ) -> int:
-    import re
-
-    from gitrot.git.repository import ensure_repo
-
     if break_glass is not None and not break_glass.startswith("age1"):
         raise InputError(f"--break-glass {break_glass!r} is not an age recipient (age1...)")
     for login in [*(owners or []), *(waiver_approvers or [])]:
@@ -150,10 +150,6 @@ def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
     the policy's folder; an existing one is never edited (the hook to add is printed). The
     hook runs ``gitrot`` from PATH (``language: system``), so none is written when gitrot
     is not on PATH: the hook would fail every commit. (what it created, what to tell)"""
-    import shutil
-
-    from gitrot.files import workspace
-
     top = workspace.git_top(directory) or os.path.abspath(directory)
     prefix = workspace.top_prefix(directory)
     config = os.path.join(top, PRE_COMMIT_FILE)
@@ -174,16 +170,13 @@ def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
         return [], notes
     text = pre_commit_text(prefix)
     created = _write_new(top, PRE_COMMIT_FILE, text)
-    if not created:
-        from gitrot.files.fsutil import read_text
-
-        if "gitrot-validate" not in read_text(config):
-            hook = text[text.rindex("      - id: gitrot-validate") :]
-            notes.append(
-                f"gitrot: {name} has no gitrot-validate hook; add it under repos: (pre-commit "
-                f"reads only this file, at the top of the git repository):\n"
-                f"  - repo: local\n    hooks:\n{hook.rstrip()}"
-            )
+    if not created and "gitrot-validate" not in read_text(config):
+        hook = text[text.rindex("      - id: gitrot-validate") :]
+        notes.append(
+            f"gitrot: {name} has no gitrot-validate hook; add it under repos: (pre-commit "
+            f"reads only this file, at the top of the git repository):\n"
+            f"  - repo: local\n    hooks:\n{hook.rstrip()}"
+        )
     where = os.path.relpath(top)
     notes.append(
         "gitrot: run 'pre-commit install'"
@@ -197,8 +190,6 @@ def _pre_commit(directory: str) -> tuple[list[str], list[str]]:
 def pre_commit_text(prefix: str = "") -> str:
     """The ``.pre-commit-config.yaml`` for a policy repository at ``prefix`` ("" or
     "infra/policy/") in its git work tree."""
-    import re
-
     anchored = re.escape(prefix).replace("'", "''")
     return PRE_COMMIT.replace("{prefix}", anchored)
 
@@ -206,8 +197,6 @@ def pre_commit_text(prefix: str = "") -> str:
 def _schema_files() -> dict[str, str]:
     """The JSON Schemas the documents' ``$schema`` lines point at, by relative path (so
     editors and check-jsonschema need no network): ``schemas/<name>.schema.json``."""
-    from gitrot.files import resources
-
     return {
         f"{SCHEMAS}{name}.schema.json": resources.schema_text(f"{name}.schema.json")
         for name in resources.DOCUMENT_SCHEMAS
@@ -216,14 +205,8 @@ def _schema_files() -> dict[str, str]:
 
 def _reconciler_recipient(directory: str) -> tuple[str, bool]:
     """The existing reconciler identity's recipient, or a new identity (created 0600)."""
-    from datetime import UTC, datetime
-
-    from gitrot.keys import age
-
     path = os.path.join(directory, KEY_FILE)
     if os.path.exists(path):
-        from gitrot.files.fsutil import read_text
-
         identities = age.parse_identities(read_text(path), source=KEY_FILE)
         recipient = age.recipient_of(identities[0]) if identities else None
         if recipient is None:
@@ -242,8 +225,6 @@ def _reconciler_recipient(directory: str) -> tuple[str, bool]:
 def _signing_key(directory: str) -> tuple[str, bool]:
     """The public half of ``.gitrot/signing.key`` (made 0600 when missing), and whether it
     was made."""
-    from gitrot.git import sshsig
-
     path = os.path.join(directory, SIGNING_KEY_FILE)
     if os.path.exists(path):
         try:
@@ -266,14 +247,8 @@ def _signing_key(directory: str) -> tuple[str, bool]:
 def _add_signing_key(directory: str, public: str) -> bool:
     """Add ``reconciler: {signing_key: ...}`` to an existing gitrot.yaml that has no
     ``reconciler`` section (appended: the rest of the file stays as it is). A section with
-    another key is left alone, with a warning."""
-    import re
-
-    from gitrot.files.fsutil import read_text, write_atomic
-
+    another key is left alone, with a warning; anything but a file there is refused."""
     path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(path):
-        return False
     text = read_text(path)
     if re.search(r"^reconciler\s*:", text, re.MULTILINE):
         if public.split()[1] not in text:
@@ -291,8 +266,6 @@ def _add_signing_key(directory: str, public: str) -> bool:
 
 def _write_new(directory: str, name: str, text: str) -> bool:
     """Create ``name`` unless it exists (then it is left exactly as it is)."""
-    from gitrot.files.fsutil import write_atomic
-
     path = os.path.join(directory, name)
     if os.path.lexists(path):
         return False
