@@ -85,4 +85,4 @@ def test_a_waiver_of_a_change_check_is_valid_in_validate_too(policy: PolicyRepo)
     policy.write("waivers.yaml", waivers.replace("waivers: []\n", "waivers:\n") + entry)
     code, found = validate(policy, "waivers.yaml")
     assert "waiver-invalid" not in ids(found), found
-    assert ids(found) == ["waiver-unused"]
+    assert (code, ids(found)) == (0, ["waiver-unused"])
