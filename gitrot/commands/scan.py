@@ -12,17 +12,15 @@ that cannot be read).
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 
 from gitrot import output
 from gitrot.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-
-    from gitrot.scan.detectors import Hit
+from gitrot.files.fsutil import check_regular, read_bytes, read_text, write_atomic
+from gitrot.scan import allowlist as allow
+from gitrot.scan.detectors import Hit, scan_text
 
 MAX_SIZE = 5 * 1024 * 1024
 
@@ -61,10 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def init(allowlist: str | None = None) -> int:
     """Create the allowlist with a new salt; one that has a salt is left alone, one
     without gets a salt line (its old entries must then be replaced: the loader says how)."""
-    import secrets
-
-    from gitrot.files.fsutil import read_text, write_atomic
-    from gitrot.scan import allowlist as allow
+    import secrets  # only here: the scan of the hook does not need it
 
     path = allowlist or allow.DEFAULT_FILE
     salt = secrets.token_hex(16)
@@ -76,8 +71,6 @@ def init(allowlist: str | None = None) -> int:
         write_atomic(path, allow.new_text(salt), mode=0o644)
         output.info(f"gitrot: created {path} with a new salt; commit it")
         return EXIT_OK
-    import re
-
     if re.search(r"(?m)^salt:", text):
         output.info(f"gitrot: {path} already has a salt; nothing to do")
         return EXIT_OK
@@ -90,9 +83,6 @@ def init(allowlist: str | None = None) -> int:
 
 
 def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -> int:
-    from gitrot.scan import allowlist as allow
-    from gitrot.scan.detectors import scan_text
-
     entries = allow.load(allowlist or allow.DEFAULT_FILE, required=allowlist is not None)
     targets = files or _tracked_files()
     hits: list[Hit] = []
@@ -109,7 +99,7 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
         elif text is not None:
             hits.extend(allow.apply(scan_text(text, path=path, salt=entries.salt), entries))
     if fmt == "json":
-        import json
+        import json  # only for --format json
 
         output.data(json.dumps([hit.as_dict() for hit in hits], indent=2) + "\n")
     else:
@@ -136,8 +126,6 @@ def _read(path: str) -> str | None:
     """The text of ``path``, :data:`_LARGE` for a file over MAX_SIZE, or None (with a
     notice) for a binary file, a folder or a symlink; InputError for a FIFO, socket or
     device (never opened)."""
-    from gitrot.files.fsutil import read_bytes
-
     if os.path.isdir(path):
         return None
     if os.path.islink(path):
@@ -157,8 +145,7 @@ _LARGE = "\0large"  # _read's answer for a file over MAX_SIZE: scanned by window
 
 def _scan_large(path: str, salt: str | None) -> list[Hit]:
     """The hits of a file over MAX_SIZE, read in bounded windows (never whole)."""
-    from gitrot.files.fsutil import check_regular
-    from gitrot.scan.stream import BinaryFile, scan_stream
+    from gitrot.scan.stream import BinaryFile, scan_stream  # loads typing: large files only
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -175,15 +162,13 @@ def _scan_large(path: str, salt: str | None) -> list[Hit]:
 
 
 def _tracked_files() -> list[str]:
-    import subprocess
+    """Every file git tracks from here (pre-commit names the files: not on the hook's path)."""
+    from gitrot.git.process import run_git
 
-    try:
-        listing = subprocess.run(
-            ["git", "ls-files", "-z"], capture_output=True, check=True, timeout=60
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+    listing = run_git(["ls-files", "-z"], timeout=60)
+    if listing.returncode != 0:
         raise InputError(
             "no FILE given and this is not a git work tree",
             hint="name the files to scan, or run it inside a git repository",
-        ) from None
-    return [name for name in listing.decode("utf-8", "surrogateescape").split("\0") if name]
+        )
+    return [name for name in listing.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
