@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 
 from gitrot import output
 from gitrot.core.layout import CONFIG_FILE
 from gitrot.errors import InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Mapping
+from gitrot.files import intents, repo, workspace
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,11 +65,6 @@ def new(
     alphabet: str = "A-Za-z0-9",
     root: str | None = None,
 ) -> int:
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from gitrot.files import intents, repo, workspace
-
     root = root or workspace.find_root()
     intents.check_name(name)
     config = repo.load_config(Path(root))
