@@ -85,9 +85,7 @@ def load(inputs: Inputs, findings: list[Finding]) -> tuple[list[RotationIntent],
                 continue
             if not (in_secrets(path) and path.endswith((".yaml", ".yml"))):
                 continue
-            data = inputs.read(path)
-            if data is None:
-                continue
+            data = inputs.read(path) or b""  # the inputs name files they have
             intents.append(repo.parse_intent(data, path))
         except GitrotError as exc:
             findings.append(Finding.from_error(exc.at(path)))

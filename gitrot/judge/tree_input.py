@@ -68,7 +68,7 @@ class WorkTree:
             everything = [CONFIG_FILE, *intent_files, *sealed_files]
             targets = list(dict.fromkeys([*targets, *everything]))
         self.targets = self.checked = targets
-        self.committed: dict[str, bytes] = {}
+        self.committed: dict[str, tuple[bytes, bytes]] = {}  # path: (at HEAD, now)
         self.files = self._changed_sealed()
 
     def _changed_sealed(self) -> list[Modified]:
@@ -79,7 +79,7 @@ class WorkTree:
         for path, before in ((head_blobs(self.root, sealed) if sealed else None) or {}).items():
             now = self.current(path) if before is not None else None
             if before is not None and now is not None and now != before:
-                self.committed[path] = before
+                self.committed[path] = (before, now)
                 found.append(Modified(path))
         return found
 
@@ -104,11 +104,8 @@ class WorkTree:
             return None
 
     def kept(self, item: FileChange) -> bool | None:
-        now = self.current(item.path)
-        if now is None:
-            return False
-        keys = changes.Keys(self.root)
-        return changes.sealed_kept(self.committed[item.path], now, item.path, keys)
+        before, now = self.committed[item.path]
+        return changes.sealed_kept(before, now, item.path, changes.Keys(self.root))
 
     def recipients(self) -> Mapping[str, str] | None:
         return self.config.recipients if self.config is not None else None

@@ -53,25 +53,23 @@ def compare(
     now: bytes | None,
     before: bytes | None,
     *,
-    before_path: str | None = None,
-    renamed: bool = False,
     rotated_at: int | None = None,
     rule: RuleFacts | None = None,
 ) -> Facts:
     """The facts of ``intent`` whose file is ``now`` and was ``before`` (None: added).
 
-    ``before_path`` is where the older file was (a rename); ``rotated_at`` when its version
-    took effect. An older file that does not load leaves ``base`` unknown (None).
+    ``rotated_at`` is when its version took effect. An older file that does not load
+    leaves ``base`` unknown (None).
     """
     if before is None:
         return Facts(status="added", creation_rule=rule)
     base: RotationIntent | None
-    if now == before and not renamed:
+    if now == before:
         status, base = "unchanged", intent
     else:
-        status = "renamed" if renamed else "modified"
+        status = "modified"
         try:
-            base = repo.parse_intent(before, before_path or intent.path)
+            base = repo.parse_intent(before, intent.path)
         except GitrotError:
             base = None  # the older file was broken; version-step cannot compare with it
     return Facts(status=status, base=base, base_rotated_at=rotated_at, creation_rule=rule)
