@@ -10,19 +10,24 @@ counts as rotated now. A scheduled CI job runs ``gitrot due --exit-code`` or
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import re
+import time
+from pathlib import Path
 
 from gitrot import output
-from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-    from pathlib import Path
-
-    from gitrot.core.due import DueItem
-    from gitrot.core.models import RotationIntent
+from gitrot.codec.yaml_scan import scan_field, scan_int
+from gitrot.core.due import DueItem, due
+from gitrot.core.durations import format_duration, parse_duration
+from gitrot.core.layout import SECRETS_PREFIX, name_of_path
+from gitrot.core.models import RotationIntent
+from gitrot.errors import EXIT_FINDINGS, EXIT_OK, GitrotError, InputError
+from gitrot.files import repo, workspace
+from gitrot.files.fsutil import write_output
+from gitrot.git.history import VersionChanges
+from gitrot.git.repository import open_repo
 
 FORMATS = ("text", "json")
 _DAY, _HOUR, _MINUTE = 86400, 3600, 60
@@ -67,12 +72,6 @@ def list_due(
     root: str | None = None,
 ) -> int:
     """Print (or write to ``output_file``) the due report; 1 with ``exit_code`` if any is due."""
-    import time
-    from pathlib import Path
-
-    from gitrot.core.durations import parse_duration
-    from gitrot.files import workspace
-
     try:
         window = parse_duration(within)
     except ValueError as exc:
@@ -81,8 +80,6 @@ def list_due(
     items = due_items(Path(root or workspace.find_root()), now=now, within=window, rev=rev)
     text = render_json(items) if fmt == "json" else render_text(items, now=now, within=within)
     if output_file:
-        from gitrot.files.fsutil import write_output
-
         write_output(output_file, text)
     else:
         output.data(text)
@@ -91,13 +88,6 @@ def list_due(
 
 def due_items(root: Path, *, now: int, within: int, rev: str = "HEAD") -> list[DueItem]:
     """The due intents of the policy repository at ``root`` (work tree + history of ``rev``)."""
-    from gitrot.core.due import due
-    from gitrot.core.layout import SECRETS_PREFIX
-    from gitrot.errors import GitrotError
-    from gitrot.files import repo
-    from gitrot.git.history import VersionChanges
-    from gitrot.git.repository import open_repo
-
     config = repo.load_config(root)
     limited = {name for name, item in config.classes.items() if item.max_age is not None}
     if not limited:
@@ -147,12 +137,6 @@ def _load_intents(root: Path) -> list[_Intent | RotationIntent]:
     any other way (or a symlink) goes through the full loader, which reports what is wrong.
     Checking every field is ``gitrot validate``'s job.
     """
-    import re
-
-    from gitrot.codec.yaml_scan import scan_field, scan_int
-    from gitrot.core.layout import name_of_path
-    from gitrot.files import repo
-
     plain = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]*")
     intents: list[_Intent | RotationIntent] = []
     for path in repo.intent_files(root):
@@ -181,8 +165,6 @@ def _base(workdir: str | None, root: Path) -> str:
 
 def render_text(items: list[DueItem], *, now: int, within: str) -> str:
     """An aligned table, one intent per line, most overdue first."""
-    from gitrot.core.durations import format_duration
-
     if not items:
         return f"nothing is due for rotation within {within}\n"
     rows = [("NAME", "VERSION", "LAST ROTATED", "AGE", "MAX AGE", "STATUS")]
@@ -211,8 +193,6 @@ def render_text(items: list[DueItem], *, now: int, within: str) -> str:
 
 def render_json(items: list[DueItem]) -> str:
     """A list of objects; times are RFC 3339 UTC, durations are seconds."""
-    import json
-
     return (
         json.dumps(
             [
@@ -243,12 +223,8 @@ def _rough(seconds: int) -> str:
 
 
 def _date(epoch: int) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
 def _timestamp(epoch: int) -> str:
-    import time
-
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

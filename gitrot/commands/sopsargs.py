@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
+from gitrot.codec.document import EncryptOptions, Opened, SopsFile, decrypt, detect_format
 from gitrot.codec.metadata import SELECTORS
 from gitrot.errors import InputError
+from gitrot.files.fsutil import read_text
+from gitrot.keys.identities import load_identities
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the plain `gitrot decrypt FILE` of build jobs loads neither
     import argparse
     from pathlib import Path
-
-    from gitrot.codec.document import EncryptOptions, Opened
 
 SELECTOR_FLAGS = SELECTORS  # the same six names, as --dashed-flags
 
@@ -47,13 +47,11 @@ def add_rule_args(parser: argparse.ArgumentParser) -> None:
 
 
 def identities() -> list[object]:
-    from gitrot.keys.identities import load_identities
-
     return load_identities(os.environ, home=os.path.expanduser("~"))
 
 
 def config_path(explicit: str | Path | None) -> Path | None:
-    from pathlib import Path
+    from pathlib import Path  # encrypting only: decrypt loads no pathlib
 
     from gitrot.keys import creation_rules as rules
 
@@ -64,9 +62,8 @@ def config_path(explicit: str | Path | None) -> Path | None:
 def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
     """Flags first, then the matching creation rule, then sops' defaults
     (docs/sops-format.md 10)."""
-    from pathlib import Path
+    from pathlib import Path  # encrypting only: decrypt loads no pathlib
 
-    from gitrot.codec.document import EncryptOptions
     from gitrot.keys import creation_rules as rules
 
     recipients = [r.strip() for value in args.age for r in value.split(",") if r.strip()]
@@ -113,8 +110,5 @@ def encrypt_options(args: argparse.Namespace, file_path: str) -> EncryptOptions:
 
 def open_file(path: str, fmt: str | None, *, verify_mac: bool = True) -> Opened:
     """Read and decrypt an encrypted file with the identities sops would find."""
-    from gitrot.codec.document import SopsFile, decrypt, detect_format
-    from gitrot.files.fsutil import read_text
-
     source = SopsFile.parse(read_text(path), fmt=detect_format(path, fmt), where=path)
     return decrypt(source, identities(), verify_mac=verify_mac)
