@@ -43,6 +43,10 @@ _LOCK_HINT = (
     "a git process holds the lock, or one was killed while holding it: if none runs, "
     "remove the .lock file it names"
 )
+_DAMAGED_HINT = (
+    "{ref} is damaged in this repository (see `git fsck`): restore it from a clone or the "
+    "remote (`git fetch REMOTE +{ref}:{ref}`); gitrot does not guess what it recorded"
+)
 
 
 class LostRace(GitError):
@@ -79,19 +83,23 @@ def read_object(repo: Repo, oid: str) -> bytes:
 
 def reconciled(repo: Repo) -> str | None:
     """The commit id ``refs/gitrot/reconciled`` names, or None."""
-    try:
-        ref = repo.lookup_reference(RECONCILED_REF)
-    except (KeyError, ValueError):
-        return None
-    return str(ref.target)
+    return _target(repo, RECONCILED_REF)
 
 
 def read_note(repo: Repo, commit_id: str) -> str | None:
-    """The gitrot note on ``commit_id``, or None."""
+    """The gitrot note on ``commit_id``, or None; GitError when the notes are damaged."""
+    import pygit2
+
     try:
         note = repo.lookup_note(commit_id, NOTES_REF)
     except KeyError:
         return None
+    except pygit2.GitError as exc:
+        raise GitError(
+            f"cannot read the gitrot note of {commit_id}: {_reason(exc)}",
+            where=repo_location(repo),
+            hint=_DAMAGED_HINT.format(ref=NOTES_REF),
+        ) from exc
     return str(note.message)
 
 
@@ -104,7 +112,7 @@ def write_note(repo: Repo, commit_id: str, text: str, *, who: tuple[str, str]) -
         repo.create_note(text, signature, signature, commit_id, NOTES_REF, True)
     except (pygit2.GitError, OSError) as exc:
         raise GitError(
-            f"cannot write the note: {exc}",
+            f"cannot write the note: {_reason(exc)}",
             where=repo_location(repo),
             hint=_LOCK_HINT if "lock" in str(exc).lower() else None,
         ) from exc
@@ -112,11 +120,7 @@ def write_note(repo: Repo, commit_id: str, text: str, *, who: tuple[str, str]) -
 
 def state_head(repo: Repo) -> str | None:
     """The commit id ``refs/gitrot/state`` names, or None."""
-    try:
-        ref = repo.lookup_reference(STATE_REF)
-    except (KeyError, ValueError):
-        return None
-    return str(ref.target)
+    return _target(repo, STATE_REF)
 
 
 def write_blob(repo: Repo, data: bytes) -> str:
@@ -177,7 +181,9 @@ def commit_state(  # noqa: PLR0917
         armored = sign(content.encode("utf-8"))
         return str(repo.create_commit_with_signature(content, armored, "gpgsig"))
     except (pygit2.GitError, OSError) as exc:
-        raise GitError(f"cannot write the state commit: {exc}", where=repo_location(repo)) from exc
+        raise GitError(
+            f"cannot write the state commit: {_reason(exc)}", where=repo_location(repo)
+        ) from exc
 
 
 def move_state(repo: Repo, new: str, old: str | None) -> None:
@@ -261,11 +267,31 @@ def push(repo: Repo, remote: str, expected: dict[str, str]) -> None:
 
 
 def _exists(repo: Repo, name: str) -> bool:
+    return _target(repo, name) is not None
+
+
+def _target(repo: Repo, name: str) -> str | None:
+    """The id the ref ``name`` names; None when there is none; GitError when it is damaged
+    (never taken for absent: the reconciler would redo what it recorded)."""
+    import pygit2
+
     try:
-        repo.lookup_reference(name)
+        ref = repo.lookup_reference(name)
     except (KeyError, ValueError):
-        return False
-    return True
+        return None
+    except pygit2.GitError as exc:
+        raise GitError(
+            f"cannot read {name}: {_reason(exc)}",
+            where=repo_location(repo),
+            hint=_DAMAGED_HINT.format(ref=name),
+        ) from exc
+    return str(ref.target)
+
+
+def _reason(exc: BaseException) -> str:
+    """libgit2's message, without a KeyError's quotes or a trailing colon."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return text.strip().rstrip(":").strip() or type(exc).__name__
 
 
 def _git(repo: Repo, args: list[str]) -> subprocess.CompletedProcess[bytes]:
