@@ -122,3 +122,26 @@ def test_a_waiver_the_base_removed_since_no_longer_counts(waived: PolicyRepo) ->
     code, found = waived.check()
     assert code == 1 and ids(found) == ["min-interval"]
     assert "waived" not in found[0] or not found[0]["waived"]
+
+
+def test_a_commit_message_finding_in_a_policy_folder_keeps_no_path(
+    gitrot, tmp_path, monkeypatch: pytest.MonkeyPatch, pr_facts: None
+) -> None:
+    """Files are named from the top of the git tree; a commit message has no file."""
+    import pygit2
+
+    from tests.check.conftest import make_policy
+
+    top = tmp_path / "monorepo"
+    pygit2.init_repository(str(top), initial_head="main")
+    make_policy(gitrot, top / "policy", monkeypatch)
+    repo = PolicyRepo(top, gitrot, prefix="policy")
+    repo.commit("Start", ago=DAY, author=MAINTAINER)
+    repo.branch("pr")
+    repo.write("notes.md", "no secrets here\n")
+    repo.commit(f"Add notes\n\nthe token was {TOKEN}", ago=HOUR)
+    code, found = repo.check()
+    assert code == 1 and [(f["rule_id"], f["file"], f["line"]) for f in found] == [
+        ("github-token", "", 0)
+    ]
+    assert found[0]["message"].startswith("commit ") and TOKEN not in str(found)
