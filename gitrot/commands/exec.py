@@ -12,19 +12,21 @@ refuses (no such version...), 3 when the backend is unreachable; nothing runs th
 
 from __future__ import annotations
 
-from gitrot.errors import InputError
+import argparse
+import os
+import re
+import subprocess
+from pathlib import Path
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-
-    from gitrot.backends.base import Backend
+from gitrot.core.layout import intent_path
+from gitrot.core.ports import Backend, BackendError
+from gitrot.errors import EnvironmentFailure, InputError, IntegrityError
+from gitrot.files import repo, workspace
+from gitrot.reconcile.values import open_field
+from gitrot.reconcile.wiring import Reconciler
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    import argparse
-
     parser = subparsers.add_parser(
         "exec",
         help="run a command with secrets from their backend in its environment",
@@ -55,18 +57,8 @@ def run(args: argparse.Namespace) -> int:
 def exec_with_secrets(
     pairs: list[str], command: list[str], *, version: int | None = None, root: str | None = None
 ) -> int:
-    import os
-    import re
-    import subprocess
-    from pathlib import Path
-
-    from gitrot.core.layout import intent_path
-    from gitrot.files import repo, workspace
-    from gitrot.reconcile import run as reconcile
-    from gitrot.reconcile.values import open_field
-
     root = root or str(workspace.find_root())
-    session_identities = reconcile.identities(root, os.environ)
+    reconciler = Reconciler.from_config(root, os.environ)
     config = repo.load_config(Path(root))
     env = dict(os.environ)
     for pair in pairs:
@@ -80,13 +72,12 @@ def exec_with_secrets(
         # model and the ref come from the same text
         text = repo.read_file(root, path)
         intent = repo.parse_intent(text, path)
-        ref = open_field(text, path, session_identities, "spec.target.ref")
-        session = reconcile.Session.from_config(root, os.environ)
-        backend = reconcile.backend_for(session, config, intent.backend)
+        ref = open_field(text, path, reconciler.identities, "spec.target.ref")
+        backend = reconciler.backend(config, intent.backend)
         try:
             env[variable] = _read(backend, name, ref, version, path)
         finally:
-            backend.close()
+            reconciler.close(backend)
     try:
         return subprocess.run(command, env=env, check=False).returncode
     except FileNotFoundError:
@@ -96,9 +87,6 @@ def exec_with_secrets(
 def _read(backend: Backend, name: str, ref: str, version: int | None, path: str) -> str:
     """The value of ``version`` (default: the newest) of ``ref``, once its record says it
     was written for ``name``; backend failures as one clean error line."""
-    from gitrot.backends.base import BackendError
-    from gitrot.errors import EnvironmentFailure, IntegrityError
-
     where = f"backend {backend.name}"
     try:
         newest = backend.current([ref]).get(ref) if version is None else None

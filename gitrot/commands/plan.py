@@ -8,15 +8,17 @@ when the plan can be applied, 1 when something would be refused.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+
 from gitrot import output
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-
-    from gitrot.reconcile.plan import Item
+from gitrot.files import workspace
+from gitrot.reconcile.observe import plan
+from gitrot.reconcile.plan import REFUSE, Item
+from gitrot.reconcile.wiring import Reconciler
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,18 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool = False) -> int:
-    import os
-    from datetime import UTC, datetime
-
-    from gitrot.files import workspace
-    from gitrot.reconcile.plan import REFUSE
-    from gitrot.reconcile.run import Session, plan
-
-    session = Session.from_config(root or str(workspace.find_root()), os.environ)
-    commit, items, _config = plan(session, rev, now=datetime.now(UTC), full=full)
+    reconciler = Reconciler.from_config(root or str(workspace.find_root()), os.environ)
+    planned = plan(reconciler, rev, now=datetime.now(UTC), full=full)
+    commit, items = str(planned.commit.id), planned.items
     if fmt == "json":
-        import json
-
         document = {"commit": commit, "items": [item.as_dict() for item in items]}
         output.data(json.dumps(document, indent=2) + "\n")
     else:

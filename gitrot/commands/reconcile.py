@@ -17,18 +17,23 @@ anywhere: the next one converges).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import FrameType
 
 from gitrot import output
-from gitrot.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Iterator
-    from types import FrameType
+from gitrot.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, InputError
+from gitrot.files import workspace
+from gitrot.reconcile.run import reconcile
+from gitrot.reconcile.wiring import Reconciler
+from gitrot.triggers.command import stop_all
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 GRACE = 1.5  # seconds between the signal and the forced exit
@@ -70,23 +75,14 @@ def run_reconcile(
     root: str | None = None,
     full: bool = False,
 ) -> int:
-    import os
-    from datetime import UTC, datetime
-
-    from gitrot.errors import InputError
-    from gitrot.files import workspace
-    from gitrot.reconcile.run import Session, reconcile
-
     if jobs < 1 or jobs > 64:
         raise InputError("--jobs must be between 1 and 64")
-    session = Session.from_config(root or str(workspace.find_root()), os.environ)
+    reconciler = Reconciler.from_config(root or str(workspace.find_root()), os.environ)
     with stopped_by_signals():
         outcome = reconcile(
-            session, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC)
+            reconciler, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC)
         )
     if fmt == "json":
-        import json
-
         document = {
             "commit": outcome.commit,
             "state": outcome.state,
@@ -116,9 +112,6 @@ def stopped_by_signals() -> Iterator[None]:
     """While the ``with`` runs, SIGINT and SIGTERM kill the running trigger commands, stop
     new ones and webhook retries, and interrupt the main thread (outside the main thread,
     where handlers cannot be installed, nothing changes)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -132,10 +125,6 @@ def stopped_by_signals() -> Iterator[None]:
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     """The handler: kill, stop, arm the forced exit, raise in the main thread."""
-    import signal
-
-    from gitrot.triggers.command import stop_all
-
     stop_all()
     interrupted = signum == signal.SIGINT
     code = EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
@@ -149,14 +138,9 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def _force_exit_after(seconds: float, code: int) -> None:
     """Exit with ``code`` in ``seconds`` unless the process has ended by then (worker
     threads in a backend call or a webhook request would otherwise hold the exit)."""
-    import threading
 
     def end() -> None:
-        import time
-
         time.sleep(seconds)
-        from gitrot.triggers.command import stop_all
-
         stop_all()
         os._exit(code)
 

@@ -1,21 +1,26 @@
 """``gitrot status``: per secret, desired (git) against applied (backend) against told.
 
-Reads the intents at HEAD, each backend's newest version (the backend is the truth, not
-the records), and the consumers' last deliveries from the reconciler's signed state
-(``refs/gitrot/state``; a state that does not verify is ignored with a warning, and its
-deliveries show as pending).
-``--exit-code`` exits 1 on drift (a desired version not applied, or a consumer not told).
+Made from the plan ``gitrot plan --full`` makes at REV (the same readers: every intent,
+each backend's newest version, the reconciler's signed state ``refs/gitrot/state``; a
+state that does not verify is ignored with a warning, and its deliveries show as pending),
+rows by :mod:`gitrot.reconcile.status`. A secret drifts when the plan has something to do
+for it (a version to write or record, a consumer to tell, a refusal), shown with the
+plan's reason. ``--exit-code`` exits 1 on drift.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+
 from gitrot import output
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    import argparse
+from gitrot.files import workspace
+from gitrot.reconcile import status
+from gitrot.reconcile.observe import plan
+from gitrot.reconcile.wiring import Reconciler
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,77 +41,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_status(
     rev: str, *, fmt: str = "text", exit_code: bool = False, root: str | None = None
 ) -> int:
-    import os
-    from datetime import UTC, datetime
-
-    from gitrot.files import workspace
-    from gitrot.git.repository import resolve
-    from gitrot.reconcile import desired
-    from gitrot.reconcile.run import Session, applied_versions, read_state
-
-    session = Session.from_config(root or str(workspace.find_root()), os.environ)
-    commit = resolve(session.repo, rev)
-    config = desired.read_config(commit, session.prefix)
-    state = read_state(session, config)
-    ledger = dict(state.entries()) if state.trusted else {}
-    blobs = desired.intent_blobs(commit, session.prefix)
-    wanted = desired.load(
-        session.repo,
-        commit,
-        session.prefix,
-        sorted(blobs),
-        blobs,
-        config,
-        session.identities,
-        now=datetime.now(UTC),
-    )
-    applied = applied_versions(session, config, wanted, commit)
-    rows = []
-    drift = False
-    for want in sorted(wanted, key=lambda w: w.name):
-        have = applied.get((want.backend, want.ref))
-        entry = ledger.get(want.name)
-        deliveries = {}
-        for trigger in want.consumers:
-            last = entry.deliveries.get(trigger) if entry is not None else None
-            told = bool(last and last.get("ok") and entry and entry.version == want.version)
-            deliveries[trigger] = {
-                "ok": told,
-                "version": entry.version if entry is not None and last else None,
-                "at": last.get("at") if last else None,
-                "delivery_id": last.get("delivery_id") if last else None,
-            }
-        in_sync = (
-            not want.problem
-            and have is not None
-            and have.version == want.version
-            and all(d["ok"] for d in deliveries.values())
-        )
-        drift = drift or not in_sync
-        rows.append(
-            {
-                "name": want.name,
-                "desired": want.version,
-                "applied": have.version if have is not None else None,
-                "applied_at": have.written_at if have is not None else None,
-                "backend": want.backend,
-                "consumers": deliveries,
-                "in_sync": in_sync,
-                "problem": want.problem,
-            }
-        )
+    reconciler = Reconciler.from_config(root or str(workspace.find_root()), os.environ)
+    planned = plan(reconciler, rev, now=datetime.now(UTC), full=True)
+    rows = status.rows(planned.wanted, planned.applied, planned.state, planned.items)
     if fmt == "json":
-        import json
-
-        output.data(json.dumps({"commit": str(commit.id), "secrets": rows}, indent=2) + "\n")
+        document = {"commit": str(planned.commit.id), "secrets": rows}
+        output.data(json.dumps(document, indent=2) + "\n")
     else:
         output.data(_render(rows))
+    drift = any(not row["in_sync"] for row in rows)
     return EXIT_FINDINGS if exit_code and drift else EXIT_OK
 
 
 def _render(rows: list[dict[str, object]]) -> str:
-    from datetime import UTC, datetime
-
     if not rows:
         return "no secrets\n"
     lines = [f"{'secret':<32} {'desired':>7} {'applied':>7}  {'written':<20} consumers"]
@@ -123,7 +70,7 @@ def _render(rows: list[dict[str, object]]) -> str:
             f"{name} {'ok' if d['ok'] else 'pending'}" for name, d in consumers.items()
         )
         applied = row["applied"] if row["applied"] is not None else "-"
-        mark = "" if row["in_sync"] else "  <- drift"
+        mark = "" if row["in_sync"] else f"  <- drift ({row['action']}: {row['reason']})"
         if row["problem"]:
             mark = f"  <- refused: {row['problem']}"
         lines.append(

@@ -1,6 +1,7 @@
 """The plugin ports: what the reconciler needs of a secret manager and of a consumer.
 
-Pure (imports only the standard library and :mod:`gitrot.errors`). A plugin author imports
+Pure (imports only the standard library, :mod:`gitrot.core.secret` and
+:mod:`gitrot.errors`). A plugin author imports
 the interface from here::
 
     from gitrot.core.ports import AppliedVersion, Backend, BackendError, Delivery, Receipt
@@ -21,14 +22,11 @@ raises for a failed delivery: it returns a :class:`Receipt` with ``ok`` False.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
+from gitrot.core.secret import SecretValue
 from gitrot.errors import BackendError, VersionConflict
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-
-    from gitrot.core.secret import SecretValue
 
 __all__ = [
     "AppliedVersion",
@@ -192,21 +190,6 @@ class Receipt:
 
     def as_dict(self) -> dict[str, object]:
         return {slot: getattr(self, slot) for slot in self.__slots__}
-
-    def redacted(self, values: Sequence[str] = ()) -> Receipt:
-        """This receipt with ``values`` (in any encoding) and anything shaped like a
-        credential taken out of its detail (:func:`gitrot.triggers.redact.redact`): the
-        reconciler passes every receipt, of any trigger type, through it."""
-        from gitrot.triggers.redact import redact  # pure text work; lazy to keep ports small
-
-        return Receipt(
-            trigger=self.trigger,
-            delivery_id=self.delivery_id,
-            ok=self.ok,
-            attempts=self.attempts,
-            detail=redact(str(self.detail), values),
-            at=self.at,
-        )
 
 
 def idempotency_key(name: str, version: int) -> str:

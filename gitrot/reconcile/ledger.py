@@ -35,13 +35,16 @@ Never a value, never a ref.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
+from gitrot.git import sshsig
+from gitrot.git.state import STATE_REF, state_head
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
-
+if TYPE_CHECKING:  # pygit2 is heavy: its types only
     import pygit2
 
     from gitrot.git.repository import Repo
@@ -143,8 +146,6 @@ def owner_shard(digest: str) -> str:
 def owner_key(identity_text: str) -> bytes:
     """The key of the ownership hashes: derived from the reconciler's identity, so the
     hashes in git cannot be matched against guessed refs by anyone without it."""
-    import hashlib
-
     secrets = sorted(
         line.strip()
         for line in identity_text.splitlines()
@@ -154,16 +155,11 @@ def owner_key(identity_text: str) -> bytes:
 
 
 def key_id(key: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(b"gitrot owner key id\0" + key).hexdigest()[:16]
 
 
 def owner_hash(key: bytes, backend: str, ref: str) -> str:
     """The keyed hash of one backend location (never the ref itself)."""
-    import hashlib
-    import hmac
-
     return hmac.new(key, f"{backend}\0{ref}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -277,9 +273,6 @@ def load_state(repo: Repo, signing_key: str | None, owner_key: bytes) -> tuple[S
     Trusted only when its commit is signed by ``signing_key`` (the public key in gitrot.yaml
     at the target commit), its tree is readable and its format is this one."""
     import pygit2
-
-    from gitrot.git import sshsig
-    from gitrot.git.state import STATE_REF, state_head
 
     head = state_head(repo)
     untrusted = State(repo, head=head, tree=None, trusted=False, owner_key=owner_key)

@@ -5,23 +5,19 @@ Values live in :class:`~gitrot.core.secret.SecretValue` and in memory only.
 
 from __future__ import annotations
 
-from gitrot.core.models import expand_alphabet
+import secrets
+from collections.abc import Sequence
+
+from gitrot.codec.document import SopsFile, decrypt
+from gitrot.codec.metadata import from_map
+from gitrot.codec.tree import Entry, Map
+from gitrot.core.models import GeneratedValue, expand_alphabet
 from gitrot.core.secret import SecretValue
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from gitrot.codec.document import SopsFile
-    from gitrot.codec.tree import Map
-    from gitrot.core.models import GeneratedValue
+from gitrot.errors import InputError
 
 
 def generate(settings: GeneratedValue) -> SecretValue:
     """``length`` characters drawn uniformly from the alphabet with :mod:`secrets`."""
-    import secrets
-
     alphabet = expand_alphabet(settings.alphabet)
     return SecretValue("".join(secrets.choice(alphabet) for _ in range(settings.length)))
 
@@ -29,18 +25,11 @@ def generate(settings: GeneratedValue) -> SecretValue:
 def open_field(text: str, where: str, identities: Sequence[object], key: str) -> str:
     """The decrypted top-level ``key.…`` string (``spec.target.ref``, ``value``) of a SOPS
     YAML document; the MAC is checked. InputError/IntegrityError on failure."""
-    from gitrot.codec.document import SopsFile
-
     return _field(SopsFile.parse(text, fmt="yaml", where=where), where, identities, key)
 
 
 def open_tree_field(root: Map, where: str, identities: Sequence[object], key: str) -> str:
     """:func:`open_field` of a document already parsed (a gitrot file: one document)."""
-    from gitrot.codec.document import SopsFile
-    from gitrot.codec.metadata import from_map
-    from gitrot.codec.tree import Entry, Map
-    from gitrot.errors import InputError
-
     block = root.get("sops")
     if block is None:
         raise InputError("not a sops-encrypted file (no 'sops' metadata)", where=where)
@@ -52,10 +41,6 @@ def open_tree_field(root: Map, where: str, identities: Sequence[object], key: st
 
 
 def _field(source: SopsFile, where: str, identities: Sequence[object], key: str) -> str:
-    from gitrot.codec.document import decrypt
-    from gitrot.codec.tree import Map
-    from gitrot.errors import InputError
-
     opened = decrypt(source, identities)
     node: object = opened.docs[0]
     for part in key.split("."):

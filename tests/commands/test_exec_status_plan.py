@@ -127,7 +127,10 @@ def test_status_shows_drift_until_reconciled(
     header, row = out.splitlines()
     assert header.split() == ["secret", "desired", "applied", "written", "consumers"]
     assert row.split()[:4] == ["svc/db", "2", "-", "-"]
-    assert row.endswith("api pending  <- drift")
+    # the plan's action and reason: status and plan read the same things
+    assert row.endswith(
+        "api pending  <- drift (write: version 2 is not in the backend; version 1 was superseded)"
+    )
     assert gitrot(policy, capsys, "status", "--exit-code")[0] == 1
 
     code, out, _ = gitrot(policy, capsys, "status", "--format", "json")
@@ -142,6 +145,8 @@ def test_status_shows_drift_until_reconciled(
         "backend": "local",
         "consumers": {"api": {"ok": False, "version": None, "at": None, "delivery_id": None}},
         "in_sync": False,
+        "action": "write",
+        "reason": "version 2 is not in the backend; version 1 was superseded",
         "problem": "",
     }
 

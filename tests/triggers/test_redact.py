@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from gitrot.triggers.base import Receipt
-from gitrot.triggers.redact import MARK, redact, variants
+from gitrot.triggers.redact import MARK, redact, redact_receipt, variants
 
 
 def value() -> str:
@@ -91,5 +91,5 @@ def test_a_receipt_is_redacted_whatever_its_trigger() -> None:
     receipt = Receipt(
         trigger="pager", delivery_id="d", ok=False, attempts=1, detail=f"bad {secret}", at=5
     )
-    clean = receipt.redacted([secret])
+    clean = redact_receipt(receipt, [secret])
     assert clean.as_dict() == {**receipt.as_dict(), "detail": f"bad {MARK}"}

@@ -1,0 +1,57 @@
+"""Status, pure: per secret, desired (git) against applied (backend) against told (the
+state), from the same plan ``gitrot plan`` prints (docs/architecture.md, The reconciler).
+
+A secret is in sync when the plan has nothing to do for it; otherwise its row carries the
+plan's action and reason (``write``, ``record``, ``trigger``, ``refuse``).
+"""
+
+from __future__ import annotations
+
+from gitrot.core.ports import AppliedVersion
+from gitrot.reconcile.ledger import Entry, State
+from gitrot.reconcile.plan import REFUSE, Desired, Item
+
+
+def rows(
+    wanted: list[Desired],
+    applied: dict[tuple[str, str], AppliedVersion | None],
+    state: State,
+    items: list[Item],
+) -> list[dict[str, object]]:
+    """One row per intent, in name order (never a ref or a value)."""
+    todo = {item.desired.name: item for item in items}
+    found: list[dict[str, object]] = []
+    for want in sorted(wanted, key=lambda w: w.name):
+        have = applied.get((want.backend, want.ref))
+        entry = state.entry(want.name) if state.trusted else None
+        item = todo.get(want.name)
+        found.append(
+            {
+                "name": want.name,
+                "desired": want.version,
+                "applied": have.version if have is not None else None,
+                "applied_at": have.written_at if have is not None else None,
+                "backend": want.backend,
+                "consumers": consumers(want, entry),
+                "in_sync": item is None,
+                "action": item.action if item is not None else None,
+                "reason": item.reason if item is not None else "",
+                "problem": item.reason if item is not None and item.action == REFUSE else "",
+            }
+        )
+    return found
+
+
+def consumers(want: Desired, entry: Entry | None) -> dict[str, dict[str, object]]:
+    """Each consumer's last delivery the state records; ``ok`` only when it told the
+    desired version."""
+    told: dict[str, dict[str, object]] = {}
+    for trigger in want.consumers:
+        last = entry.deliveries.get(trigger) if entry is not None else None
+        told[trigger] = {
+            "ok": bool(last and last.get("ok") and entry and entry.version == want.version),
+            "version": entry.version if entry is not None and last else None,
+            "at": last.get("at") if last else None,
+            "delivery_id": last.get("delivery_id") if last else None,
+        }
+    return told
