@@ -7,9 +7,19 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import pygit2
 import pytest
 
-from tests.check.conftest import DAY, DB, HOUR, MAINTAINER, TICKET_RULE, PolicyRepo, ids
+from tests.check.conftest import (
+    DAY,
+    DB,
+    HOUR,
+    MAINTAINER,
+    TICKET_RULE,
+    PolicyRepo,
+    ids,
+    make_policy,
+)
 
 TODAY = datetime.now(UTC).date()
 TOKEN = "ghp_" + "Zq7Lm2Xc9Vb4Nn8Kd1Rt6Yw3Pf5Hs0Ja2Ge9"  # a GitHub token's shape, made up
@@ -128,10 +138,6 @@ def test_a_commit_message_finding_in_a_policy_folder_keeps_no_path(
     gitrot, tmp_path, monkeypatch: pytest.MonkeyPatch, pr_facts: None
 ) -> None:
     """Files are named from the top of the git tree; a commit message has no file."""
-    import pygit2
-
-    from tests.check.conftest import make_policy
-
     top = tmp_path / "monorepo"
     pygit2.init_repository(str(top), initial_head="main")
     make_policy(gitrot, top / "policy", monkeypatch)
