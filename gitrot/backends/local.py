@@ -33,18 +33,22 @@ messages name the version and the intent, not the ref.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from gitrot.backends.base import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.codec.agewrap import unwrap
 from gitrot.core.layout import LOCAL_STORE, SECRETS_DIR
+from gitrot.core.ports import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.core.secret import SecretValue
+from gitrot.keys.age import parse_identities
+from gitrot.triggers.options import OptionError
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
-
-    from gitrot.core.secret import SecretValue
+# json and tempfile (writing the store) load when the store is used: the validate hook
+# loads this module for check_options alone; pyrage and pygit2 are heavy
 
 DEFAULT_PATH = LOCAL_STORE
 FORMAT = 1
@@ -70,8 +74,6 @@ class LocalBackend:
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        import time
-
         self.name = name
         self.store = store_path(name, options, context.root)
         self._context = context
@@ -100,10 +102,6 @@ class LocalBackend:
         return [self._load(ref, number, _stage(number, numbers)) for number in numbers]
 
     def read(self, ref: str, version: int | None = None) -> SecretValue:
-        import hashlib
-
-        from gitrot.core.secret import SecretValue
-
         numbers = self._numbers(ref)
         if version is None and numbers:
             version = numbers[-1]
@@ -130,7 +128,6 @@ class LocalBackend:
     def write(
         self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
     ) -> AppliedVersion:
-        import hashlib
         import json
 
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -232,9 +229,6 @@ class LocalBackend:
         return ciphertext
 
     def _decrypt(self, ciphertext: bytes, version: int) -> bytes:
-        from gitrot.codec.agewrap import unwrap
-        from gitrot.keys.age import parse_identities
-
         identities = parse_identities(self._context.identities, source="the reconciler's identity")
         if not identities:
             raise BackendError(
@@ -271,8 +265,6 @@ def check_options(name: str, options: Mapping[str, object]) -> str:
     :func:`store_path` share. Refused: other options, an absolute path or one with ``..``
     or ``~``, the repository root itself, anything in ``.git`` or ``secrets/``, control
     characters."""
-    from gitrot.triggers.options import OptionError
-
     unknown = sorted(set(options) - {"path"})
     if unknown:
         raise OptionError(
@@ -325,8 +317,6 @@ def store_path(name: str, options: Mapping[str, object], root: str) -> str:
     base = os.path.abspath(root)
     link = committed_symlink(base, relative)
     if link is not None:
-        from gitrot.triggers.options import OptionError
-
         raise OptionError(
             f"backends.{name}.path goes through {link}, a symbolic link committed to the "
             "repository (or, outside one, leading out of the folder)",
@@ -434,8 +424,6 @@ def _make_folders(folder: str) -> None:
 def _locked(path: str) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` (created 0600) for the length of a ``with``; it
     also excludes the other threads of this process, each opening the file anew."""
-    import fcntl
-
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -19,16 +19,14 @@ method raising a ConfigError) for the loader to call.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+from gitrot.core.ports import Backend, BackendContext
 from gitrot.errors import BackendError, ConfigError, GitrotError
+from gitrot.plugins import entry_points, load_target
+from gitrot.triggers.options import OptionError, plugin_options
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from gitrot.backends.base import Backend, BackendContext
-
-    _Factory = Callable[[str, Mapping[str, object], BackendContext], object]
+_Factory = Callable[[str, Mapping[str, object], BackendContext], object]
 
 GROUP = "gitrot.backends"
 BUILTIN = {"local": "gitrot.backends.local:LocalBackend"}
@@ -41,8 +39,6 @@ def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
     """Refuse (OptionError, or the plugin's ConfigError) a type nobody provides or options
     the backend would refuse; nothing is opened. gitrot's planned types (:data:`PLANNED`)
     are accepted when not installed: the reconciler refuses the intents that use them."""
-    from gitrot.triggers.options import plugin_options
-
     if type_ == "local":
         from gitrot.backends.local import check_options
 
@@ -59,8 +55,6 @@ def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
 
 
 def _at_type(exc: ConfigError) -> ConfigError:
-    from gitrot.triggers.options import OptionError
-
     return OptionError(exc.message, option="type", hint=exc.hint)
 
 
@@ -98,8 +92,6 @@ def open_backend(
 
 def installed_types() -> dict[str, str]:
     """Every type available, built-in or registered: ``{type: distribution}``."""
-    from gitrot.plugins import entry_points
-
     found = dict.fromkeys(BUILTIN, "gitrot")
     for dist, name, _target in entry_points(GROUP):
         found.setdefault(name, dist)
@@ -108,8 +100,6 @@ def installed_types() -> dict[str, str]:
 
 def _find(name: str, type_: str) -> tuple[str, str]:
     """``(distribution, "module:attr")`` of ``type_``."""
-    from gitrot.plugins import entry_points
-
     claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
     if type_ in BUILTIN:
         claims.add(("gitrot", BUILTIN[type_]))  # gitrot's own entry point is the same pair
@@ -137,8 +127,6 @@ def _find(name: str, type_: str) -> tuple[str, str]:
 
 
 def _load(name: str, target: str, where: str) -> _Factory:
-    from gitrot.plugins import load_target
-
     try:
         obj = load_target(target)
     except Exception as exc:

@@ -19,20 +19,21 @@ its whole process group; so is every running command when the reconciler is inte
 
 from __future__ import annotations
 
+import contextlib
 import os
+import selectors
+import shutil
+import signal
 import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 
+from gitrot.core.ports import Delivery
 from gitrot.triggers import options as opts
 from gitrot.triggers.base import STOPPING, Receipt
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-
-    from gitrot.triggers.base import Delivery
+from gitrot.triggers.redact import redact as scrub
 
 OPTIONS = ("argv", "env", "timeout")
 DEFAULT_TIMEOUT = 300.0
@@ -133,8 +134,6 @@ class CommandTrigger:
         )
 
     def _run(self, delivery: Delivery, redact: Sequence[str]) -> tuple[bool, str]:
-        import shutil
-
         if STOPPING.is_set():
             return False, "not run: the reconciler is stopping"
         folder = _private_folder(self.root)
@@ -185,9 +184,6 @@ class CommandTrigger:
 def stop_all() -> int:
     """Stop every running command (SIGKILL to its process group) and start no other one;
     the number of groups killed. Safe to call from a signal handler."""
-    import contextlib
-    import signal
-
     STOPPING.set()
     killed = 0
     for group in list(_LIVE):
@@ -216,8 +212,6 @@ def _unregister(process: subprocess.Popen[bytes]) -> None:
 
 def _private_folder(root: str) -> str:
     """A fresh 0700 folder outside the repository ``root``."""
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="gitrot-trigger-")
     real = os.path.realpath(folder)
     if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
@@ -231,8 +225,6 @@ def _wait(
 ) -> tuple[int | None, bytes]:
     """(exit code, or None after a timeout; the last TAIL_BYTES of output). Output left in
     the pipe by background children after the command exits is not waited for."""
-    import selectors
-
     deadline = time.monotonic() + timeout
     tail = bytearray()
     os.set_blocking(read_end, False)
@@ -299,9 +291,6 @@ def _spawn_failure(exc: OSError, program: str) -> str:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill the command and everything it started in its process group (after a timeout
     or an interruption; a command that exits on its own keeps its background children)."""
-    import contextlib
-    import signal
-
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     if process.poll() is None:
@@ -312,8 +301,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _exit_detail(code: int, tail: bytes, redact: Sequence[str]) -> str:
     """``exit N``; after a failure, with the last line of output: the last TAIL_LINES
     lines are redacted as a whole, then the last one is cut to DETAIL_CHARS."""
-    from gitrot.triggers.redact import redact as scrub
-
     detail = f"killed by signal {-code}" if code < 0 else f"exit {code}"
     if code == 0:
         return detail

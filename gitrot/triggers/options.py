@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 
+from gitrot.core.durations import parse_duration
 from gitrot.core.layout import CONFIG_FILE
 from gitrot.errors import ConfigError
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 WHERE = CONFIG_FILE
 MAX_SECONDS = 24 * 3600.0  # a trigger that needs longer than a day is a typo
@@ -90,8 +87,6 @@ def seconds(
 ) -> float:
     """A number of seconds (``10``, ``0.5``) or a duration (``5m``); positive unless
     ``zero``, at most a day."""
-    from gitrot.core.durations import parse_duration
-
     value = options.get(option, default)
     hint = "give a number of seconds (10, 0.5) or a duration like 30s or 5m"
     if isinstance(value, str):

@@ -19,16 +19,13 @@ what the reconciler would), and :func:`open_trigger` does the same checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gitrot.core.ports import Trigger
 from gitrot.errors import ConfigError
+from gitrot.plugins import entry_points, load_target
 from gitrot.triggers.options import OptionError, plugin_options
-
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Any
-
-    from gitrot.triggers.base import Trigger
 
 GROUP = "gitrot.triggers"
 BUILTIN = ("command", "webhook")
@@ -94,8 +91,6 @@ def _find(name: str, type_: str) -> tuple[str, str]:
 def installed_types(path: list[str] | None = None) -> dict[str, tuple[str, str]]:
     """``{type: (distribution, "module:attr")}`` registered by other packages (gitrot's own
     entries are the built-ins); two distributions claiming one type is an error."""
-    from gitrot.plugins import entry_points
-
     found: dict[str, tuple[str, str]] = {}
     for dist, type_, target in entry_points(GROUP, path):
         if dist == "gitrot" or type_ in BUILTIN:
@@ -111,8 +106,6 @@ def installed_types(path: list[str] | None = None) -> dict[str, tuple[str, str]]
 
 
 def _load(target: str, where: str) -> Callable[..., Any]:
-    from gitrot.plugins import load_target
-
     try:
         factory = load_target(target)
     except Exception as exc:

@@ -21,18 +21,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
+import random
 import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from gitrot.core.ports import Delivery
 from gitrot.triggers import options as opts
 from gitrot.triggers.base import STOPPING, Receipt
+from gitrot.version import installed_version
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the HTTP stack loads when a delivery is sent, not when options are checked
     import urllib.request
-    from collections.abc import Callable, Mapping
-
-    from gitrot.triggers.base import Delivery
 
 OPTIONS = ("backoff", "retries", "secret_env", "timeout", "url")
 DEFAULT_TIMEOUT = 10.0
@@ -146,8 +148,6 @@ class WebhookTrigger:
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] | None = None,
     ) -> None:
-        import random
-
         checked = check(name, options)
         self.name = name
         self.url = checked.url
@@ -276,9 +276,6 @@ def _failure(reason: object) -> tuple[bool, str, bool]:
 
 def _url(name: str, value: object) -> tuple[str, bool]:
     """The URL and whether its host is loopback; https unless it is."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
     hint = "use an https:// URL (plain http is allowed for 127.0.0.1, ::1 and localhost only)"
     if not isinstance(value, str) or not value:
         raise opts.fail(name, "url", "must be the receiver's URL", hint)
@@ -316,8 +313,6 @@ def _url(name: str, value: object) -> tuple[str, bool]:
 def _origin(url: str) -> str:
     """``scheme://host:port`` of a URL: its path and query may be a credential (many hook
     URLs are), so messages never show them."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -351,6 +346,4 @@ def _opener(*, https: bool, loopback: bool) -> urllib.request.OpenerDirector:
 @functools.cache
 def _version() -> str:
     """gitrot's version for the User-Agent (read from the installed metadata once)."""
-    from gitrot.version import installed_version
-
     return installed_version()
