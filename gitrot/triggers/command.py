@@ -25,7 +25,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from gitrot.core.ports import Delivery
 from gitrot.triggers import options as opts
 from gitrot.triggers.base import STOPPING, Receipt
-from gitrot.triggers.redact import redact as scrub
+
+# tempfile and the redaction (json, base64) load when a command runs: the validate hook
+# loads this module for check() alone
 
 OPTIONS = ("argv", "env", "timeout")
 DEFAULT_TIMEOUT = 300.0
@@ -212,6 +213,8 @@ def _unregister(process: subprocess.Popen[bytes]) -> None:
 
 def _private_folder(root: str) -> str:
     """A fresh 0700 folder outside the repository ``root``."""
+    import tempfile
+
     folder = tempfile.mkdtemp(prefix="gitrot-trigger-")
     real = os.path.realpath(folder)
     if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
@@ -301,6 +304,8 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _exit_detail(code: int, tail: bytes, redact: Sequence[str]) -> str:
     """``exit N``; after a failure, with the last line of output: the last TAIL_LINES
     lines are redacted as a whole, then the last one is cut to DETAIL_CHARS."""
+    from gitrot.triggers.redact import redact as scrub
+
     detail = f"killed by signal {-code}" if code < 0 else f"exit {code}"
     if code == 0:
         return detail
