@@ -20,7 +20,7 @@ import os
 import re
 from fnmatch import fnmatchcase
 
-from gitrot.codec.tree import Comment, Map, Seq
+from gitrot.codec.tree import Comment, Map, Seq, kind_of
 from gitrot.codec.yaml_parse import parse as parse_yaml
 from gitrot.core.layout import SCAN_ALLOWLIST
 from gitrot.errors import InputError
@@ -72,9 +72,7 @@ class AllowEntry:
 def parse(text: str, *, where: str) -> Allowlist:
     docs = parse_yaml(text, filename=where, strict=True)
     entries = Allowlist()
-    if not docs:
-        return entries
-    if len(docs) != 1:
+    if len(docs) != 1:  # an empty text is one empty document
         raise InputError("the allowlist must be one YAML document", where=where, hint=_HINT)
     root = docs[0]
     unknown = [e for e in root.entries() if e.key not in ("allow", "salt")]
@@ -101,12 +99,14 @@ def parse(text: str, *, where: str) -> Allowlist:
         return entries
     if not isinstance(entry.value, Seq):
         raise InputError("'allow' must be a list", where=where, line=entry.line, hint=_HINT)
-    for item in entry.value.items:
-        if isinstance(item, Comment):
-            continue
+    items = [item for item in entry.value.items if not isinstance(item, Comment)]
+    for number, item in enumerate(items, 1):
         if not isinstance(item, Map):
             raise InputError(
-                "each 'allow' item must be a map", where=where, line=entry.line, hint=_HINT
+                f"each 'allow' item must be a map (item {number} is {kind_of(item)})",
+                where=where,
+                line=entry.line,
+                hint=_HINT,
             )
         fields = {e.key: e for e in item.entries()}
         line = item.line or entry.line

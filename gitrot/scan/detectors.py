@@ -198,15 +198,19 @@ def scan_text(text: str, *, path: str, salt: str | None = None) -> list[Hit]:
             line, column = locate(match.start())
             if _reason(match.group("reason")):
                 allowed.add(line)
-            else:
+            else:  # keyed like a secret, so an allowlist with another salt keys it its way
+                comment = match.group(0).strip()
+                data, short = digest(comment), len(comment) < SHORT_SECRET
                 hits.append(
                     Hit(
                         "allow-without-reason",
                         path,
                         line,
                         column,
-                        fingerprint(match.group(0).strip(), salt),
+                        keyed(data, salt, stretch=short),
                         "'gitrot: allow' needs a reason (gitrot: allow <why this is not a secret>)",
+                        digest=data,
+                        short=short,
                     )
                 )
     for start, _end, rule, description, secret in found:
