@@ -50,10 +50,6 @@ class Meta:
             self._version = installed_version()
         return self._version
 
-    def describe(self, rule_id: str) -> tuple[str, str]:
-        """(short description, help) of a rule; its id when gitrot knows nothing more."""
-        return self.rules.get(rule_id, (rule_id, ""))
-
 
 def render(
     findings: Iterable[Finding],

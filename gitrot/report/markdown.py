@@ -26,12 +26,8 @@ def render(findings: Sequence[Finding], meta: Meta) -> str:
     counts = summary(findings, len(meta.checked_files))
     failing = [f for f in findings if not f.waived]
     waived = [f for f in findings if f.waived]
-    if not failing:
-        icon = "✅"
-    elif any(f.severity == Severity.ERROR for f in failing):
-        icon = _ICONS[Severity.ERROR]
-    else:
-        icon = _ICONS[failing[0].severity]
+    severities = {f.severity for f in failing}  # the icon of the worst (_ICONS: worst first)
+    icon = next((mark for severity, mark in _ICONS.items() if severity in severities), "✅")
     lines = [f"### {icon} gitrot {meta.command}: {counts}"]
     budget = MAX_CHARS - len(lines[0]) - 1
     shown = 0
