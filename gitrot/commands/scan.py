@@ -90,14 +90,15 @@ def scan(files: list[str], *, fmt: str = "text", allowlist: str | None = None) -
     for path in targets:
         try:
             text = _read(path)
-        except InputError as exc:
+            if text is _LARGE:
+                found = _scan_large(path, entries.salt)
+            else:
+                found = [] if text is None else scan_text(text, path=path, salt=entries.salt)
+        except InputError as exc:  # the next file is scanned; the exit code says so
             output.error(exc.render(), exc.hint)
             unreadable += 1
             continue
-        if text is _LARGE:
-            hits.extend(allow.apply(_scan_large(path, entries.salt), entries))
-        elif text is not None:
-            hits.extend(allow.apply(scan_text(text, path=path, salt=entries.salt), entries))
+        hits.extend(allow.apply(found, entries))
     if fmt == "json":
         import json  # only for --format json
 

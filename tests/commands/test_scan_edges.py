@@ -5,6 +5,7 @@ git work tree), and the large-file windows' line numbers."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import string
 from pathlib import Path
@@ -76,3 +77,26 @@ def test_windows_shorter_than_the_overlap_keep_their_line_numbers() -> None:
     assert [(hit.rule, hit.line, hit.column) for hit in hits] == [("github-token", 25, 7)]
     whole = scan_stream(io.BytesIO(data), path="f.txt", chunk=len(data) + 1, overlap=64)
     assert [hit.fingerprint for hit in whole] == [hit.fingerprint for hit in hits]
+
+
+def test_a_large_file_gone_before_its_windows_are_read_is_counted_unreadable(
+    gitrot, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (files / "big.txt").write_text("x\n" * (3 * 1024 * 1024))
+    real_open, opened = os.open, []
+
+    def removed_after_the_size_check(path, flags, *args):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == "big.txt":
+            opened.append(path)
+            if len(opened) > 1:
+                raise FileNotFoundError(2, "No such file or directory")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", removed_after_the_size_check)
+    result = gitrot("scan", "big.txt", "leak.py")
+    assert len(opened) == 2
+    assert result.code == 2  # unreadable input outranks the finding, which is still shown
+    assert result.out.startswith("leak.py:1:7: error: [github-token] ")
+    assert result.err.splitlines()[0] == (
+        "gitrot: error: cannot read the file: No such file or directory (big.txt)"
+    )
