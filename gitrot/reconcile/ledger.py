@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gitrot.git import sshsig
@@ -88,9 +88,6 @@ class Entry:
         if version != self.version:
             return frozenset()
         return frozenset(name for name, d in self.deliveries.items() if d.get("ok") is True)
-
-    def pending(self) -> bool:
-        return any(d.get("ok") is not True for d in self.deliveries.values())
 
     def as_dict(self, name: str) -> dict[str, object]:
         return {
@@ -196,25 +193,6 @@ class State:
         if name not in self._entries:
             self._entries[name] = self._load_entry(name)
         return self._entries[name]
-
-    def entries(self) -> Iterator[tuple[str, Entry]]:
-        """Every secret's entry (reads them all: ``gitrot status``)."""
-
-        top = self._subtree(ENTRIES)
-        if top is None:
-            return
-        stack: list[tuple[str, pygit2.Tree]] = [("", top)]
-        while stack:
-            prefix, tree = stack.pop()
-            for item in tree:
-                path = f"{prefix}{item.name}"
-                if item.type_str == "tree":
-                    stack.append((path + "/", self.repo[item.id]))  # type: ignore[arg-type]
-                elif path.endswith(".json"):
-                    name = path[: -len(".json")]
-                    entry = self.entry(name)
-                    if entry is not None:
-                        yield name, entry
 
     def owner(self, digest: str) -> str | None:
         """The secret that wrote the location with this hash, per the state."""

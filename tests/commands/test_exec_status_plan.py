@@ -234,6 +234,20 @@ def test_plan_refuses_two_secrets_on_one_ref_with_exit_1(
     assert code == 1
     refused = [i for i in json.loads(out)["items"] if i["action"] == "refuse"]
     assert refused and all("shares its ref" in i["reason"] for i in refused)
+    # status reads the same plan: the refused secret's row says why, --exit-code fails
+    code, out, _ = gitrot(policy, capsys, "status", "--exit-code")
+    assert code == 1
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    # neither owns the location yet: the first name keeps it, the other is refused
+    assert rows["svc/db"].endswith(
+        "api pending  <- refused: it shares its ref in local with svc/copy; a backend "
+        "location belongs to one secret: give this intent a ref of its own"
+    )
+    assert rows["svc/copy"].endswith("<- drift (write: version 1 is not in the backend)")
+    secrets = json.loads(gitrot(policy, capsys, "status", "--format", "json")[1])["secrets"]
+    db = next(s for s in secrets if s["name"] == "svc/db")
+    assert db["action"] == "refuse" and db["problem"] == db["reason"]
+    assert "shares its ref" in db["problem"] and db["in_sync"] is False
 
 
 def test_exec_refuses_a_version_written_for_another_secret_with_exit_1(

@@ -93,3 +93,24 @@ def test_a_receipt_is_redacted_whatever_its_trigger() -> None:
     )
     clean = redact_receipt(receipt, [secret])
     assert clean.as_dict() == {**receipt.as_dict(), "detail": f"bad {MARK}"}
+
+
+def test_an_empty_value_hides_nothing_and_a_short_one_is_hidden_whole() -> None:
+    assert redact("exit 1: nothing to see", [""]) == "exit 1: nothing to see"
+    # a value too short to hide by its cut-off pieces is still hidden where it is whole
+    assert redact("login ab failed", ["ab"]) == f"login {MARK} failed"
+
+
+def test_a_value_split_across_lines_is_hidden_piece_by_piece() -> None:
+    secret = "Zq8vLm2Np4Rt"
+    text = f"error: bad key Zq8vLm\n2Np4Rt end\nnone of it: {secret[::-1]}"
+    assert redact(text, [secret]) == (
+        f"error: bad key {MARK}\n{MARK} end\nnone of it: {secret[::-1]}"
+    )
+    # a text holding no six characters of the value keeps every character
+    assert redact("retrying in 5s", [secret]) == "retrying in 5s"
+
+
+def test_padding_alone_is_not_taken_for_a_token() -> None:
+    text = "---------------------------- section ====================x1"
+    assert redact(text) == text
