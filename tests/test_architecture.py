@@ -59,6 +59,8 @@ PURE = (
     "gitrot.core.models",
     "gitrot.core.ports",
     "gitrot.core.secret",
+    "gitrot.reconcile.plan",
+    "gitrot.reconcile.status",
     "gitrot.codec.cipher",
     "gitrot.codec.document",
     "gitrot.codec.dotenv_store",

@@ -7,9 +7,13 @@ plan's action and reason (``write``, ``record``, ``trigger``, ``refuse``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gitrot.core.ports import AppliedVersion
-from gitrot.reconcile.ledger import Entry, State
 from gitrot.reconcile.plan import REFUSE, Desired, Item
+
+if TYPE_CHECKING:  # the ledger reads git; status only reads what it was handed
+    from gitrot.reconcile.ledger import Entry, State
 
 
 def rows(
