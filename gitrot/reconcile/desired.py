@@ -10,28 +10,35 @@ rule files there; an error finding refuses the intent: fail closed), and their
 
 from __future__ import annotations
 
-from gitrot.core.layout import CONFIG_FILE, SECRETS_DIR, relative_to_secrets
-from gitrot.errors import GitrotError
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gitrot.codec.tree import Map
+from gitrot.core.findings import Severity
+from gitrot.core.layout import (
+    CONFIG_FILE,
+    SECRETS_DIR,
+    is_intent_path,
+    name_of_path,
+    relative_to_secrets,
+)
+from gitrot.core.models import Config, RotationIntent
+from gitrot.errors import ConfigError, GitrotError, InputError
+from gitrot.files import repo as loader
+from gitrot.files.fields import decode, parse_root
+from gitrot.git.repository import read_blob
+from gitrot.git.state import list_blobs, read_object, reconciled
 from gitrot.reconcile.plan import Desired
+from gitrot.reconcile.values import open_tree_field
 
-TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy reads this name as True
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from datetime import datetime
-
+if TYPE_CHECKING:  # pygit2 is heavy: its types only
     import pygit2
 
-    from gitrot.codec.tree import Map
-    from gitrot.core.models import Config, RotationIntent
     from gitrot.git.repository import Commit, Repo
 
 
 def read_config(commit: Commit, prefix: str) -> Config:
-    from gitrot.errors import ConfigError
-    from gitrot.files import repo
-    from gitrot.git.repository import read_blob
-
     data = read_blob(commit, prefix + CONFIG_FILE)
     if data is None:
         raise ConfigError(
@@ -39,14 +46,11 @@ def read_config(commit: Commit, prefix: str) -> Config:
             where=prefix + CONFIG_FILE,
             hint="reconcile a commit of the policy repository",
         )
-    return repo.parse_config(data, CONFIG_FILE)
+    return loader.parse_config(data, CONFIG_FILE)
 
 
 def intent_blobs(commit: Commit, prefix: str) -> dict[str, str]:
     """``{intent path (policy-relative): blob id}`` at ``commit``."""
-    from gitrot.core.layout import is_intent_path
-    from gitrot.git.state import list_blobs
-
     found = list_blobs(commit, prefix + SECRETS_DIR)
     return {
         path[len(prefix) :]: blob
@@ -73,8 +77,6 @@ def changed_intents(
     tree ``new`` whose blob differs from the settled tree ``old`` (the state's
     ``intents/``), and those ``old`` has and ``new`` does not. Only differing subtrees are
     read: equal trees (the no-op run) cost one comparison."""
-    from gitrot.core.layout import is_intent_path
-
     changed: dict[str, str] = {}
     removed: list[str] = []
     stack: list[tuple[str, pygit2.Tree | None, pygit2.Tree | None]] = [(SECRETS_DIR, new, old)]
@@ -116,12 +118,6 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
     intent that cannot be is a Desired with a ``problem`` (refused, never skipped).
     ``settled`` (the trusted state's ``secrets/`` tree of applied intents) is what the
     re-check compares each intent with."""
-    from gitrot.core.layout import name_of_path
-    from gitrot.errors import InputError
-    from gitrot.files import repo as loader
-    from gitrot.files.fields import decode, parse_root
-    from gitrot.git.state import read_object
-
     intents: list[RotationIntent] = []
     trees: dict[str, Map] = {}
     broken: list[Desired] = []
@@ -180,8 +176,6 @@ def _refused(name: str, path: str, blob: str, problem: str) -> Desired:
 
 
 def _open_ref(root: Map, path: str, identities: Sequence[object]) -> str:
-    from gitrot.reconcile.values import open_tree_field
-
     return open_tree_field(root, path, identities, "spec.target.ref")
 
 
@@ -203,8 +197,7 @@ def _judge(  # noqa: PLR0917 - what one judgement reads
     last applied when the trusted state says (``settled``): an intent refused once is not
     applied on the next run because the reconciled commit moved past it. What needs the pull
     request's facts (approvals) is not evaluated: they are not known after the merge."""
-    from gitrot.core.findings import Severity
-    from gitrot.git.state import read_object, reconciled
+    # the policy engine loads only when an intent changed: a no-op run compares tree ids
     from gitrot.judge.recheck import judge_commits
 
     if not intents:
