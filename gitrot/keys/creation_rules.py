@@ -100,13 +100,8 @@ class _Reader:
         return ConfigError(message, where=self.where, line=line, hint=hint)
 
     def entries(self, node: Map) -> dict[str, Entry]:
-        found: dict[str, Entry] = {}
-        for item in node.items:
-            if isinstance(item, Entry):
-                if item.key in found:
-                    raise self.error(f"duplicate key {item.key!r}", item.line)
-                found[item.key] = item
-        return found
+        """The fields of a mapping (the parser refuses a duplicate key at its line)."""
+        return {item.key: item for item in node.items if isinstance(item, Entry)}
 
     def mapping(self, entry: Entry | None, what: str) -> Map | None:
         if entry is None or entry.value is None:
@@ -244,10 +239,8 @@ def _rule(reader: _Reader, node: Value, line: int) -> CreationRule:
     )
 
 
-def rules_from_document(doc: Map | None, *, where: str) -> tuple[list[CreationRule], int | None]:
+def rules_from_document(doc: Map, *, where: str) -> tuple[list[CreationRule], int | None]:
     """The creation rules and ``stores.yaml.indent`` of a parsed ``.sops.yaml``."""
-    if doc is None:
-        return [], None
     reader = _Reader(where)
     fields = reader.entries(doc)
 
@@ -293,14 +286,12 @@ def rules_from_text(data: str | bytes, *, where: str) -> tuple[list[CreationRule
 
     try:
         documents = yaml_parse.parse(text, filename=where)
-    except ConfigError:
-        raise
     except InputError as error:
         raise ConfigError(
             error.message, where=error.where or where, line=error.line, hint=error.hint
         ) from None
-    # go-yaml's Unmarshal reads the first document only
-    return rules_from_document(documents[0] if documents else None, where=where)
+    # go-yaml's Unmarshal reads the first document only (an empty text is one empty document)
+    return rules_from_document(documents[0], where=where)
 
 
 # --- matching ------------------------------------------------------------------------------
