@@ -229,11 +229,9 @@ def _complete_intent(intent: object) -> object:
 
 
 def _plain(value: object) -> object:
-    """Options as JSON-like data (the loader already made them plain; bytes become text)."""
+    """Options as JSON-like data (the loader already made them plain)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
     return value
