@@ -225,7 +225,7 @@ def _opened(text: bytes, where: str, keys: Keys) -> object | None:
         return BROKEN
 
 
-def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool | None:
+def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys) -> bool | None:
     """Whether a modified sealed document still holds the value it had (its version may
     already be applied, so nothing else may change).
 
@@ -249,9 +249,7 @@ def sealed_kept(old: bytes, new: bytes, where: str, keys: Keys | None) -> bool |
         return False
     if before.docs == after.docs:
         # a key at hand that opens the new data key must find the same value under it
-        return keys is None or _opened(new, where, keys) != BROKEN
-    if keys is None:
-        return None
+        return _opened(new, where, keys) != BROKEN
     opened_before = _opened(old, where, keys)
     opened_after = _opened(new, where, keys) if opened_before is not None else None
     if opened_before is None or opened_after is None:
@@ -394,10 +392,7 @@ def same_ref(old_text: bytes | None, new_text: bytes | None, where: str, keys: K
 def _ref_of(text: bytes | None, where: str, keys: Keys) -> str | None:
     if text is None:
         return None
-    try:
-        ref = repo.parse_intent(text, where).ref
-    except GitrotError:  # a side that does not load compares as unknown
-        return None
+    ref = repo.parse_intent(text, where).ref  # loaded before: the intent, or the facts' base
     if not is_encrypted(ref):
         return ref
     docs = _opened(text, where, keys)

@@ -51,8 +51,6 @@ class Tree:
     def list(self, folder: str) -> list[str]:
         """The files under ``folder`` (policy-relative), sorted."""
         top = (self.prefix + folder).rstrip("/")
-        if not top:
-            return []
         found = list_blobs(self.commit, top)
         return sorted(path[len(self.prefix) :] for path in found)
 
