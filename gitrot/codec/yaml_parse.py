@@ -8,7 +8,8 @@ container they belong to, because sops encrypts them with that container's path
 Comment placement: a whole-line comment goes to the deepest open block container whose item
 column is <= the comment's column (after the items already read); an inline comment goes just
 before the entry or item on whose line it stands; a comment inside a flow collection goes to
-the enclosing block container. Every failure is an :class:`InputError` with a line number.
+the enclosing block container (to the collection itself when it is the document's root).
+Every failure is an :class:`InputError` with a line number.
 """
 
 from __future__ import annotations
@@ -195,12 +196,9 @@ class _Parser:
         lines = self.lines
         for li in range(start, stop):
             line = lines[li]
-            if "#" not in line:
-                continue
-            body = line.lstrip(" \t")
-            if body[:1] == "#":
-                col = len(line) - len(body)
-                self.place(col, body[1:], li)
+            if "#" in line:  # a comment line: the range holds only those and blank lines
+                body = line.lstrip(" \t")
+                self.place(len(line) - len(body), body[1:], li)
 
     def next_content(self) -> int:
         """Place comments up to the next content line and return it (-1 at a doc end)."""
@@ -300,11 +298,15 @@ class _Parser:
             return self.block_seq(li, col, cstart)
         if c in "[{":
             container: Map | Seq = Map(line=li + 1) if c == "{" else Seq(line=li + 1)
+            nested = bool(self.stack)
             self.stack.append((col, container))
             self.flush(cstart, li)
-            self.stack.pop()
+            if nested:  # comments inside go to the enclosing block container
+                self.stack.pop()
             self.li = li
             end = self.flow_node(self.starts[li] + col, container)[1]
+            if not nested:  # a document's root keeps the comments inside it, as sops does
+                self.stack.pop()
             self.after_node(end, inline)
             return container
         if (c == "?" and nxt in ("", " ", "\t")) or self.key_end(line, col) >= 0:
@@ -443,13 +445,11 @@ class _Parser:
         end = self.key_end(line, pos)
         if end < 0:
             raise self.error("could not find the ':' after a mapping key", li)
-        if c in "\"'":
-            text = self.quoted_line(line, pos, li)
+        if c in "\"'":  # key_end found its closing quote on this line
+            text = self.quoted(self.starts[li] + pos)[0]
             key = self.typed(text, False, tag, li)
         else:
             text = line[pos:end].rstrip(" \t")
-            if c in "[{":
-                raise self.error("flow collections as mapping keys are not supported", li)
             key = self.typed(text, True, tag, li)
         if not isinstance(key, str):
             raise self.error(
@@ -663,12 +663,6 @@ class _Parser:
             self.li = nxt
         return "".join(parts)
 
-    def quoted_line(self, line: str, col: int, li: int) -> str:
-        end = self.quoted_end_in_line(line, col)
-        if end < 0:
-            raise self.error("a quoted mapping key must be on one line", li)
-        return self.quoted(self.starts[li] + col)[0]
-
     def quoted(self, pos: int) -> tuple[str, int]:
         """A quoted scalar starting at absolute ``pos``; returns its value and end offset."""
         text = self.text
@@ -801,11 +795,12 @@ class _Parser:
                 continue
             if ind < indent:
                 if body[:1] == "\t" and not body.lstrip(" \t"):
-                    breaks.append("\n")
-                    j += 1
-                    continue
-                break
-            if parent < 0 and _is_marker(text):
+                    raise self.error(
+                        "tab characters must not be used for indentation",
+                        j,
+                        hint="indent with spaces",
+                        column=ind + 1,
+                    )
                 break
             content = text[indent:]
             if started:
@@ -848,9 +843,7 @@ class _Parser:
                 if end < 0:
                     end = n
                 li = self.line_of(pos)
-                comment = Comment(text[pos + 1 : end], li + 1)
-                if self.stack:
-                    self.stack[-1][1].items.append(comment)
+                self.stack[-1][1].items.append(Comment(text[pos + 1 : end], li + 1))
                 pos = end
             else:
                 break
@@ -953,7 +946,9 @@ class _Parser:
                 if pos < n and text[pos] not in ",}]":
                     value, pos = self.flow_node(pos)
                     pos = self.skip_flow_space(pos)
-            if is_map or pair or explicit_key:
+            if isinstance(container, Seq) and not (pair or explicit_key):
+                container.items.append(key)  # a single value in a flow sequence
+            else:
                 if not isinstance(key, str):
                     raise self.error(
                         f"mapping key {key!r} is not a string; sops requires string keys",
@@ -973,8 +968,6 @@ class _Parser:
                     container.items.append(Entry(key, value, kli + 1, kcol + 1))
                 else:
                     container.items.append(Map([Entry(key, value, kli + 1, kcol + 1)], kli + 1))
-            elif isinstance(container, Seq):
-                container.items.append(key)
             if pos >= n:
                 raise self.error(f"unterminated flow collection (missing {close!r})", li)
             if text[pos] == ",":
@@ -988,22 +981,24 @@ class _Parser:
 
     # -- tags, anchors, aliases -------------------------------------------------------------
 
-    def norm_tag(self, tag: str, li: int) -> str:
-        if tag.startswith("!<") and tag.endswith(">"):
+    def norm_tag(self, tag: str, li: int) -> str | None:
+        """``!!x`` for a core tag however written; None for the non-specific ``!``, which
+        go-yaml resolves like an untagged value."""
+        if tag.startswith("!<"):
+            if not tag.endswith(">"):
+                raise self.error("a verbatim tag '!<...>' is missing its '>'", li)
             tag = tag[2:-1]
             if tag.startswith("tag:yaml.org,2002:"):
                 return "!!" + tag[18:]
             return tag
-        if tag == "!":
-            return "!!str"
-        return tag
+        return None if tag == "!" else tag
 
     def typed(self, text: str, plain: bool, tag: str | None, li: int) -> Scalar:
-        if tag is None or not tag.startswith("!!") or tag[2:] not in _CORE_TAGS:
+        if tag is None:
             return resolve_plain(text) if plain else text
-        kind = tag[2:]
-        if kind in ("str", "merge"):
-            return text
+        kind = tag[2:] if tag.startswith("!!") else ""
+        if kind not in _CORE_TAGS or kind in ("str", "merge"):
+            return text  # go-yaml keeps a scalar with an unknown tag as a string
         if kind == "binary":
             return _binary(text, self, li)
         if kind in ("map", "seq"):
@@ -1050,8 +1045,14 @@ class _Parser:
 
 
 def _name_end(text: str, pos: int) -> int:
-    """End of an anchor, alias or tag name: the next blank, break or flow indicator."""
+    """End of an anchor, alias or tag name: the next blank, break or flow indicator
+    (a verbatim tag ``!<...>`` ends at its ``>``)."""
     n = len(text)
+    if text.startswith("!<", pos):
+        eol = text.find("\n", pos)
+        close = text.find(">", pos, n if eol < 0 else eol)
+        if close >= 0:
+            return close + 1
     while pos < n and text[pos] not in _NAME_STOP:
         pos += 1
     return pos

@@ -176,7 +176,7 @@ def test_tags_anchors_merge() -> None:
         "c": 1.0,
         "d": "hello",
         "e": b"\xff",
-        "f": 5,
+        "f": "5",  # go-yaml keeps a scalar with an unknown tag as a string
         "g": {"k": "v"},
         "h": {"k": "v"},
         "<<": {"k": "v"},
