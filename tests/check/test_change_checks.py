@@ -103,3 +103,23 @@ def test_a_move_without_the_pull_requests_facts_says_how_to_give_them(
         "by the rules of both"
     )
     assert "GITROT_PR_AUTHOR" in moved["hint"]
+
+
+def test_deleting_an_intent_whose_last_version_does_not_load_is_refused(
+    policy: PolicyRepo,
+) -> None:
+    """A base file that does not load cannot show ``retired: true``: not retired."""
+    policy.write(INTENT, policy.read(INTENT).replace("kind: RotationIntent", "kind: Nope"))
+    policy.write("secrets/README.md", "Intents live here.\n")
+    policy.commit("Break the intent (a direct push)", ago=DAY, author=MAINTAINER)
+    policy.branch("pr")
+    policy.delete(INTENT)
+    # a text file beside the intents is modified: it has no recipients to lose
+    policy.write("secrets/README.md", "Intents and sealed values live here.\n")
+    policy.commit("Delete the broken intent, describe the folder", ago=HOUR)
+    code, found = policy.check()
+    assert code == 1 and ids(found) == ["intent-deleted"]
+    assert (found[0]["file"], found[0]["line"]) == (INTENT, 0)
+    assert found[0]["message"] == (
+        "the change deletes an intent that was not retired: its secret would be left unmanaged"
+    )
