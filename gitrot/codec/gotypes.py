@@ -182,7 +182,10 @@ def _canonical_time(
     if offset == 0:
         return text + "Z"
     if offset >= 24 * 60:
-        raise InputError(f"timestamp offset {zone} is out of range (sops cannot write it)")
+        raise InputError(
+            f"timestamp offset {zone} is out of range (sops cannot write it)",
+            hint="quote the value to keep it as a string",
+        )
     return f"{text}{zone[0]}{offset // 60:02d}:{offset % 60:02d}"
 
 

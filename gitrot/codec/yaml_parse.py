@@ -995,7 +995,7 @@ class _Parser:
 
     def typed(self, text: str, plain: bool, tag: str | None, li: int) -> Scalar:
         if tag is None:
-            return resolve_plain(text) if plain else text
+            return self.resolve(text, li) if plain else text
         kind = tag[2:] if tag.startswith("!!") else ""
         if kind not in _CORE_TAGS or kind in ("str", "merge"):
             return text  # go-yaml keeps a scalar with an unknown tag as a string
@@ -1003,7 +1003,7 @@ class _Parser:
             return _binary(text, self, li)
         if kind in ("map", "seq"):
             raise self.error(f"a scalar cannot have the tag {tag}", li)
-        value = resolve_plain(text)
+        value = self.resolve(text, li)
         if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
             return value
         if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -1015,6 +1015,14 @@ class _Parser:
         if kind == "timestamp" and isinstance(value, Timestamp):
             return value
         raise self.error(f"cannot read this value as {tag}", li)
+
+    def resolve(self, text: str, li: int) -> Scalar:
+        """:func:`resolve_plain`, its refusals (a uint64, a zone sops cannot write) at line li."""
+        try:
+            return resolve_plain(text)
+        except InputError as exc:
+            exc.line = li + 1
+            raise
 
     def alias(self, name: str, li: int) -> Value:
         if name not in self.anchors:

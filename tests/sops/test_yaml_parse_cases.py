@@ -57,6 +57,7 @@ READ: dict[str, tuple[str, object]] = {
     # block scalars
     "a block scalar after a blank line": ("a: |\n\n  x\n", {"a": "\nx\n"}),
     "an empty block scalar": ("a: |\nb: 1\n", {"a": "", "b": 1}),
+    "a block scalar header with a comment": ("a: | # c\n  x\n", {"a": "x\n", "#": [" c"]}),
     # tags
     "verbatim core tags": (
         'a: !<tag:yaml.org,2002:str> 1\nb: !<tag:yaml.org,2002:int> "2"\n',
@@ -86,6 +87,7 @@ READ: dict[str, tuple[str, object]] = {
         "a: [b\n  c, d\n  , e\n  ]\n",
         {"a": ["b c", "d", "e"]},
     ),
+    "a pair in a flow list": ("a: [b: 1, c]\n", {"a": [{"b": 1}, "c"]}),
     "an explicit key in a flow map": ("a: {? b : 1}\n", {"a": {"b": 1}}),
     "a flow map value left empty": ("a: {b: , c: 1}\n", {"a": {"b": None, "c": 1}}),
     "a comment after a flow plain value": ("a: [b #c\n]\n", {"a": ["b"], "#": ["c"]}),
@@ -183,6 +185,8 @@ REFUSED: dict[str, tuple[str, str, int]] = {
     "an empty !!int": ("a: !!int\n", "cannot read this value as !!int", 1),
     "a verbatim tag without '>'": ("a: !<x\n", "a verbatim tag '!<...>' is missing its '>'", 1),
     "a key on a plain scalar's next line": ("a: x\n  b: c\n", "mapping values are not allowed in this context", 2),
+    "text after a block scalar header": ("a: | x\n", "unexpected text after a block scalar indicator", 1),
+    "a number as a flow map key": ("a: {1: x}\n", "mapping key 1 is not a string; sops requires string keys", 1),
     "a block scalar header with a letter": ("a: |x\n", "invalid block scalar header", 1),
 }  # fmt: skip
 #: where sops names another line: the line where the document started
