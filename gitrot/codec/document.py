@@ -204,8 +204,7 @@ def mac_aad(lastmodified: str) -> str:
     moment = moment.replace(microsecond=0)
     if not offset:
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = moment.isoformat()
-    return text
+    return moment.isoformat()
 
 
 class EncryptOptions:
