@@ -29,9 +29,12 @@ from gitrot.triggers.options import OptionError, plugin_options
 _Factory = Callable[[str, Mapping[str, object], BackendContext], object]
 
 GROUP = "gitrot.backends"
-BUILTIN = {"local": "gitrot.backends.local:LocalBackend"}
+BUILTIN = {
+    "local": "gitrot.backends.local:LocalBackend",
+    "aws-secrets-manager": "gitrot.backends.aws:AwsSecretsManagerBackend",
+}
 #: gitrot's own types still to come (docs/architecture.md): "not installed", not "unknown".
-PLANNED = ("vault", "aws-secrets-manager")
+PLANNED = ("vault",)
 _METHODS = ("current", "get", "write", "read", "close")
 
 
