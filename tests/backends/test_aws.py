@@ -17,7 +17,14 @@ import pytest
 from gitrot.backends.aws import KEEP, AwsSecretsManagerBackend, version_id
 from gitrot.backends.base import BackendContext, BackendError, VersionConflict, idempotency_key
 from gitrot.core.secret import SecretValue
-from tests.backends.moto import REGION, Moto, aws_env_fixture, moto_fixture, start_moto, unique  # noqa: F401 - fixtures
+from tests.backends.moto import (  # noqa: F401 - aws_env_fixture, moto_fixture: fixtures
+    REGION,
+    Moto,
+    aws_env_fixture,
+    moto_fixture,
+    start_moto,
+    unique,
+)
 
 NAME = "payments-db"
 COMMIT = "c0ffee" * 6 + "c0ff"
