@@ -32,6 +32,7 @@ GROUP = "gitrot.backends"
 BUILTIN = {
     "local": "gitrot.backends.local:LocalBackend",
     "aws-secrets-manager": "gitrot.backends.aws:AwsSecretsManagerBackend",
+    "gcp-secret-manager": "gitrot.backends.gcp:GcpSecretManagerBackend",
 }
 #: gitrot's own types still to come (docs/architecture.md): "not installed", not "unknown".
 PLANNED = ("vault",)
