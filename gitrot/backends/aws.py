@@ -350,8 +350,7 @@ class AwsSecretsManagerBackend:
             holder = secret.holder(CURRENT)
             if holder is not None:
                 moves[-1]["RemoveFromVersionId"] = holder
-        if PENDING in labels:
-            moves.append({"VersionStage": PENDING, "RemoveFromVersionId": token})
+        moves.append({"VersionStage": PENDING, "RemoveFromVersionId": token})  # always there
         operation = "UpdateSecretVersionStage"
         for move in moves:
             try:

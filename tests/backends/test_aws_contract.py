@@ -287,8 +287,24 @@ def test_a_version_id_taken_by_a_version_without_gitrots_label(
 def test_a_secret_without_owner_nor_versions_is_adopted(fake: FakeSecretsManager) -> None:
     fake.create_secret(Name=REF)
     store = backend(fake)
+    assert store.versions(REF) == []
+    assert store.versions("prod/nothing-here") == []
     assert write(store, 1).name == NAME
     assert fake.secrets[REF].tags["gitrot:name"] == NAME
+
+
+def test_a_secret_whose_awscurrent_was_removed_gets_it_back(fake: FakeSecretsManager) -> None:
+    """A pending version and no AWSCURRENT anywhere: the move names no version to leave."""
+    store = backend(fake)
+    write(store, 1)
+    token = version_id(idempotency_key(NAME, 2))
+    stages = ["AWSPENDING", "gitrot-v2"]
+    fake.put_secret_value(
+        SecretId=REF, ClientRequestToken=token, SecretString="two", VersionStages=stages
+    )
+    fake.secrets[REF].stages[version_id(idempotency_key(NAME, 1))].remove("AWSCURRENT")
+    assert write(store, 2, "discarded").stage == "current"
+    assert fake.value(REF) == "two"
 
 
 @pytest.mark.parametrize(
