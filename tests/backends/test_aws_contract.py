@@ -29,6 +29,7 @@ from gitrot.backends.base import BackendContext, BackendError, VersionConflict, 
 from gitrot.core.secret import SecretValue
 from gitrot.triggers.options import OptionError
 from tests.backends.aws_fake import MAX_LABELS, FakeSecretsManager, error
+from tests.backends.moto import aws_env_fixture  # noqa: F401 - a fixture
 
 NAME = "payments-db"
 REF = "prod/payments/db"
@@ -337,12 +338,9 @@ def test_options_are_checked_without_repeating_values(
         assert info.value.option == option
 
 
-def test_a_real_client_for_awss_own_endpoint_is_made_offline(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("aws_env")
+def test_a_real_client_for_awss_own_endpoint_is_made_offline() -> None:
     """No endpoint_url: boto3's endpoint for a known region; nothing is sent."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     store = AwsSecretsManagerBackend("aws", {"region": "eu-west-1"}, CONTEXT)
     client = store._open()  # the client boto3 makes, never used
     assert client.meta.endpoint_url == "https://secretsmanager.eu-west-1.amazonaws.com"
