@@ -31,11 +31,12 @@ _Factory = Callable[[str, Mapping[str, object], BackendContext], object]
 GROUP = "gitrot.backends"
 BUILTIN = {
     "local": "gitrot.backends.local:LocalBackend",
+    "vault": "gitrot.backends.vault:VaultBackend",
     "aws-secrets-manager": "gitrot.backends.aws:AwsSecretsManagerBackend",
     "gcp-secret-manager": "gitrot.backends.gcp:GcpSecretManagerBackend",
 }
 #: gitrot's own types still to come (docs/architecture.md): "not installed", not "unknown".
-PLANNED = ("vault",)
+PLANNED: tuple[str, ...] = ()
 _METHODS = ("current", "get", "write", "read", "close")
 
 

