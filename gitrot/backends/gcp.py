@@ -272,7 +272,12 @@ class GcpSecretManagerBackend:
                 continue
             secret, gcp = done
             record = Record(version, gcp, key, commit, int(self._clock()), name)
-            if self._commit(ref, secret, record, nonce):
+            try:
+                committed = self._commit(ref, secret, record, nonce)
+            except BackendError:
+                self._release(ref, gcp, nonce)
+                raise
+            if committed:
                 return _applied(ref, record, "current")
             self._disable(ref, gcp)  # lost: another writer's version stands
 
@@ -348,6 +353,18 @@ class GcpSecretManagerBackend:
                 secret = self._secret(ref, create=False)
                 continue
             return True
+
+    def _release(self, ref: str, gcp: int, nonce: str) -> None:
+        """After a failed commit, best effort: disable our version and drop our claim, so
+        the next run need not wait for the claim's lease (else it waits, then takes over)."""
+        with contextlib.suppress(BackendError, _Lost):
+            self._disable(ref, gcp)
+            secret = self._secret(ref, create=False)
+            annotations = dict(secret.annotations)
+            claim = _parse(annotations)[1]
+            if claim is not None and claim.nonce == nonce:
+                del annotations[CLAIM]
+                self._patch(ref, secret, annotations)
 
     def _disable_orphans(self, ref: str, base: int, records: dict[int, Record]) -> None:
         """Disable the enabled GCP versions above ``base`` no record maps: those a dead

@@ -31,7 +31,7 @@ from gitrot.triggers.options import OptionError
 CONFIG_KIND = "Config"
 #: gitrot's own types and those it plans (docs/architecture.md; the reconciler refuses an
 #: intent on a planned backend type that is not installed)
-BACKEND_TYPES = ("local", "vault", "aws-secrets-manager")
+BACKEND_TYPES = ("local", "vault", "aws-secrets-manager", "gcp-secret-manager")
 TRIGGER_TYPES = ("webhook", "command")
 _REQUIRED_OPTIONS = {"local": ("path",), "vault": ("url",), "webhook": ("url",)}
 _AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}|age1[a-z0-9]+1[02-9ac-hj-np-z]{20,}")

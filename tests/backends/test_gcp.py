@@ -486,3 +486,42 @@ def test_the_registry_checks_the_options() -> None:
     check_backend("g", "gcp-secret-manager", {"project": "my-project"})
     with pytest.raises(ConfigError, match="unknown option 'url'"):
         check_backend("g", "gcp-secret-manager", {"project": "my-project", "url": "x"})
+
+
+def test_a_failed_commit_releases_its_claim_when_it_can(gcp: FakeServer) -> None:
+    store = backend(gcp)
+    write(store, 1, random_value())
+    patches: list[int] = []
+
+    def failing(_: dict[str, str]) -> None:
+        patches.append(1)
+        if len(patches) >= 2:  # the commit, and every patch after it
+            raise ApiError(503, "unavailable", "UNAVAILABLE")
+
+    gcp.fake.hooks["patch_secret"] = failing
+    value = random_value()
+    message = _unreachable(lambda: write(store, 2, value))
+    assert value.reveal() not in message
+    # its version is disabled; the claim could not be dropped: it stays for the lease
+    assert gcp.fake.states(PROJECT, REF) == {1: "ENABLED", 2: "DISABLED"}
+    assert gcp.fake.annotations(PROJECT, REF)["gitrot-claim"].startswith("2|")
+
+
+def test_checking_the_options_imports_no_google_library() -> None:
+    """The validate hook checks a gcp backend's options without the Google client."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import child_env
+
+    probe = (
+        "import json, sys\n"
+        "from gitrot.backends.registry import check_backend\n"
+        "check_backend('g', 'gcp-secret-manager', {'project': 'my-project'})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('google'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=child_env(), check=True
+    )
+    assert json.loads(done.stdout) == []
