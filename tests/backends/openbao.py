@@ -44,6 +44,7 @@ class OpenBao:
     ) -> None:
         self.bao = bao
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.tls = tls
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
