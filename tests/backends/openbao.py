@@ -158,13 +158,22 @@ class OpenBao:
     # --- HTTP -------------------------------------------------------------------------------
 
     def api(
-        self, method: str, path: str, body: object = None, *, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        token: str | None = None,
+        namespace: str | None = None,
     ) -> tuple[int, dict]:  # type: ignore[type-arg]
-        """``(status, JSON body)`` of ``method /v1/<path>`` with the root token."""
+        """``(status, JSON body)`` of ``method /v1/<path>`` with the root token (in
+        ``namespace``, when given)."""
         data = None if body is None else json.dumps(body).encode()
         url = f"{self.url}/v1/{path}"
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
         request.add_header("X-Vault-Token", token if token is not None else self.root_token)
+        if namespace is not None:
+            request.add_header("X-Vault-Namespace", namespace)
         try:
             context = ssl.create_default_context(cafile=self.ca_cert) if self.tls else None
             with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310

@@ -352,3 +352,24 @@ def test_one_client_per_thread_all_closed(vault: VaultBackend, ref: str) -> None
     assert seen == [vault.current([ref])]
     vault.close()
     vault.close()  # closing twice is harmless
+
+
+def test_a_namespace(
+    openbao: OpenBao,  # noqa: F811
+    context: BackendContext,
+    monkeypatch: pytest.MonkeyPatch,
+    ref: str,
+) -> None:
+    space = "team-" + secrets.token_hex(3)
+    assert openbao.api("POST", f"sys/namespaces/{space}", {})[0] == 200
+    mount = {"type": "kv", "options": {"version": "2"}}
+    assert openbao.api("POST", "sys/mounts/secret", mount, namespace=space)[0] == 204
+    monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
+    backend = VaultBackend("team", {"url": openbao.url, "namespace": space}, context)
+    value = random_value()
+    write(backend, ref, 1, value)
+    status, body = openbao.api("GET", f"secret/data/{ref}", namespace=space)
+    assert (status, body["data"]["data"]["value"]) == (200, value.reveal())
+    assert openbao.kv_versions(ref) == {}  # not in the root namespace
+    assert backend.read(ref) == value
+    backend.close()

@@ -382,14 +382,16 @@ def test_an_odd_answer_to_a_write(
     assert "gave an answer that is not KV version 2 to write" in error.message
 
 
+@pytest.mark.parametrize("created", [{"created_time": "soon"}, {"created_time": 7}, {}])
 def test_created_time_that_is_no_time(
-    stub: tuple[Stub, str], context: BackendContext, monkeypatch: pytest.MonkeyPatch
+    stub: tuple[Stub, str],
+    context: BackendContext,
+    monkeypatch: pytest.MonkeyPatch,
+    created: dict[str, object],
 ) -> None:
     state, url = stub
     record = {"gitrot_version": 1, "gitrot_name": NAME, "gitrot_commit": "c", "gitrot_key": "k"}
-    state.route(
-        DATA, 200, {"data": {"data": record, "metadata": {"version": 1, "created_time": "soon"}}}
-    )
+    state.route(DATA, 200, {"data": {"data": record, "metadata": {"version": 1, **created}}})
     backend = open_vault(context, monkeypatch, url, "t0ken")
     assert backend.current([REF])[REF].written_at == 0
     backend.close()
