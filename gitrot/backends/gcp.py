@@ -425,7 +425,9 @@ class GcpSecretManagerBackend:
 
     def _path(self, ref: str) -> str:
         check_secret_id(ref)
-        return f"projects/{self.project}/secrets/{ref}"
+        from google.cloud import secretmanager_v1  # the SDK's own spelling of a secret's name
+
+        return secretmanager_v1.SecretManagerServiceClient.secret_path(self.project, ref)
 
     def _records(self, ref: str) -> dict[int, Record]:
         secret = self._secret(ref, create=False)
