@@ -35,15 +35,19 @@ BUILTIN = {
     "aws-secrets-manager": "gitrot.backends.aws:AwsSecretsManagerBackend",
     "gcp-secret-manager": "gitrot.backends.gcp:GcpSecretManagerBackend",
 }
-#: gitrot's own types still to come (docs/architecture.md): "not installed", not "unknown".
-PLANNED: tuple[str, ...] = ()
+#: the optional extra each of gitrot's own secret managers needs, and the SDK module it
+#: installs: ``pip install 'gitrot[vault]'``
+EXTRAS = {
+    "vault": ("vault", "hvac"),
+    "aws-secrets-manager": ("aws", "boto3"),
+    "gcp-secret-manager": ("gcp", "google.cloud.secretmanager_v1"),
+}
 _METHODS = ("current", "get", "write", "read", "close")
 
 
 def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
     """Refuse (OptionError, or the plugin's ConfigError) a type nobody provides or options
-    the backend would refuse; nothing is opened. gitrot's planned types (:data:`PLANNED`)
-    are accepted when not installed: the reconciler refuses the intents that use them."""
+    the backend would refuse; nothing is opened (a missing SDK is found when it opens)."""
     if type_ == "local":
         from gitrot.backends.local import check_options
 
@@ -52,8 +56,6 @@ def check_backend(name: str, type_: str, options: Mapping[str, object]) -> None:
     try:
         dist, target = _find(name, type_)
     except ConfigError as exc:
-        if type_ in PLANNED:
-            return
         raise _at_type(exc) from None
     factory = _load(name, target, f"backend type {type_!r} ({target}, from {dist})")
     plugin_options("backends", name, type_, dist, factory, options)
@@ -75,6 +77,7 @@ def open_backend(
     dist, target = _find(name, type_)
     where = f"backend type {type_!r} ({target}, from {dist})"
     factory = _load(name, target, where)
+    _require_sdk(name, type_)
     if type_ not in BUILTIN:
         check_backend(name, type_, options)
     try:
@@ -93,6 +96,26 @@ def open_backend(
             hint="a backend implements gitrot.backends.base.Backend",
         )
     return backend  # type: ignore[return-value]  # its methods are checked just above
+
+
+def _require_sdk(name: str, type_: str) -> None:
+    """A ConfigError (exit 2) when the SDK of one of gitrot's own secret managers is not
+    installed, naming the extra that installs it."""
+    if type_ not in EXTRAS:
+        return
+    from importlib.util import find_spec
+
+    extra, module = EXTRAS[type_]
+    try:
+        found = find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package (google.cloud) is missing
+        found = False
+    if not found:
+        raise ConfigError(
+            f"backends.{name}: backend type {type_!r} needs {module.split('.')[0]}, "
+            "which is not installed",
+            hint=f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'",
+        )
 
 
 def installed_types() -> dict[str, str]:
@@ -117,14 +140,6 @@ def _find(name: str, type_: str) -> tuple[str, str]:
     if claims:
         return claims.pop()
     known = ", ".join(installed_types())
-    if type_ in PLANNED:
-        raise ConfigError(
-            f"backends.{name}: backend type {type_!r} is not installed (installed: {known})",
-            hint=(
-                f"gitrot's {type_} backend comes with a later release; use type: local for "
-                f"now, or install a package that registers {type_!r} in {GROUP}"
-            ),
-        )
     raise ConfigError(
         f"backends.{name}: unknown backend type {type_!r} (installed: {known})",
         hint=f"use one of them, or install a package that registers {type_!r} in {GROUP}",

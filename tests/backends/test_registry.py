@@ -86,19 +86,21 @@ def test_an_unknown_type_names_the_installed_ones(context: BackendContext) -> No
     assert error.exit_code == EXIT_INPUT
 
 
-def test_planned_types_are_not_installed_yet(
-    context: BackendContext, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("type_", sorted(registry.EXTRAS))
+def test_a_secret_manager_without_its_sdk_names_the_extra(
+    type_: str, context: BackendContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    type_ = "consul"  # every type gitrot planned is built in now: one planned for the test
-    monkeypatch.setattr(registry, "PLANNED", (type_,))
+    extra, _module = registry.EXTRAS[type_]
+    monkeypatch.setitem(registry.EXTRAS, type_, (extra, "gitrot_absent_sdk.client"))
     with pytest.raises(ConfigError) as info:
         open_backend("prod", type_, {}, context)
-    known = ", ".join(sorted(BUILTIN))
     assert info.value.message == (
-        f"backends.prod: backend type {type_!r} is not installed (installed: {known})"
+        f"backends.prod: backend type {type_!r} needs gitrot_absent_sdk, which is not installed"
     )
-    assert "later release" in info.value.hint
-    assert "type: local" in info.value.hint
+    assert (
+        info.value.hint == f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'"
+    )
+    assert info.value.exit_code == EXIT_INPUT
 
 
 def test_a_registered_type_is_imported_only_when_used(
