@@ -51,11 +51,11 @@ unit: export GITROT_REQUIRE_TOOLS=1
 unit: export HYPOTHESIS_PROFILE=ci
 unit: $(STAMP) age shellcheck xmllint sarif-multitool
 	@rm -f .coverage .coverage.*
-	$(BIN)/python -m coverage run -m pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/python -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider
 	@$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report
 	@$(BIN)/python -m coverage json -q -o .coverage.json
-	$(BIN)/python tests/coverage_floor.py .coverage.json 60
+	$(BIN)/python tests/coverage_floor.py .coverage.json 90
 
 test: lint typecheck unit
 
