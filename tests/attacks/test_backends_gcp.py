@@ -25,7 +25,7 @@ from tests.reconcile.helpers import PolicyRepo, environment, run
 TOKEN = "ya29.attack-token-0000000000000001"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gcp_server() -> Iterator[FakeServer]:
     yield from serve()
 

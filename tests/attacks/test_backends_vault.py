@@ -27,7 +27,8 @@ from tests.backends.openbao import OpenBao, openbao  # noqa: F401 - the fixture
 from tests.backends.test_vault_reconcile import unique_ref, vault_repo
 from tests.reconcile.helpers import PolicyRepo, environment, run
 
-TOKEN = "hvs.attack-0b1f5c3e9d27a4c6e8f0"  # a constant: parametrize ids must match across workers
+# a constant: parametrize ids must match across workers
+TOKEN = "hvs.attack-0b1f5c3e9d27a4c6e8f0"  # gitrot: allow a made-up token the attacks look for
 
 
 def with_backend(

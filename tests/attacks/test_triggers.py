@@ -246,7 +246,8 @@ BAD_BACKENDS = [
     ("{type: local, path: /var/lib/store}", "must be a relative path inside the repository"),
     ("{type: local, path: ../store}", "must be a relative path inside the repository"),
     ("{type: local, path: s, mode: x}", "unknown option 'mode'"),
-    ("{type: gcp-secret-manager, project: p}", "is not one of"),
+    ("{type: gcp-secret-manager, project: p}", "must be a GCP project id"),
+    ("{type: consul, address: x}", "is not one of"),
 ]
 
 

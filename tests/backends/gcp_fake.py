@@ -29,25 +29,27 @@ method is called, before the fake acts on it: how the race tests interleave two 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-_SECRET = r"projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/:]+)"
+_RESOURCE = r"projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/:]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("GET", re.compile(rf"/v1/{_SECRET}/versions/(?P<version>[^/:]+):access"), "access"),
-    ("GET", re.compile(rf"/v1/{_SECRET}/versions/(?P<version>[^/:]+)"), "get_version"),
-    ("GET", re.compile(rf"/v1/{_SECRET}/versions"), "list_versions"),
-    ("POST", re.compile(rf"/v1/{_SECRET}/versions/(?P<version>[^/:]+):disable"), "disable"),
-    ("POST", re.compile(rf"/v1/{_SECRET}/versions/(?P<version>[^/:]+):enable"), "enable"),
-    ("POST", re.compile(rf"/v1/{_SECRET}/versions/(?P<version>[^/:]+):destroy"), "destroy"),
-    ("POST", re.compile(rf"/v1/{_SECRET}:addVersion"), "add_version"),
-    ("GET", re.compile(rf"/v1/{_SECRET}"), "get_secret"),
-    ("PATCH", re.compile(rf"/v1/{_SECRET}"), "patch_secret"),
+    ("GET", re.compile(rf"/v1/{_RESOURCE}/versions/(?P<version>[^/:]+):access"), "access"),
+    ("GET", re.compile(rf"/v1/{_RESOURCE}/versions/(?P<version>[^/:]+)"), "get_version"),
+    ("GET", re.compile(rf"/v1/{_RESOURCE}/versions"), "list_versions"),
+    ("POST", re.compile(rf"/v1/{_RESOURCE}/versions/(?P<version>[^/:]+):disable"), "disable"),
+    ("POST", re.compile(rf"/v1/{_RESOURCE}/versions/(?P<version>[^/:]+):enable"), "enable"),
+    ("POST", re.compile(rf"/v1/{_RESOURCE}/versions/(?P<version>[^/:]+):destroy"), "destroy"),
+    ("POST", re.compile(rf"/v1/{_RESOURCE}:addVersion"), "add_version"),
+    ("GET", re.compile(rf"/v1/{_RESOURCE}"), "get_secret"),
+    ("PATCH", re.compile(rf"/v1/{_RESOURCE}"), "patch_secret"),
     ("GET", re.compile(r"/v1/projects/(?P<project>[^/]+)/secrets"), "list_secrets"),
     ("POST", re.compile(r"/v1/projects/(?P<project>[^/]+)/secrets"), "create_secret"),
 ]
@@ -335,8 +337,35 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    """Handler threads are joined when the server closes: a test that runs after the fake's
+    module finds no thread of it left (gitrot's CEL budget forks only a single-threaded
+    process, so a lingering thread would turn the budget off for later tests)."""
+
+    daemon_threads = False
+    block_on_close = True
     fake: FakeSecretManager
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up(self) -> None:
+        """End every kept-alive connection, so that its handler thread returns."""
+        with self._open_lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class FakeServer:
@@ -363,14 +392,15 @@ class FakeServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
-            self._server.server_close()
+            self._server.hang_up()
+            self._server.server_close()  # joins the handler threads
             assert self._thread is not None
             self._thread.join(timeout=5)
             self._server = None
 
 
 def serve() -> Iterator[FakeServer]:
-    """The body of a session fixture: the fake on a free loopback port, stopped after."""
+    """The body of a module fixture: the fake on a free loopback port, stopped after."""
     server = FakeServer().start()
     try:
         yield server

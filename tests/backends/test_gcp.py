@@ -22,7 +22,7 @@ from tests.backends.helpers import COMMIT, NAME, random_value
 REF = "payments-db"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gcp_server() -> Iterator[FakeServer]:
     yield from serve()
 

@@ -21,7 +21,7 @@ REF = "payments-db"
 PRINT = "import os, sys; sys.stdout.write(os.environ['DB'])"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gcp_server() -> Iterator[FakeServer]:
     yield from serve()
 
