@@ -51,7 +51,7 @@ unit: export GITROT_REQUIRE_TOOLS=1
 unit: export HYPOTHESIS_PROFILE=ci
 unit: $(STAMP) age shellcheck xmllint sarif-multitool
 	@rm -f .coverage .coverage.*
-	$(BIN)/python -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider
+	$(BIN)/python -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider --durations=10
 	@$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report
 	@$(BIN)/python -m coverage json -q -o .coverage.json

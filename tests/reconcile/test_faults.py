@@ -1,14 +1,14 @@
 """Fault injection (docs/architecture.md): ``gitrot reconcile`` SIGKILLed at random points of
-50-rotation runs (50 kills), each kill followed by a normal run. After every normal run: each
+30-rotation runs (30 kills), each kill followed by a normal run. After every normal run: each
 (name, version) is in the store once with one value, every consumer was told about every
 version with one delivery id, the signed state holds every secret and
-``refs/gitrot/reconciled`` is HEAD. Then the same (50 kills) with a webhook receiver that
+``refs/gitrot/reconciled`` is HEAD. Then the same (30 kills) with a webhook receiver that
 fails every other request; there a normal run may end with exit 1 (a delivery failed every
 attempt), and runs are repeated until one exits 0.
 
 Only the reconciler's process is killed: the trigger commands it started run in their own
 sessions and finish (a consumer may be told after its reconciler died), and so does a git
-child. The kill delays are drawn (seeded) from the length of an uninterrupted 50-rotation
+child. The kill delays are drawn (seeded) from the length of an uninterrupted 30-rotation
 run, measured first; each kill is classified by how far the run got (nothing written yet,
 part of the versions written, all written but no note, done) and the test asserts that a
 good share of the kills landed in the middle of the writes.
@@ -47,10 +47,10 @@ if TYPE_CHECKING:
 
     from tests.reconcile.conftest import MakeRepo
 
-INTENTS = 50
-SEALED_EVERY = 5  # 10 of the 50 values are supplied by a person
-KILLS = 50
-WEBHOOK_KILLS = 50
+INTENTS = 30
+SEALED_EVERY = 5  # 6 of the 30 values are supplied by a person
+KILLS = 30
+WEBHOOK_KILLS = 30
 JOBS = "4"
 SEED = 20240607
 
