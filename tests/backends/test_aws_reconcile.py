@@ -22,7 +22,12 @@ from tests.backends.moto import (  # noqa: F401 - aws_env_fixture, moto_fixture:
     start_moto,
     unique,
 )
-from tests.reconcile.helpers import CLASS, PolicyRepo, cli, environment, logger_trigger, run
+from tests.reconcile.helpers import (
+    PolicyRepo,
+    environment,
+    repo_on_backend,
+    run,
+)
 
 NAME = "svc/payments-db"
 PRINT = "import os, sys; sys.stdout.write(os.environ['DB'])"
@@ -30,16 +35,13 @@ PRINT = "import os, sys; sys.stdout.write(os.environ['DB'])"
 
 def aws_repo(root: Path, endpoint: str, log: Path, ref: str) -> PolicyRepo:
     """A policy repository with backend ``aws`` at ``endpoint`` and one intent on it."""
-    repo = PolicyRepo.create(root, triggers={"api": logger_trigger(log)})
-    config = root / "gitrot.yaml"
-    backend = f"  aws: {{type: aws-secrets-manager, region: {REGION}, endpoint_url: {endpoint}}}\n"
-    config.write_text(config.read_text().replace("backends:\n", f"backends:\n{backend}", 1))
-    args = ["new", NAME, "--backend", "aws", "--ref", ref, "--owner", "team-a"]
-    assert cli(root, *args, "--class", CLASS, "--consumer", "api") == 0
-    repo.refs[NAME] = ref
-    repo.pending[NAME] = 1
-    repo.commit("Add the intent on AWS")
-    return repo
+    return repo_on_backend(
+        root,
+        NAME,
+        ref,
+        f"aws: {{type: aws-secrets-manager, region: {REGION}, endpoint_url: {endpoint}}}",
+        log,
+    )
 
 
 def stage_value(aws: Any, ref: str, stage: str) -> str:

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.backends.gcp_fake import PROJECT, FakeServer, fresh, serve
-from tests.reconcile.helpers import CLASS, PolicyRepo, cli, environment, logger_trigger, run
+from tests.reconcile.helpers import (
+    PolicyRepo,
+    environment,
+    repo_on_backend,
+    run,
+)
 
 NAME = "svc/payments-db"
 REF = "payments-db"
@@ -33,16 +38,13 @@ def gcp(gcp_server: FakeServer) -> FakeServer:
 
 def gcp_repo(root: Path, endpoint: str, log: Path, *, project: str = PROJECT) -> PolicyRepo:
     """A policy repository with backend ``gcp`` at ``endpoint`` and one intent on it."""
-    repo = PolicyRepo.create(root, triggers={"api": logger_trigger(log)})
-    config = root / "gitrot.yaml"
-    line = f"  gcp: {{type: gcp-secret-manager, project: {project}, endpoint: '{endpoint}'}}\n"
-    config.write_text(config.read_text().replace("backends:\n", f"backends:\n{line}", 1))
-    args = ["new", NAME, "--backend", "gcp", "--ref", REF, "--owner", "team-a"]
-    assert cli(root, *args, "--class", CLASS, "--consumer", "api") == 0
-    repo.refs[NAME] = REF
-    repo.pending[NAME] = 1
-    repo.commit("Add the intent on GCP")
-    return repo
+    return repo_on_backend(
+        root,
+        NAME,
+        REF,
+        f"gcp: {{type: gcp-secret-manager, project: {project}, endpoint: '{endpoint}'}}",
+        log,
+    )
 
 
 def latest(gcp: FakeServer) -> str:

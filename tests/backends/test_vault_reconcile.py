@@ -15,7 +15,12 @@ import pytest
 
 from tests.backends.openbao import OpenBao, openbao  # noqa: F401 - the fixture
 from tests.conftest import require_tool
-from tests.reconcile.helpers import CLASS, PolicyRepo, cli, environment, logger_trigger, run
+from tests.reconcile.helpers import (
+    PolicyRepo,
+    environment,
+    repo_on_backend,
+    run,
+)
 
 NAME = "svc/payments-db"
 PRINT = "import os, sys; sys.stdout.write(os.environ['DB'])"
@@ -25,16 +30,9 @@ READER = 'path "secret/data/apps/*" { capabilities = ["read"] }'
 
 def vault_repo(root: Path, url: str, log: Path, ref: str, *, mount: str = "secret") -> PolicyRepo:
     """A policy repository with backend ``vault`` at ``url`` and one intent on it."""
-    repo = PolicyRepo.create(root, triggers={"api": logger_trigger(log)})
-    config = root / "gitrot.yaml"
-    backend = f"  vault: {{type: vault, url: '{url}', mount: {mount}}}\n"
-    config.write_text(config.read_text().replace("backends:\n", f"backends:\n{backend}", 1))
-    args = ["new", NAME, "--backend", "vault", "--ref", ref, "--owner", "team-a"]
-    assert cli(root, *args, "--class", CLASS, "--consumer", "api") == 0
-    repo.refs[NAME] = ref
-    repo.pending[NAME] = 1
-    repo.commit("Add the intent on OpenBao")
-    return repo
+    return repo_on_backend(
+        root, NAME, ref, f"vault: {{type: vault, url: '{url}', mount: {mount}}}", log
+    )
 
 
 def unique_ref() -> str:

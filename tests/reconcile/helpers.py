@@ -259,6 +259,21 @@ class PolicyRepo:
         return LocalBackend("local", {"path": ".gitrot/store"}, context)
 
 
+def repo_on_backend(root: Path, name: str, ref: str, backend: str, log: Path) -> PolicyRepo:
+    """A policy repository whose gitrot.yaml has ``backend`` (``"NAME: {type: ...}"``), with
+    one committed intent ``name`` at ``ref`` on it, told to the trigger ``api`` (``log``)."""
+    repo = PolicyRepo.create(root, triggers={"api": logger_trigger(log)})
+    config = root / "gitrot.yaml"
+    config.write_text(config.read_text().replace("backends:\n", f"backends:\n  {backend}\n", 1))
+    backend_name = backend.split(":", 1)[0]
+    args = ["new", name, "--backend", backend_name, "--ref", ref, "--owner", "team-a"]
+    assert cli(root, *args, "--class", CLASS, "--consumer", "api") == 0
+    repo.refs[name] = ref
+    repo.pending[name] = 1
+    repo.commit(f"Add the intent on {backend_name}")
+    return repo
+
+
 def expected_delivery(name: str, version: int, trigger: str = "api") -> str:
     return delivery_id(idempotency_key(name, version), trigger)
 
