@@ -7,9 +7,7 @@ recipients and the clock are passed in.
 from __future__ import annotations
 
 import posixpath
-import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from gitrot.codec import agewrap, shamir
 from gitrot.codec.cipher import Cipher
@@ -17,6 +15,11 @@ from gitrot.codec.metadata import DEFAULT_SELECTOR, AgeStanza, Metadata, from_ma
 from gitrot.codec.tree import Entry, Map
 from gitrot.codec.walk import Selector, decrypt_documents, encrypt_documents
 from gitrot.errors import InputError, IntegrityError, NoKeyError
+
+#: mypy reads this name as True; datetime loads only when a file needs it
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
@@ -194,6 +197,8 @@ def mac_aad(lastmodified: str) -> str:
     if len(lastmodified) == 20 and lastmodified[10] == "T" and lastmodified[19] == "Z":
         return lastmodified  # already canonical: what sops and gitrot write
 
+    from datetime import UTC, datetime  # rare: files sops and gitrot write are canonical
+
     try:
         moment = datetime.fromisoformat(lastmodified.replace("Z", "+00:00"))
     except ValueError:
@@ -255,6 +260,8 @@ def encrypt(
                 "the file already has a top-level 'sops' key (is it already encrypted?)",
                 hint="decrypt it first, or edit it with 'gitrot edit'",
             )
+    import secrets  # decryption never needs randomness (~4.7 ms at start-up)
+
     data_key = previous.data_key if previous else secrets.token_bytes(32)
     cipher = previous.cipher if previous else Cipher(data_key)
     selector = Selector(*options.selector)
@@ -347,4 +354,6 @@ def rewrap(opened: Opened, options: EncryptOptions, *, fmt: str, indent: int = 4
 
 
 def _rfc3339_seconds(now: datetime) -> str:
+    from datetime import UTC
+
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,8 +13,6 @@ from randomness (the polynomials of a split).
 
 from __future__ import annotations
 
-import secrets
-
 from gitrot.errors import InputError
 
 _POLY = 0x11B
@@ -68,6 +66,8 @@ def split(secret: bytes, parts: int, threshold: int) -> list[bytes]:
         raise InputError(f"cannot split into {parts} parts with a threshold of {threshold}")
     if parts > 255:
         raise InputError(f"cannot split into more than 255 parts, not {parts}")
+
+    import secrets  # decryption never needs randomness (~4.7 ms at start-up)
 
     rng = secrets.SystemRandom()
     xs = [x + 1 for x in rng.sample(range(255), parts)]

@@ -13,10 +13,13 @@ cheap for a short-lived pre-commit process.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from gitrot.codec.agewrap import PLUGIN_HINT
 from gitrot.errors import InputError
+
+#: mypy reads this name as True; finding identities (every decrypt) needs no datetime
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 IDENTITY_HINT = (
     "each line of an age key file must be an AGE-SECRET-KEY-1... identity, "

@@ -11,7 +11,6 @@ short process that otherwise never loads them.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import sys
@@ -42,6 +41,8 @@ def _ssh_key_is_encrypted(data: bytes) -> bool:
     if start < 0 or stop < start:
         return False
     body = "".join(text[start + len(begin) : stop].split())
+    import base64  # only for ssh keys
+
     try:
         blob = base64.b64decode(body)
     except (binascii.Error, ValueError):
