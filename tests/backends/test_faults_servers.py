@@ -401,16 +401,17 @@ def reconcile_at_once(clones: list[Path], env: dict[str, str]) -> list[tuple[int
     return [(p.wait(timeout=120), p.communicate()[1]) for p in processes]
 
 
-# moto differs from AWS here (the issue names it): a PutSecretValue that reuses a version's
-# ClientRequestToken with another value overwrites the version (value and staging labels)
-# where AWS refuses it (ResourceExistsException, which the backend takes as "written by the
-# other reconciler"). Two reconcilers writing version 1 of a secret at once: the second put
-# replaces the first one's value and drops the AWSCURRENT that moto gave the first version,
-# and moto's UpdateSecretVersionStage then fails with an IndexError (500): exit 3, or a
-# version with two values. AWS's rule is checked on the in-tree fake
+# moto differs from AWS here: its PutSecretValue checks whether the ClientRequestToken is in
+# use, then adds the version, without a lock, in a threaded server. Two reconcilers putting
+# version 1 of a secret at once (same token, their own values) both pass the check: the
+# second put replaces the first one's value and staging labels (dropping the AWSCURRENT
+# moto gave the first version), and moto's UpdateSecretVersionStage then fails with an
+# IndexError (500): exit 3, or a version with two values. One put after the other is
+# refused as AWS refuses it (ResourceExistsException, which the backend takes as "written
+# by the other reconciler"); the race is checked on the in-tree fake
 # (tests/backends/test_aws_contract.py).
 MOTO_OVERWRITES = pytest.mark.xfail(
-    reason="moto overwrites a version on a reused ClientRequestToken (AWS refuses it)",
+    reason="moto: two PutSecretValue with one ClientRequestToken at once both add the version",
     raises=AssertionError,
     strict=False,
 )
@@ -466,3 +467,27 @@ def bump_all_of(repo: PolicyRepo, intents: int, sealed_every: int) -> str:
         sealed = index % sealed_every == 0
         repo.rotate(name, value=sealed_value(index, repo.desired[name] + 1) if sealed else None)
     return repo.commit("Rotate everything")
+
+
+@pytest.mark.parametrize("server", ["openbao", "moto"], indirect=True)
+def test_the_observer_sees_a_version_written_twice(server: Server, tmp_path: Path) -> None:
+    """The checks above are not vacuous: a version of an intent written again behind
+    gitrot's back (another KV version with its record; on moto, another version id) fails
+    them."""
+    repo = server.repo(tmp_path / "policy", tmp_path / "log", intents=2, sealed_every=0)
+    done = run(repo.root, "reconcile", env=untraced(server.env))
+    assert done.returncode == 0, done.stderr
+    observer = server.observer(repo)
+    observer.check_exact()
+    name = intent_name(1)
+    ref, again = repo.refs[name], "x" * 32
+    if server.kind == "openbao":
+        data = server.bao.kv_get(ref) | {"value": again}
+        server.bao.kv_put(ref, data)
+        with pytest.raises(AssertionError, match=f"{name} v1 was written twice"):
+            observer.check_exact()
+    else:  # another version of the secret, with an id that is no version's of the intent
+        token = version_id(idempotency_key(name, 1) + "-again")
+        server.client.put_secret_value(SecretId=ref, ClientRequestToken=token, SecretString=again)
+        with pytest.raises(AssertionError, match=f"{name}: a version id that is no version's"):
+            observer.check_exact()
