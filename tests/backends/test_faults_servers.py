@@ -339,8 +339,16 @@ def check_note(repo: PolicyRepo, observer: Observer, previous: str | None) -> No
     assert {(a["name"], a["version"]) for a in note["applied"]} == set(repo.desired.items())
 
 
+# The two long runs are two tests far apart in the file: xdist keeps a test's next one on
+# its worker, so adjacent ones would run one after the other.
 @pytest.mark.slow
-def test_killed_anywhere_a_normal_run_converges_on_a_server(server: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["openbao"], indirect=True)
+def test_killed_anywhere_a_normal_run_converges_on_openbao(server: Server, tmp_path: Path) -> None:
+    killed_anywhere(server, tmp_path)
+
+
+def killed_anywhere(server: Server, tmp_path: Path) -> None:
+    """30 kills of 30-rotation runs on ``server``, each followed by a normal run."""
     log = tmp_path / "deliveries.log"
     repo = server.repo(tmp_path / "policy", log, intents=INTENTS, sealed_every=SEALED_EVERY)
     env = untraced(server.env)
@@ -491,3 +499,9 @@ def test_the_observer_sees_a_version_written_twice(server: Server, tmp_path: Pat
         server.client.put_secret_value(SecretId=ref, ClientRequestToken=token, SecretString=again)
         with pytest.raises(AssertionError, match=f"{name}: a version id that is no version's"):
             observer.check_exact()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["moto"], indirect=True)
+def test_killed_anywhere_a_normal_run_converges_on_moto(server: Server, tmp_path: Path) -> None:
+    killed_anywhere(server, tmp_path)
