@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -80,9 +81,11 @@ def observe(
     *,
     now: datetime,
     full: bool,
+    jobs: int = 1,
 ) -> Planned:
     """Read the intents that changed since the state settled them (every intent with
-    ``full`` or an untrusted state), what their backends hold, and plan."""
+    ``full`` or an untrusted state), what their backends hold (``jobs`` queries at a time),
+    and plan."""
     repo, prefix = reconciler.repo, reconciler.prefix
     target = desired.secrets_tree(repo, commit, prefix)
     settled = state.settled() if state.trusted else None
@@ -98,7 +101,7 @@ def observe(
     owners: dict[tuple[str, str], str] = {}
     if state.trusted:
         ledger = {w.name: e for w in wanted if (e := state.entry(w.name)) is not None}
-    applied = applied_versions(reconciler, config, wanted, commit)
+    applied = applied_versions(reconciler, config, wanted, commit, jobs=jobs)
     for want in wanted:
         if not want.problem:
             owner = state.owner(owner_hash(reconciler.owner_key, want.backend, want.ref))
@@ -109,7 +112,12 @@ def observe(
 
 
 def applied_versions(
-    reconciler: Reconciler, config: Config, wanted: Sequence[Desired], commit: Commit
+    reconciler: Reconciler,
+    config: Config,
+    wanted: Sequence[Desired],
+    commit: Commit,
+    *,
+    jobs: int = 1,
 ) -> dict[tuple[str, str], AppliedVersion | None]:
     """``{(backend, ref): newest version}`` of the wanted intents; an intent whose backend
     cannot be opened or refuses its ref gets that as its ``problem`` (refused alone)."""
@@ -128,7 +136,7 @@ def applied_versions(
                     want.problem = why
             continue
         try:
-            current = newest_versions(backend, refs, wanted)
+            current = newest_versions(backend, refs, wanted, jobs=jobs)
         finally:
             reconciler.close(backend)
         for ref in refs:
@@ -137,11 +145,17 @@ def applied_versions(
 
 
 def newest_versions(
-    backend: Backend, refs: list[str], wanted: Sequence[Desired]
+    backend: Backend, refs: list[str], wanted: Sequence[Desired], *, jobs: int = 1
 ) -> dict[str, AppliedVersion]:
-    """``backend.current(refs)``; when it refuses, ref by ref: an intent whose ref the
-    backend refuses gets that as its ``problem`` (refused alone); an unreachable backend
-    is an EnvironmentFailure (exit 3)."""
+    """``backend.current(refs)``, asked in ``jobs`` slices at once (a remote backend answers
+    ref by ref; backends are safe to share between threads, as the apply phase shares them);
+    when it refuses, ref by ref: an intent whose ref the backend refuses gets that as its
+    ``problem`` (refused alone); an unreachable backend is an EnvironmentFailure (exit 3)."""
+    if jobs > 1 and len(refs) > 1:
+        slices = [refs[i::jobs] for i in range(min(jobs, len(refs)))]
+        with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+            parts = list(pool.map(lambda part: newest_versions(backend, part, wanted), slices))
+        return {ref: found for part in parts for ref, found in part.items()}
     try:
         return backend.current(refs)
     except BackendError as exc:

@@ -88,7 +88,7 @@ def _once(
     _not_older(reconciler, commit_id, previous)
     config = desired.read_config(commit, reconciler.prefix)
     current = read_state(reconciler, config)
-    planned = observe(reconciler, commit, config, current, now=started, full=full)
+    planned = observe(reconciler, commit, config, current, now=started, full=full, jobs=jobs)
     outcome = Outcome(commit_id, planned.items)
     in_step = current.trusted and _same(current.settled(), planned.target)
     if not planned.items and previous == commit_id and in_step:
