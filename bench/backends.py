@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
-import json
 import os
 import signal
 import socket
@@ -39,13 +37,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.reconcile import check_applied, commit_all, git_env, intent_name, tool
+from bench.reconcile import build, check_applied, git_env, intent_name, tool
 from tests.backends.moto import CREDENTIALS, REGION, Moto, free_port
 from tests.backends.openbao import START_S, OpenBao
 
@@ -53,44 +50,6 @@ CLASS = "bench-key"
 TRIGGERS = 'triggers:\n  rebuild: {type: command, argv: ["true"]}\n'
 TARGET_SPEEDUP = 4.0
 Backend = tuple[str, dict[str, str]]  # its name in gitrot.yaml, its options
-
-
-def build(root: Path, count: int, backend: Backend, prefix: str) -> None:
-    """``gitrot init``, the trigger, the class and ``backend`` (name, options) in
-    gitrot.yaml, ``count`` intents at version 1 on that backend under refs
-    ``prefix/<name>``, one commit."""
-    from gitrot.commands import init
-    from gitrot.files import intents
-
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        init.init(str(root), break_glass=None)
-    config = root / "gitrot.yaml"
-    text = config.read_text().replace("triggers: {}\n", TRIGGERS)
-    text = text.replace("classes:\n", f"classes:\n  {CLASS}: {{max_age: 90d}}\n")
-    line = f"  {backend[0]}: {json.dumps(backend[1])}\n"  # JSON is a YAML flow mapping
-    config.write_text(text.replace("backends:\n", f"backends:\n{line}", 1))
-    options = intents.creation_options(str(root), "secrets/team-000/secret-00.yaml")
-    now = datetime.now(UTC)
-    for index in range(count):
-        name = intent_name(index)
-        path = root / "secrets" / f"{name}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            intents.new_intent_text(
-                name,
-                owner=name.split("/", 1)[0],
-                rotation_class=CLASS,
-                backend=backend[0],
-                ref=f"{prefix}/{name}",
-                environment=None,
-                consumers=["rebuild"],
-                length=32,
-                alphabet="A-Za-z0-9",
-                options=options,
-                now=now,
-            )
-        )
-    commit_all(root, f"{count} intents on {backend[0]}")
 
 
 def cpu_seconds(pid: int) -> float:

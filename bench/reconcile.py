@@ -87,9 +87,12 @@ def commit_all(root: Path, message: str) -> None:
     )
 
 
-def build(root: Path, count: int) -> None:
+def build(
+    root: Path, count: int, backend: tuple[str, dict[str, str]] | None = None, prefix: str = ""
+) -> None:
     """``gitrot init``, the trigger and the class in gitrot.yaml, ``count`` intents at
-    version 1 as ``gitrot new`` writes them, one commit."""
+    version 1 as ``gitrot new`` writes them, one commit. On the local store, or on
+    ``backend`` (its name in gitrot.yaml, its options) under refs ``prefix/<name>``."""
     from gitrot.commands import init
     from gitrot.files import intents
 
@@ -97,7 +100,11 @@ def build(root: Path, count: int) -> None:
         init.init(str(root), break_glass=None)
     config = root / "gitrot.yaml"
     text = config.read_text().replace("triggers: {}\n", TRIGGERS)
-    config.write_text(text.replace("classes:\n", f"classes:\n  {CLASS}: {{max_age: 90d}}\n"))
+    text = text.replace("classes:\n", f"classes:\n  {CLASS}: {{max_age: 90d}}\n")
+    if backend is not None:
+        line = f"  {backend[0]}: {json.dumps(backend[1])}\n"  # JSON is a YAML flow mapping
+        text = text.replace("backends:\n", f"backends:\n{line}", 1)
+    config.write_text(text)
     options = intents.creation_options(str(root), "secrets/team-000/secret-00.yaml")
     now = datetime.now(UTC)
     for index in range(count):
@@ -109,8 +116,8 @@ def build(root: Path, count: int) -> None:
                 name,
                 owner=f"team-{index // TEAM_SIZE:03d}",
                 rotation_class=CLASS,
-                backend="local",
-                ref=name,
+                backend=backend[0] if backend else "local",
+                ref=f"{prefix}/{name}" if prefix else name,
                 environment=None,
                 consumers=["rebuild"],
                 length=32,
@@ -119,7 +126,7 @@ def build(root: Path, count: int) -> None:
                 now=now,
             )
         )
-    commit_all(root, f"{count} intents")
+    commit_all(root, f"{count} intents" + (f" on {backend[0]}" if backend else ""))
 
 
 def bump_all(root: Path, count: int) -> None:
