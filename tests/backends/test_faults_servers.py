@@ -37,7 +37,6 @@ from tests.backends.moto import CREDENTIALS, REGION, Moto, moto_fixture  # noqa:
 from tests.backends.openbao import OpenBao, openbao  # noqa: F401 - fixture
 from tests.reconcile.conftest import intent_name, sealed_value
 from tests.reconcile.helpers import (
-    CLASS,
     GITROT,
     PolicyRepo,
     environment,
@@ -71,28 +70,7 @@ class ServerRepo(PolicyRepo):
     """A policy repository whose intents live on the backend :data:`BACKEND`, each at
     ``<prefix>/<name>`` (the servers are shared by the session's tests)."""
 
-    prefix = ""
-
-    def new(
-        self,
-        name: str,
-        *,
-        ref: str | None = None,
-        consumers: tuple[str, ...] = ("api",),
-        sealed: str | None = None,
-    ) -> None:
-        from tests.reconcile.helpers import cli
-
-        ref = ref or f"{self.prefix}/{name}"
-        args = ["new", name, "--backend", BACKEND, "--ref", ref, "--owner", "team-a"]
-        args += ["--class", CLASS]
-        for consumer in consumers:
-            args += ["--consumer", consumer]
-        assert cli(self.root, *args) == 0
-        self.refs[name] = ref
-        self.pending[name] = 1
-        if sealed is not None:
-            self.rotate(name, value=sealed)
+    backend_name = BACKEND
 
 
 class Observer:

@@ -123,6 +123,10 @@ class PolicyRepo:
     desired at a commit so far: what the backend must hold), ``sealed`` ((name, version)
     -> the value piped to ``gitrot rotate --value-stdin``)."""
 
+    #: the backend of gitrot.yaml new intents go to, and the folder of their refs
+    backend_name = "local"
+    prefix = ""
+
     def __init__(self, root: Path, *, store: Path | None = None) -> None:
         self.root = root
         self.store = store
@@ -161,10 +165,11 @@ class PolicyRepo:
         consumers: tuple[str, ...] = ("api",),
         sealed: str | None = None,
     ) -> None:
-        """``gitrot new NAME`` (version 1); with ``sealed``, then rotated to version 2 with
-        that value piped in."""
-        ref = ref or name
-        args = ["new", name, "--backend", "local", "--ref", ref, "--owner", "team-a"]
+        """``gitrot new NAME`` (version 1) on :attr:`backend_name`, at ``ref`` (default
+        ``<prefix>/NAME``, or NAME); with ``sealed``, then rotated to version 2 with that
+        value piped in."""
+        ref = ref or (f"{self.prefix}/{name}" if self.prefix else name)
+        args = ["new", name, "--backend", self.backend_name, "--ref", ref, "--owner", "team-a"]
         args += ["--class", CLASS]
         for consumer in consumers:
             args += ["--consumer", consumer]
