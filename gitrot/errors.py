@@ -116,5 +116,20 @@ class BackendError(GitrotError):
             self.exit_code = EXIT_ENVIRONMENT
 
 
+class RotatorError(GitrotError):
+    """A rotator could not change or prove a credential at its source (the source is down,
+    the admin credential is wrong, the new credential does not log in): exit 3, the version
+    stays pending and the next run resumes at the ``step`` that failed. The message names
+    the rotator and the step, never a value."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+    def __init__(
+        self, message: str, *, step: str = "", where: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, where=where, hint=hint)
+        self.step = step
+
+
 class VersionConflict(BackendError):
     """The version exists with another idempotency key, or is below the newest."""

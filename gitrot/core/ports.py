@@ -22,24 +22,49 @@ raises for a failed delivery: it returns a :class:`Receipt` with ``ok`` False.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from gitrot.core.secret import SecretValue
-from gitrot.errors import BackendError, VersionConflict
+from gitrot.errors import BackendError, RotatorError, VersionConflict
 
 __all__ = [
+    "ABANDONED",
+    "CURRENT",
+    "PENDING",
+    "PREVIOUS",
+    "PROMOTED",
+    "SET",
+    "TESTED",
+    "WRITTEN",
     "AppliedVersion",
     "Backend",
     "BackendContext",
     "BackendError",
     "Delivery",
     "Receipt",
+    "Rotator",
+    "RotatorContext",
+    "RotatorError",
+    "StagedBackend",
     "Trigger",
     "VersionConflict",
     "delivery_id",
     "idempotency_key",
 ]
+
+# The stages of a version (AppliedVersion.stage), as AWS names them AWSPENDING,
+# AWSCURRENT, AWSPREVIOUS: a version written for a rotation at the source is ``pending``
+# until its rotator has set and tested it, then promoted to ``current``; the version that
+# was current becomes ``previous``. A version written without a rotator is current at once.
+PENDING, CURRENT, PREVIOUS = "pending", "current", "previous"
+# The steps of a rotation at the source (AppliedVersion.step), in order: the pending value
+# is ``written``, the rotator ``set`` it at the source, it ``tested`` it, the version was
+# ``promoted``; or a newer version in git ``abandoned`` it while it was pending. A version
+# written without a rotator has the step ``promoted``. Each step is recorded in the backend
+# (StagedBackend.mark) before the next starts, so a killed run resumes at the next step with
+# the same pending value.
+WRITTEN, SET, TESTED, PROMOTED, ABANDONED = "written", "set", "tested", "promoted", "abandoned"
 
 
 @runtime_checkable
@@ -77,6 +102,98 @@ class Backend(Protocol):
 
 
 @runtime_checkable
+class StagedBackend(Backend, Protocol):
+    """A backend that can hold a version as ``pending`` before it is ``current``: needed by
+    intents whose ``spec.source`` names a rotator (two-phase apply). gitrot's own backends
+    all are; an intent with a rotator on a backend that is not is refused.
+
+    With pending versions, :meth:`Backend.current` still answers the newest version gitrot
+    wrote (its ``stage`` and ``step`` say whether it is pending), while
+    :meth:`Backend.read` without a version reads the current (promoted) one: consumers never
+    see a pending value unless they ask for its version.
+    """
+
+    def write_pending(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        """Store ``value`` as ``version`` of ``ref`` with stage ``pending`` and step
+        ``written``; the current version stays current. Idempotent on ``key`` exactly as
+        :meth:`Backend.write` (same key: the stored record, the new value discarded; another
+        key: VersionConflict; below the newest: VersionConflict)."""
+        ...
+
+    def mark(self, ref: str, version: int, step: str, *, key: str) -> AppliedVersion:
+        """Record that the pending ``version`` reached ``step`` (:data:`SET`,
+        :data:`TESTED` or :data:`ABANDONED`); idempotent; a step never goes back (marking
+        ``set`` on a ``tested`` version keeps ``tested``). VersionConflict when the version
+        was written with another key; BackendError when it is not pending."""
+        ...
+
+    def promote(self, ref: str, version: int, *, key: str) -> AppliedVersion:
+        """Make the pending ``version`` current (step ``promoted``) and the version that was
+        current ``previous``, atomically where the manager can (AWS moves AWSCURRENT with one
+        call); idempotent (a promoted version returns its record)."""
+        ...
+
+
+class RotatorContext:
+    """What a rotator is told besides its options: the secret (``name``) and ``version``
+    being rotated, the policy repository's ``root`` (relative paths in options are relative
+    to it), and ``read_secret(name)``: the current value of another gitrot secret (an admin
+    credential kept as a secret of its own, AWS's "master secret"); it raises
+    :class:`RotatorError` when that secret has no current value."""
+
+    __slots__ = ("name", "read_secret", "root", "version")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int,
+        root: str,
+        read_secret: Callable[[str], SecretValue],
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.root = root
+        self.read_secret = read_secret
+
+
+@runtime_checkable
+class Rotator(Protocol):
+    """One configured rotator (``rotators.<name>`` in gitrot.yaml), opened for one item as
+    ``factory(name, options, context)``: it changes a credential at its source.
+
+    The reconciler calls, each at most once per run and each again on a rerun until its step
+    is recorded: :meth:`prepare` (before the pending version is written), :meth:`set`,
+    :meth:`test`, and, after promotion, ``revoke(previous)`` when the rotator has it (for
+    strategies that must disable the credential that just stopped being current-or-previous;
+    the optional method is found with ``getattr``). ``set`` and ``test`` are idempotent: a
+    rerun after a kill calls them again with the same pending value. A failure raises
+    :class:`RotatorError` whose message never holds a value.
+    """
+
+    name: str
+
+    def prepare(self, generated: SecretValue, current: SecretValue | None) -> SecretValue:
+        """The value to store as pending, made from the ``generated`` (or sealed) value and
+        the current one: e.g. the alternating-users strategy returns JSON naming the role not
+        in use. Most rotators return ``generated``."""
+        ...
+
+    def set(self, pending: SecretValue, current: SecretValue | None) -> None:
+        """Make the source accept ``pending`` (``current`` keeps working where the strategy
+        allows)."""
+        ...
+
+    def test(self, pending: SecretValue) -> None:
+        """Prove the source accepts ``pending`` (log in with it); RotatorError if not."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class Trigger(Protocol):
     """One configured trigger (``triggers.<name>`` in gitrot.yaml)."""
 
@@ -91,11 +208,15 @@ class AppliedVersion:
     """What a backend holds for one version of one secret (never the value).
 
     ``backend_id`` is the backend's own id of the version (a file name, a Vault version
-    number, an AWS VersionId); ``written_at`` epoch seconds; ``stage`` ``current`` or
-    ``previous`` (``pending`` during a source rotation).
+    number, an AWS VersionId); ``written_at`` epoch seconds; ``stage`` :data:`CURRENT`,
+    :data:`PREVIOUS` or :data:`PENDING` (a rotation at the source not promoted yet);
+    ``step`` how far that rotation went (:data:`WRITTEN` ... :data:`PROMOTED`, or
+    :data:`ABANDONED`); a version written without a rotator is :data:`PROMOTED`.
     """
 
-    __slots__ = ("backend_id", "commit", "key", "name", "ref", "stage", "version", "written_at")
+    __slots__ = (
+        "backend_id", "commit", "key", "name", "ref", "stage", "step", "version", "written_at",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -107,7 +228,8 @@ class AppliedVersion:
         key: str,
         backend_id: str,
         written_at: int,
-        stage: str = "current",
+        stage: str = CURRENT,
+        step: str = PROMOTED,
     ) -> None:
         self.ref = ref
         self.version = version
@@ -117,6 +239,7 @@ class AppliedVersion:
         self.backend_id = backend_id
         self.written_at = written_at
         self.stage = stage
+        self.step = step
 
     def as_dict(self) -> dict[str, object]:
         return {slot: getattr(self, slot) for slot in self.__slots__}
