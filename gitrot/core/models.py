@@ -176,6 +176,7 @@ class RotationIntent(_Model):
         "ref",
         "retired",
         "rotation_class",
+        "rotator",
         "value",
         "version",
     )
@@ -195,6 +196,7 @@ class RotationIntent(_Model):
         "path",
         "retired",
         "encryption",
+        "rotator",
     )
 
     def __init__(
@@ -216,6 +218,7 @@ class RotationIntent(_Model):
         path: str | None = None,
         lines: Mapping[str, tuple[int, int]] | None = None,
         encryption: Encryption | None = None,
+        rotator: str | None = None,
     ) -> None:
         _check(is_valid_name(name), f"invalid intent name {name!r}")
         _check(_is_int(version) and version >= 1, "version must be an integer >= 1")
@@ -233,6 +236,8 @@ class RotationIntent(_Model):
                "environment must be a non-empty string")  # fmt: skip
         _check(isinstance(emergency, bool), "emergency must be a boolean")
         _check(isinstance(retired, bool), "retired must be a boolean")
+        _check(rotator is None or (isinstance(rotator, str) and bool(rotator)),
+               "source.rotator must be a non-empty string")  # fmt: skip
         labels = dict(labels or {})
         _check(
             all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()),
@@ -259,6 +264,9 @@ class RotationIntent(_Model):
         self.path = path
         self._lines: dict[str, tuple[int, int]] = dict(lines or {})
         self.encryption = encryption
+        # spec.source.rotator: the rotators.<name> of gitrot.yaml that changes the
+        # credential at its source (two-phase apply); None: written = current
+        self.rotator = rotator
 
     def position(self, field_path: str) -> tuple[int, int]:
         """(line, column) of a field like ``spec.version``, else of its nearest parent.
@@ -303,6 +311,20 @@ class TriggerConfig(_Model):
     def __init__(self, name: str, type: str, options: Mapping[str, object] | None = None) -> None:
         _check(isinstance(name, str) and bool(name), "trigger name must not be empty")
         _check(isinstance(type, str) and bool(type), "trigger type must not be empty")
+        self.name = name
+        self.type = type
+        self.options: dict[str, object] = dict(options or {})
+
+
+class RotatorConfig(_Model):
+    """``rotators.<name>``: ``type`` (postgres, command, a plugin's) and its options."""
+
+    __slots__ = ("name", "options", "type")
+    _compare = ("name", "type", "options")
+
+    def __init__(self, name: str, type: str, options: Mapping[str, object] | None = None) -> None:
+        _check(isinstance(name, str) and bool(name), "rotator name must not be empty")
+        _check(isinstance(type, str) and bool(type), "rotator type must not be empty")
         self.name = name
         self.type = type
         self.options: dict[str, object] = dict(options or {})
@@ -374,6 +396,7 @@ class Config(_Model):
         "owners",
         "policy_paths",
         "recipients",
+        "rotators",
         "signing_key",
         "triggers",
         "waiver_approvers",
@@ -395,13 +418,15 @@ class Config(_Model):
         waiver_approvers: tuple[str, ...] | list[str] = (),
         max_waiver_days: int = DEFAULT_MAX_WAIVER_DAYS,
         signing_key: str | None = None,
+        rotators: Mapping[str, RotatorConfig] | None = None,
     ) -> None:
         self.recipients: dict[str, str] = dict(recipients)
         self.backends: dict[str, BackendConfig] = dict(backends or {})
         self.triggers: dict[str, TriggerConfig] = dict(triggers or {})
+        self.rotators: dict[str, RotatorConfig] = dict(rotators or {})
         self.classes: dict[str, RotationClass] = dict(classes or {})
         for kind, table in (("backend", self.backends), ("trigger", self.triggers),
-                            ("class", self.classes)):  # fmt: skip
+                            ("class", self.classes), ("rotator", self.rotators)):  # fmt: skip
             for key, item in table.items():
                 _check(item.name == key, f"{kind} {key!r} holds an item named {item.name!r}")
         self.freezes: tuple[Freeze, ...] = tuple(freezes)
