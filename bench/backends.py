@@ -22,7 +22,14 @@ the --jobs 8 run took in gitrot and in the server (moto_server is one Python pro
 core at most, whatever the threads), and the serial observe phase (``Backend.current`` over
 every ref, timed in this process on refs not yet written).
 
+A third leg runs moto behind bench/latency.py's loopback relay, which holds every
+request --rtt-ms (default 10) before moto sees it: the same server, answering like a managed
+service a region away, where a rotation waits on round trips rather than on moto's CPU (on
+this 2-core machine, moto's one Python process is the floor of the plain leg). It is labelled
+as such; the plain leg's verdict stands on its own.
+
 Usage: python bench/backends.py [--rotations 200] [--jobs 1,8] [--only vault|aws]
+                                [--rtt-ms 10]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.latency import Relay
 from bench.reconcile import build, check_applied, git_env, intent_name, tool
 from tests.backends.moto import CREDENTIALS, REGION, Moto, free_port
 from tests.backends.openbao import START_S, OpenBao
@@ -217,6 +225,7 @@ def main() -> None:
     parser.add_argument("--rotations", type=int, default=200)
     parser.add_argument("--jobs", default="1,8", help="comma-separated --jobs settings")
     parser.add_argument("--only", choices=["vault", "aws"], default=None)
+    parser.add_argument("--rtt-ms", type=float, default=10.0, help="0: no relayed leg")
     args = parser.parse_args()
     settings = [int(jobs) for jobs in args.jobs.split(",")]
     tool("gitrot")
@@ -255,6 +264,20 @@ def main() -> None:
                     server=aws.process.pid,
                     one_core=True,
                 )
+                if args.rtt_ms > 0:
+                    relay = Relay(aws.port, args.rtt_ms / 1000)
+                    try:
+                        time_backend(
+                            f"{label} +{args.rtt_ms:g} ms a request (loopback relay)",
+                            ("aws", options | {"endpoint_url": relay.endpoint}),
+                            env,
+                            args.rotations,
+                            settings,
+                            server=aws.process.pid,
+                            one_core=True,
+                        )
+                    finally:
+                        relay.close()
 
 
 if __name__ == "__main__":
