@@ -106,13 +106,14 @@ class Postgres:
         if self.as_nobody:
             shutil.chown(pwfile, "nobody", "nogroup")
         pwfile.chmod(0o600)
+        argv = self._command(
+            "initdb", "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
+            "--no-instructions",
+        )  # fmt: skip
         try:
             done = subprocess.run(
-                self._command(
-                    "initdb", "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
-                    "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
-                    "--no-instructions",
-                ),  # fmt: skip
+                argv,
                 env=self._env(),
                 cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
