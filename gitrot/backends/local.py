@@ -11,18 +11,25 @@ symbolic link committed to the repository); every folder is created 0700 and eve
         v<N>.json             version N's record; its presence is what makes version N exist
         .v<N>.*.tmp           a write in progress (or one a crash left; the next write removes it)
 
-There is no index file, which would serialize every writer of every secret: a secret's
-newest version is the highest ``N`` with a record, so ``current`` is derived, never stored.
-The newest version's stage is ``current``, every older one's ``previous``.
+There is no index file, which would serialize every writer of every secret: each version's
+record is its entry, so ``current`` is derived, never stored. A record's ``step`` says how
+far a rotation at the source went (:data:`~gitrot.core.ports.WRITTEN`, ``set``, ``tested``,
+``promoted``, ``abandoned``; a record without one was written by :meth:`LocalBackend.write`
+and is ``promoted``). The current version is the highest promoted one; older promoted ones
+are ``previous``; the others (written by :meth:`LocalBackend.write_pending`, not promoted)
+are ``pending``, abandoned ones too (readable by version, never current). Marking a step or
+promoting rewrites the one record, under the lock, through the same durable rename: one
+atomic change, so promotion moves ``current`` and ``previous`` at once and a kill leaves the
+step before or after, never between.
 
 A record (``format`` 1) holds ``ref``, ``version``, ``name``, ``commit``, ``key``,
 ``backend_id`` (``v<N>.age``: no ref, which would leak into git notes and deliveries),
-``written_at`` and the SHA-256 of the ciphertext, which :meth:`LocalBackend.read` checks;
-never the value. A write encrypts in memory, then, holding the lock, writes ``v<N>.age`` and
-``v<N>.json`` each through a temporary file that is fsync'd, renamed and followed by an
-fsync of the folder: the record is the commit point. A crash leaves no version or a complete
-one; readers (which take no lock) ignore a value without a record, and the next write
-removes it with any temporary file.
+``written_at``, ``step`` (a version written pending) and the SHA-256 of the ciphertext,
+which :meth:`LocalBackend.read` checks; never the value. A write encrypts in memory, then,
+holding the lock, writes ``v<N>.age`` and ``v<N>.json`` each through a temporary file that
+is fsync'd, renamed and followed by an fsync of the folder: the record is the commit point.
+A crash leaves no version or a complete one; readers (which take no lock) ignore a value
+without a record, and the next write removes it with any temporary file.
 
 Refs are relative paths of segments ``[A-Za-z0-9_-][A-Za-z0-9._-]*`` (no leading dot, so no
 ``..`` and no clash with ``.lock`` or temporary files; no segment shaped like ``v<N>.age`` or
@@ -42,7 +49,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from gitrot.codec.agewrap import unwrap
 from gitrot.core.layout import LOCAL_STORE, SECRETS_DIR
-from gitrot.core.ports import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.core.ports import (
+    ABANDONED,
+    CURRENT,
+    PENDING,
+    PREVIOUS,
+    PROMOTED,
+    SET,
+    TESTED,
+    WRITTEN,
+    AppliedVersion,
+    BackendContext,
+    BackendError,
+    VersionConflict,
+)
 from gitrot.core.secret import SecretValue
 from gitrot.keys.age import parse_identities
 from gitrot.triggers.options import OptionError
@@ -57,6 +77,8 @@ _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
 _REF = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 _VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.(age|json)")
 _RECORD_KEYS = ("ref", "version", "name", "commit", "key", "backend_id", "written_at")
+#: the order of the steps of a rotation: a step never goes back
+_RANK = {WRITTEN: 0, SET: 1, TESTED: 2, PROMOTED: 3}
 _REF_RULE = (
     "a local ref is a relative path of segments of letters, digits, '.', '_' and '-', "
     f"none starting with '.' or named like v<N>.age/v<N>.json, at most {MAX_REF} characters"
@@ -83,28 +105,38 @@ class LocalBackend:
     # --- reading (no lock: a record appears whole, after its value) -------------------------
 
     def current(self, refs: Iterable[str]) -> dict[str, AppliedVersion]:
+        """The newest version of each ref gitrot wrote (pending ones too: see ``stage``)."""
         found = {}
         for ref in refs:
             numbers = self._numbers(ref)
             if numbers:
-                found[ref] = self._load(ref, numbers[-1], "current")
+                record = self._record(ref, numbers[-1])
+                found[ref] = _applied(record, CURRENT if _step(record) == PROMOTED else PENDING)
         return found
 
     def get(self, ref: str, version: int) -> AppliedVersion | None:
         numbers = self._numbers(ref)
         if version not in numbers:
             return None
-        return self._load(ref, version, _stage(version, numbers))
+        return self._staged(ref, version, numbers)
 
     def versions(self, ref: str) -> list[AppliedVersion]:
         """Every version of ``ref`` with a record, oldest first (for ``gitrot status``)."""
-        numbers = self._numbers(ref)
-        return [self._load(ref, number, _stage(number, numbers)) for number in numbers]
+        records = [self._record(ref, number) for number in self._numbers(ref)]
+        top = next((r["version"] for r in reversed(records) if _step(r) == PROMOTED), None)
+        return [_applied(record, _stage_of(record, top)) for record in records]
 
     def read(self, ref: str, version: int | None = None) -> SecretValue:
+        """The value of ``version``, or without one of the current (promoted) version: a
+        pending value is read only by its version."""
         numbers = self._numbers(ref)
         if version is None and numbers:
-            version = numbers[-1]
+            version = self._current_number(ref, numbers)
+            if version is None:
+                raise BackendError(
+                    f"backend {self.name!r} holds no current version of this secret "
+                    "(only pending ones, not promoted yet)"
+                )
         if version is None or version not in numbers:
             which = "no version" if version is None else f"no version {version}"
             raise BackendError(f"backend {self.name!r} holds {which} of this secret")
@@ -128,6 +160,69 @@ class LocalBackend:
     def write(
         self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
     ) -> AppliedVersion:
+        """Store ``value`` as ``version``, current at once (no rotator)."""
+        return self._store(ref, version, value, name=name, commit=commit, key=key, step=None)
+
+    def write_pending(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        """Store ``value`` as ``version`` with stage ``pending`` and step ``written``; the
+        current version stays current. Idempotent as :meth:`write`."""
+        return self._store(ref, version, value, name=name, commit=commit, key=key, step=WRITTEN)
+
+    def mark(self, ref: str, version: int, step: str, *, key: str) -> AppliedVersion:
+        """Record that the pending ``version`` reached ``step`` (``set``, ``tested`` or
+        ``abandoned``), under the lock; a step never goes back."""
+        if step not in (SET, TESTED, ABANDONED):
+            raise BackendError(
+                f"backend {self.name!r}: a version is marked set, tested or abandoned, not {step!r}"
+            )
+        with self._changing(ref, version, key) as record:
+            have = _step(record)
+            if have == ABANDONED and step != ABANDONED:
+                raise BackendError(
+                    f"backend {self.name!r}: version {version} was abandoned; it cannot be {step}"
+                )
+            if have == PROMOTED and step == ABANDONED:
+                raise BackendError(
+                    f"backend {self.name!r}: version {version} is promoted, not pending; "
+                    "it cannot be abandoned"
+                )
+            if have != ABANDONED and (step == ABANDONED or _RANK[step] > _RANK[have]):
+                record["step"] = step
+        return self._staged(ref, version, self._numbers(ref))
+
+    def promote(self, ref: str, version: int, *, key: str) -> AppliedVersion:
+        """Make the tested pending ``version`` current (the one that was current becomes
+        previous: the stage is derived from the one record changed); idempotent."""
+        with self._changing(ref, version, key) as record:
+            have = _step(record)
+            if have in (WRITTEN, SET, ABANDONED):
+                why = "was abandoned" if have == ABANDONED else f"is {have}, not tested"
+                raise BackendError(
+                    f"backend {self.name!r}: version {version} {why}; only a tested pending "
+                    "version is promoted"
+                )
+            top = self._current_number(ref, self._numbers(ref))
+            if have == TESTED and top is not None and top > version:
+                raise VersionConflict(
+                    f"{record['name']}: version {version} is below the current version {top} "
+                    f"in backend {self.name!r}; it cannot be promoted"
+                )
+            record["step"] = PROMOTED
+        return self._staged(ref, version, self._numbers(ref))
+
+    def _store(
+        self,
+        ref: str,
+        version: int,
+        value: SecretValue,
+        *,
+        name: str,
+        commit: str,
+        key: str,
+        step: str | None,
+    ) -> AppliedVersion:
         import json
 
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -141,7 +236,7 @@ class LocalBackend:
             with _locked(os.path.join(folder, ".lock")):
                 numbers = self._numbers(ref)
                 if version in numbers:
-                    stored = self._load(ref, version, _stage(version, numbers))
+                    stored = self._staged(ref, version, numbers)
                     if stored.key != key:
                         raise VersionConflict(
                             f"{name}: version {version} is already in backend {self.name!r} "
@@ -155,14 +250,40 @@ class LocalBackend:
                         f"{self.name!r}; a rollback is a new version above the newest"
                     )
                 _remove_leftovers(folder)
-                record = {"format": FORMAT, "ref": ref, "version": version, "name": name}
-                record |= {"commit": commit, "key": key, "backend_id": f"v{version}.age"}
-                record |= {"written_at": int(self._clock())}
+                record: dict[str, object] = {"format": FORMAT, "ref": ref, "version": version}
+                record |= {"name": name, "commit": commit, "key": key}
+                record |= {"backend_id": f"v{version}.age", "written_at": int(self._clock())}
                 record["sha256"] = hashlib.sha256(ciphertext).hexdigest()
+                if step is not None:
+                    record["step"] = step
                 _write_durably(folder, f"v{version}.age", ciphertext)
                 text = json.dumps(record, indent=2, sort_keys=True) + "\n"
                 _write_durably(folder, f"v{version}.json", text.encode())
-        return _applied(record, "current")
+        return _applied(record, CURRENT if step is None else PENDING)
+
+    @contextlib.contextmanager
+    def _changing(self, ref: str, version: int, key: str) -> Iterator[dict[str, object]]:
+        """Under the lock, the record of ``version`` to change; written back durably when
+        the ``with`` body changed it. BackendError without the version, VersionConflict
+        when it was written with another key."""
+        import json
+
+        folder = self._folder(ref)
+        missing = BackendError(f"backend {self.name!r} holds no version {version} of this secret")
+        if version not in self._numbers(ref):
+            raise missing
+        with self._io("write to"), _locked(os.path.join(folder, ".lock")):
+            record = self._record(ref, version)
+            if record["key"] != key:
+                raise VersionConflict(
+                    f"{record['name']}: version {version} is in backend {self.name!r} with "
+                    f"another idempotency key (got {key}, stored {record['key']})"
+                )
+            before = dict(record)
+            yield record
+            if record != before:
+                text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+                _write_durably(folder, f"v{version}.json", text.encode())
 
     def close(self) -> None:
         """Nothing to release: no file stays open between calls."""
@@ -206,10 +327,26 @@ class LocalBackend:
         )
         if not valid or record["ref"] != ref or record["version"] != version:
             raise BackendError(f"{problem}; restore the store from a backup")
+        if record.get("step", PROMOTED) not in (*_RANK, ABANDONED):
+            raise BackendError(f"{problem}: unknown step; restore the store from a backup")
         return record
 
-    def _load(self, ref: str, version: int, stage: str) -> AppliedVersion:
-        return _applied(self._record(ref, version), stage)
+    def _staged(self, ref: str, version: int, numbers: list[int]) -> AppliedVersion:
+        """The record of ``version`` with its stage (the records above it decide whether a
+        promoted version is current or previous)."""
+        record = self._record(ref, version)
+        if _step(record) != PROMOTED:
+            return _applied(record, PENDING)
+        above = [n for n in numbers if n > version]
+        top = self._current_number(ref, above)
+        return _applied(record, CURRENT if top is None else PREVIOUS)
+
+    def _current_number(self, ref: str, numbers: list[int]) -> int | None:
+        """The highest of ``numbers`` whose record is promoted (None: none is)."""
+        for number in reversed(numbers):
+            if _step(self._record(ref, number)) == PROMOTED:
+                return number
+        return None
 
     def _read_bytes(self, path: str) -> bytes:
         with self._io("read from"), open(path, "rb") as handle:
@@ -381,13 +518,22 @@ def check_ref(ref: str) -> None:
         raise BackendError(f"the target ref is not a valid local ref: {_REF_RULE}")
 
 
-def _stage(version: int, numbers: list[int]) -> str:
-    return "current" if version == numbers[-1] else "previous"
+def _step(record: Mapping[str, object]) -> str:
+    """A record's step: a version written without a rotator has none (promoted)."""
+    step = record.get("step", PROMOTED)
+    return step if isinstance(step, str) else PROMOTED
+
+
+def _stage_of(record: Mapping[str, object], top: object) -> str:
+    if _step(record) != PROMOTED:
+        return PENDING
+    return CURRENT if record["version"] == top else PREVIOUS
 
 
 def _applied(record: Mapping[str, object], stage: str) -> AppliedVersion:
     fields = {field: record[field] for field in _RECORD_KEYS}
-    return AppliedVersion(**fields, stage=stage)  # type: ignore[arg-type]  # checked on load
+    step = _step(record)
+    return AppliedVersion(**fields, stage=stage, step=step)  # type: ignore[arg-type]  # checked on load
 
 
 def _recipient(text: str) -> object:
