@@ -33,6 +33,15 @@ written: the next write of it keeps the stored value and finishes the move. Read
 always by version id, never a plain ``GetSecretValue`` (which, on some servers, returns
 the old value just after ``AWSCURRENT`` moved).
 
+A pending version (:meth:`AwsSecretsManagerBackend.write_pending`, a rotation at the
+source) is put the same way but stays ``AWSPENDING``: its tag holds a fourth field, the
+step (``<key> <commit> <written_at> <step>``), which :meth:`~AwsSecretsManagerBackend.mark`
+advances and which tells it from a killed write. ``promote`` moves ``AWSCURRENT`` with one
+``UpdateSecretVersionStage``, records the step ``promoted``, then removes ``AWSPENDING``.
+A newer pending version first marks the older one ``abandoned`` (the put moves
+``AWSPENDING`` away from it). AWS makes the first version of a secret ``AWSCURRENT``
+whatever the request says: such a version is still reported pending until promoted.
+
 Messages name the backend and the operation, never the ref, a value or AWS's own message
 text (which repeats the secret's ARN).
 """
@@ -48,6 +57,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gitrot.core.ports import (
+    ABANDONED,
+    PROMOTED,
+    SET,
+    TESTED,
+    WRITTEN,
     AppliedVersion,
     BackendContext,
     BackendError,
@@ -66,6 +80,8 @@ OPTIONS = ("region", "endpoint_url")
 KEEP = 5
 OWNER_TAG = "gitrot:name"
 CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
+#: the steps of a pending version, in order (``abandoned`` ends it, never promoted)
+STEPS = (WRITTEN, SET, TESTED, ABANDONED)
 _LABEL = re.compile(r"gitrot-v([1-9][0-9]{0,17})")
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
@@ -169,14 +185,41 @@ class Secret:
     def holder(self, stage: str) -> str | None:
         return next((vid for vid, labels in self.stages.items() if stage in labels), None)
 
+    def tag(self, version: int) -> tuple[str, str, int, str | None]:
+        """Version N's tag: key, commit, written_at and the step of a pending version (None
+        for a version written without a rotator, or a tag gitrot cannot read)."""
+        parts = self.tags.get(f"gitrot:v{version}", "").split(" ")
+        step = parts.pop() if len(parts) == 4 and parts[3] in (*STEPS, PROMOTED) else None
+        if len(parts) == 3 and parts[2].isdigit():
+            return parts[0], parts[1], int(parts[2]), step
+        return "", "", 0, None
+
+    def state(self, version: int) -> tuple[str, str] | None:
+        """(stage, step) of version N, or None when it is not there: no label, or a write
+        killed before ``AWSCURRENT`` moved (``AWSPENDING`` without a pending step)."""
+        vid = self.labels.get(version)
+        if vid is None:
+            return None
+        labels, step = self.stages[vid], self.tag(version)[3]
+        if step == ABANDONED or (step in STEPS and PENDING in labels):
+            return "pending", step
+        if CURRENT in labels:
+            return "current", PROMOTED
+        if PENDING in labels and step is None:
+            return None
+        return "previous", PROMOTED
+
     def written(self, version: int) -> bool:
-        """Version N is written once ``AWSCURRENT`` reached it: it is current, or it no
-        longer waits as ``AWSPENDING``."""
-        labels = self.stages.get(self.labels.get(version, ""), [])
-        return bool(labels) and (CURRENT in labels or PENDING not in labels)
+        return self.state(version) is not None
 
     def newest(self) -> int | None:
+        """The newest version gitrot wrote, pending or not."""
         done = [version for version in self.labels if self.written(version)]
+        return max(done) if done else None
+
+    def promoted(self) -> int | None:
+        """The newest version that was promoted (what ``read`` without a version reads)."""
+        done = [v for v in self.labels if (self.state(v) or ("",))[0] in ("current", "previous")]
         return max(done) if done else None
 
 
@@ -232,9 +275,11 @@ class AwsSecretsManagerBackend:
     def read(self, ref: str, version: int | None = None) -> SecretValue:
         secret = self._describe(ref)
         if version is None and secret is not None:
-            version = secret.newest()
+            version = secret.promoted()
         if secret is None or version is None or not secret.written(version):
-            which = "no version" if version is None else f"no version {version}"
+            which = f"no version {version}" if version is not None else "no version"
+            if version is None and secret is not None and secret.newest() is not None:
+                which = "no promoted version (only a pending one)"
             raise BackendError(f"backend {self.name!r} holds {which} of this secret")
         answer = self._call("GetSecretValue", SecretId=ref, VersionId=secret.labels[version])
         text = answer.get("SecretString")
@@ -250,55 +295,139 @@ class AwsSecretsManagerBackend:
     def write(
         self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
     ) -> AppliedVersion:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise BackendError(f"backend {self.name!r}: version must be a positive integer")
-        if not key:
-            raise BackendError(f"backend {self.name!r}: the idempotency key is empty")
-        token = version_id(key)
+        token = self._checked(version, key)
         secret = self._owned(ref, name)
         stored = secret.labels.get(version)
         if stored is not None and stored != token:
-            raise VersionConflict(
-                f"{name}: version {version} is already in backend {self.name!r} with another "
-                f"idempotency key (got {key}, stored {self._key(secret, version)}); a version "
-                "is written once: bump spec.version for a new value"
-            )
-        newest = secret.newest()
-        unwritten = stored is None or not secret.written(version)
-        if unwritten and newest is not None and version < newest:
-            raise VersionConflict(
-                f"{name}: version {version} is below version {newest} in backend "
-                f"{self.name!r}; a rollback is a new version above the newest"
-            )
+            raise self._conflict(name, version, key, secret)
+        self._check_order(secret, version, name)
+        if secret.state(version) == ("pending", ABANDONED):
+            raise self._abandoned(name, version)
         if stored is None:
-            self._abandon(ref, secret, version)
-            written_at = int(self._clock())
-            tag = {"Key": f"gitrot:v{version}", "Value": f"{key} {commit} {written_at}"}
-            self._call("TagResource", SecretId=ref, Tags=[tag])
-            with contextlib.suppress(AwsRefusal):  # one with the same key put first: keep it
-                self._call(
-                    "PutSecretValue",
-                    SecretId=ref,
-                    ClientRequestToken=token,
-                    SecretString=value.reveal(),
-                    VersionStages=[PENDING, f"gitrot-v{version}"],
-                    refuse=("ResourceExistsException",),
-                )
+            self._abandon(ref, secret)
+            self._retag(ref, version, f"{key} {commit} {int(self._clock())}")
+            self._put(ref, token, value, [PENDING, f"gitrot-v{version}"])
             secret = self._require(ref)
             if secret.labels.get(version) != token:
-                raise BackendError(
-                    f"backend {self.name!r}: version {version}'s id is in use by a version "
-                    "without gitrot's label (changed outside gitrot); remove that version's "
-                    "labels or write a new version"
-                )
+                raise self._foreign(version)
         if not secret.written(version) or PENDING in secret.stages[token]:
             self._promote(ref, secret, token)
             secret = self._require(ref)
         self._prune(ref, secret, version)
         return self._record(ref, secret, version)
 
+    def write_pending(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        """Put ``value`` as ``AWSPENDING`` + ``gitrot-v<N>`` with the step ``written`` in its
+        tag; ``AWSCURRENT`` stays where it is. Idempotent on ``key`` as :meth:`write`."""
+        token = self._checked(version, key)
+        secret = self._owned(ref, name)
+        stored = secret.labels.get(version)
+        if stored is not None and stored != token:
+            raise self._conflict(name, version, key, secret)
+        self._check_order(secret, version, name)
+        if secret.written(version):
+            return self._record(ref, secret, version)
+        if stored is None:
+            self._abandon(ref, secret)
+        self._retag(ref, version, f"{key} {commit} {int(self._clock())}", WRITTEN)
+        if stored is None:
+            self._put(ref, token, value, [PENDING, f"gitrot-v{version}"])
+        secret = self._require(ref)
+        if secret.labels.get(version) != token:
+            raise self._foreign(version)
+        self._prune(ref, secret, version)
+        return self._record(ref, secret, version)
+
+    def mark(self, ref: str, version: int, step: str, *, key: str) -> AppliedVersion:
+        """Record ``step`` in the pending version's tag; a step never goes back and
+        ``abandoned`` is final."""
+        if step not in STEPS:
+            raise BackendError(
+                f"backend {self.name!r}: a pending version is marked {', '.join(STEPS[1:])}, "
+                f"not {step!r}"
+            )
+        secret, state = self._pending(ref, version, key)
+        now = state[1]
+        if now != ABANDONED and STEPS.index(step) > STEPS.index(now):
+            key_, commit, written_at, _ = secret.tag(version)
+            self._retag(ref, version, f"{key_} {commit} {written_at}", step)
+            secret = self._require(ref)
+        return self._record(ref, secret, version)
+
+    def promote(self, ref: str, version: int, *, key: str) -> AppliedVersion:
+        """Move ``AWSCURRENT`` to the pending version (one ``UpdateSecretVersionStage``; AWS
+        moves ``AWSPREVIOUS``), record ``promoted``, remove ``AWSPENDING``; idempotent."""
+        secret, (stage, step) = self._pending(ref, version, key, promoted=True)
+        token = secret.labels[version]
+        if step == ABANDONED:
+            raise self._abandoned(secret.owner or "the secret", version)
+        if stage == "pending":
+            self._promote(ref, secret, token, retag=version)
+            secret = self._require(ref)
+        elif PENDING in secret.stages[token]:  # killed after the move and the tag
+            self._promote(ref, secret, token)
+            secret = self._require(ref)
+        return self._record(ref, secret, version)
+
     def close(self) -> None:
         """Nothing to release (boto3's connection pool closes with the process)."""
+
+    # --- checks shared by the writers -------------------------------------------------------
+
+    def _checked(self, version: int, key: str) -> str:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BackendError(f"backend {self.name!r}: version must be a positive integer")
+        if not key:
+            raise BackendError(f"backend {self.name!r}: the idempotency key is empty")
+        return version_id(key)
+
+    def _check_order(self, secret: Secret, version: int, name: str) -> None:
+        newest = secret.newest()
+        if not secret.written(version) and newest is not None and version < newest:
+            raise VersionConflict(
+                f"{name}: version {version} is below version {newest} in backend "
+                f"{self.name!r}; a rollback is a new version above the newest"
+            )
+
+    def _conflict(self, name: str, version: int, key: str, secret: Secret) -> VersionConflict:
+        return VersionConflict(
+            f"{name}: version {version} is already in backend {self.name!r} with another "
+            f"idempotency key (got {key}, stored {self._key(secret, version)}); a version "
+            "is written once: bump spec.version for a new value"
+        )
+
+    def _abandoned(self, name: str, version: int) -> BackendError:
+        return BackendError(
+            f"{name}: version {version} in backend {self.name!r} was abandoned while pending "
+            "and is never promoted; bump spec.version for a new rotation"
+        )
+
+    def _foreign(self, version: int) -> BackendError:
+        return BackendError(
+            f"backend {self.name!r}: version {version}'s id is in use by a version "
+            "without gitrot's label (changed outside gitrot); remove that version's "
+            "labels or write a new version"
+        )
+
+    def _pending(
+        self, ref: str, version: int, key: str, *, promoted: bool = False
+    ) -> tuple[Secret, tuple[str, str]]:
+        """The secret and version N's (stage, step): BackendError when N is not there (or,
+        unless ``promoted``, not pending), VersionConflict when written with another key."""
+        secret = self._describe(ref)
+        state = secret.state(version) if secret is not None else None
+        if secret is None or state is None:
+            raise BackendError(f"backend {self.name!r} holds no version {version} of this secret")
+        if secret.labels[version] != self._checked(version, key):
+            raise self._conflict(secret.owner or "the secret", version, key, secret)
+        if state[0] != "pending" and not promoted:
+            raise BackendError(
+                f"backend {self.name!r}: version {version} is {state[0]}, not pending; "
+                "only a pending version is marked"
+            )
+        return secret, state
 
     # --- the steps of a write ---------------------------------------------------------------
 
@@ -333,16 +462,42 @@ class AwsSecretsManagerBackend:
             )
         return secret
 
-    def _abandon(self, ref: str, secret: Secret, version: int) -> None:
-        """Drop gitrot's label from other versions left ``AWSPENDING`` by a killed writer:
-        once ``AWSPENDING`` moves to ``version`` they must not look written."""
+    def _abandon(self, ref: str, secret: Secret) -> None:
+        """Before ``AWSPENDING`` moves to a new version: drop gitrot's label from other
+        versions left ``AWSPENDING`` by a killed writer (they must not look written), and
+        mark other pending versions ``abandoned`` (they must not look promoted). Called
+        before the new version has a label."""
         for number, vid in sorted(secret.labels.items()):
-            if number != version and not secret.written(number):
+            state = secret.state(number)
+            if state is None:
                 self._unlabel(ref, number, vid)
+            elif state[0] == "pending" and state[1] != ABANDONED:
+                key, commit, written_at, _ = secret.tag(number)
+                self._retag(ref, number, f"{key} {commit} {written_at}", ABANDONED)
 
-    def _promote(self, ref: str, secret: Secret, token: str) -> None:
+    def _retag(self, ref: str, version: int, fields: str, step: str | None = None) -> None:
+        """Set version N's tag: ``<key> <commit> <written_at>`` and, for a pending version
+        (or one promoted from pending), its step."""
+        value = fields if step is None else f"{fields} {step}"
+        self._call(
+            "TagResource", SecretId=ref, Tags=[{"Key": f"gitrot:v{version}", "Value": value}]
+        )
+
+    def _put(self, ref: str, token: str, value: SecretValue, stages: list[str]) -> None:
+        with contextlib.suppress(AwsRefusal):  # one with the same key put first: keep it
+            self._call(
+                "PutSecretValue",
+                SecretId=ref,
+                ClientRequestToken=token,
+                SecretString=value.reveal(),
+                VersionStages=stages,
+                refuse=("ResourceExistsException",),
+            )
+
+    def _promote(self, ref: str, secret: Secret, token: str, retag: int = 0) -> None:
         """Move ``AWSCURRENT`` to ``token`` (AWS moves ``AWSPREVIOUS`` to the old one), then
-        drop ``AWSPENDING`` from it."""
+        (a pending version: record the step ``promoted`` in version ``retag``'s tag) drop
+        ``AWSPENDING`` from it."""
         labels = secret.stages.get(token, [])
         moves: list[dict[str, str]] = []
         if CURRENT not in labels:
@@ -353,6 +508,9 @@ class AwsSecretsManagerBackend:
         moves.append({"VersionStage": PENDING, "RemoveFromVersionId": token})  # always there
         operation = "UpdateSecretVersionStage"
         for move in moves:
+            if retag and move["VersionStage"] == PENDING:
+                key, commit, written_at, _ = secret.tag(retag)
+                self._retag(ref, retag, f"{key} {commit} {written_at}", PROMOTED)
             try:
                 self._call(
                     operation,
@@ -384,8 +542,8 @@ class AwsSecretsManagerBackend:
 
     def _record(self, ref: str, secret: Secret, version: int) -> AppliedVersion:
         vid = secret.labels[version]
-        _, commit, written_at = self._tag(secret, version)
-        stage = "current" if CURRENT in secret.stages[vid] else "previous"
+        _, commit, written_at, _ = secret.tag(version)
+        stage, step = secret.state(version) or ("previous", PROMOTED)
         return AppliedVersion(
             ref=ref,
             version=version,
@@ -395,20 +553,14 @@ class AwsSecretsManagerBackend:
             backend_id=vid,
             written_at=written_at,
             stage=stage,
+            step=step,
         )
-
-    @staticmethod
-    def _tag(secret: Secret, version: int) -> tuple[str, str, int]:
-        parts = secret.tags.get(f"gitrot:v{version}", "").split(" ")
-        if len(parts) == 3 and parts[2].isdigit():  # key, commit, written_at
-            return parts[0], parts[1], int(parts[2])
-        return "", "", 0
 
     def _key(self, secret: Secret, version: int) -> str:
         """The idempotency key version N was written with: its tag's, when the version id
         proves it; else the key of (owner, N) when that proves it; else empty (unknown)."""
         vid = secret.labels[version]
-        tagged = self._tag(secret, version)[0]
+        tagged = secret.tag(version)[0]
         candidates = [tagged] if tagged else []
         if secret.owner:
             candidates.append(idempotency_key(secret.owner, version))

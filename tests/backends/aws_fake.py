@@ -11,6 +11,9 @@ tests/backends/test_aws_contract.py run on it (and say so):
   ``AWSPREVIOUS`` to the version it left; ``UpdateSecretVersionStage`` refuses
   (``InvalidParameterException``) a ``RemoveFromVersionId`` that does not hold the label,
   or a move of a label held elsewhere without naming that version;
+- a staging label lives on one version: attaching it (``PutSecretValue``'s
+  ``VersionStages`` included) removes it from the version holding it, so a new
+  ``AWSPENDING`` version takes the label from a pending one;
 - a version without labels is deprecated: ``DescribeSecret`` leaves it out;
 - reads are by ``VersionId`` or ``VersionStage`` (default ``AWSCURRENT``), never stale;
 - quotas: 20 staging labels across a secret's versions, 50 tags
