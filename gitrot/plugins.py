@@ -1,8 +1,9 @@
 """Entry-point discovery: what other installed packages register with gitrot.
 
-Three groups (docs/architecture.md, "Plugin interfaces"): :data:`RULES` (Python policy
-rules, :mod:`gitrot.policy.python_rules`), :data:`BACKENDS` (:mod:`gitrot.backends.registry`)
-and :data:`TRIGGERS` (:mod:`gitrot.triggers.registry`). Entry points are found by reading
+Four groups (docs/architecture.md, "Plugin interfaces"): :data:`RULES` (Python policy
+rules, :mod:`gitrot.policy.python_rules`), :data:`BACKENDS` (:mod:`gitrot.backends.registry`),
+:data:`TRIGGERS` (:mod:`gitrot.triggers.registry`) and :data:`ROTATORS`
+(:mod:`gitrot.rotators.registry`). Entry points are found by reading
 the ``entry_points.txt`` of the installed distributions directly: ``importlib.metadata``
 costs 60-100 ms to import, more than the whole pre-commit hook may take. Only the target a
 configuration names is imported (:func:`load_target`).
@@ -19,7 +20,8 @@ import sys
 RULES = "gitrot.rules"
 BACKENDS = "gitrot.backends"
 TRIGGERS = "gitrot.triggers"
-GROUPS = (RULES, BACKENDS, TRIGGERS)
+ROTATORS = "gitrot.rotators"
+GROUPS = (RULES, BACKENDS, TRIGGERS, ROTATORS)
 
 
 def entry_points(group: str, path: list[str] | None = None) -> list[tuple[str, str, str]]:

@@ -42,6 +42,7 @@ LAYERS = (
     "reconcile",
     "backends",
     "triggers",
+    "rotators",
     "report",
     "commands",
 )

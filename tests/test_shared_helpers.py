@@ -42,6 +42,11 @@ def test_an_entry_points_section_keeps_its_entries_and_drops_extras() -> None:
     )
     assert plugins.section(text, "[gitrot.backends]") == [("consul", "acme.consul:Backend")]
     assert plugins.section(text, "[gitrot.rules]") == []
-    assert plugins.GROUPS == ("gitrot.rules", "gitrot.backends", "gitrot.triggers")
+    assert plugins.GROUPS == (
+        "gitrot.rules",
+        "gitrot.backends",
+        "gitrot.triggers",
+        "gitrot.rotators",
+    )
     assert plugins.load_target("gitrot.plugins:section") is plugins.section
     assert plugins.load_target("gitrot.plugins") is plugins

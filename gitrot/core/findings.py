@@ -45,6 +45,13 @@ RULES: dict[str, tuple[str, str]] = {
         "asks for it. The message says what is wrong and where; gitrot validate FILE checks "
         "a file again.",
     ),
+    "rotator-shared": (
+        "A rotator's source belongs to one secret",
+        "Two intents naming one rotator (spec.source.rotator) would set one credential at "
+        "its source from two secrets: the second overwrites what the first's consumers use, "
+        "and a change could point a rotator that serves another team's secret at its own. "
+        "Give each secret its own rotator in gitrot.yaml rotators.",
+    ),
     "sealed-immutable": (
         "A sealed value document never changes once committed",
         "secrets/<name>.v<N>.sealed.yaml holds the value of version N; the reconciler may "

@@ -21,11 +21,14 @@ from gitrot.core.models import (
     Config,
     Freeze,
     RotationClass,
+    RotatorConfig,
     TriggerConfig,
+    is_valid_name,
 )
 from gitrot.errors import ConfigError
 from gitrot.files.fields import Fields
 from gitrot.plugins import entry_points
+from gitrot.rotators.registry import check_rotator
 from gitrot.triggers.options import OptionError
 
 CONFIG_KIND = "Config"
@@ -71,6 +74,7 @@ def parse_config_map(root: Map, where: str, *, base: str | None = None) -> Confi
             "freezes",
             "policy",
             "reconciler",
+            "rotators",
         )
     )
     recipients = doc.mapping("recipients")
@@ -113,6 +117,7 @@ def parse_config_map(root: Map, where: str, *, base: str | None = None) -> Confi
             name: TriggerConfig(name, kind, options)
             for name, kind, options in _plugins(doc, "triggers", TRIGGER_TYPES, base)
         },
+        rotators=_rotators(doc),
         classes=_classes(doc),
         freezes=_freezes(doc),
         policy_paths=paths,
@@ -263,6 +268,79 @@ def _no_credentials(item: Fields) -> None:
                 f"name an environment variable or a file instead: {stem}_env: NAME or "
                 f"{stem}_file: PATH (and rotate the exposed credential)",
             )
+
+
+#: where a rotator's option that names a credential may come from (docs/rotators.md)
+CREDENTIAL_SOURCES = ("env", "file", "secret")
+
+
+def _rotators(doc: Fields) -> dict[str, RotatorConfig]:
+    """``rotators.<name>``: each checked by the check the reconciler makes when it opens it
+    (:func:`gitrot.rotators.registry.check_rotator`), at the option's line and column."""
+    table = doc.opt_mapping("rotators")
+    if table is None:
+        return {}
+    found = {}
+    for entry in table.node.entries():
+        item = table.mapping(entry.key)
+        kind = item.text("type")
+        _no_rotator_credentials(item)
+        options = {e.key: to_plain(e.value) for e in item.node.entries() if e.key != "type"}
+        try:
+            check_rotator(entry.key, kind, options)
+        except OptionError as exc:
+            key = exc.option if exc.option and item.node.entry(exc.option) is not None else "type"
+            item.fail(key, exc.message, exc.hint)
+        except ConfigError as exc:  # a rotator's own check
+            item.fail("type", exc.message, exc.hint)
+        found[entry.key] = RotatorConfig(entry.key, kind, options)
+    return found
+
+
+def _no_rotator_credentials(item: Fields) -> None:
+    """A rotator's option that names a credential (``admin_password``) is a reference,
+    never a literal: ``{env: NAME}``, ``{file: PATH}``, ``{secret: <gitrot secret>}``, or
+    the ``*_env``/``*_file`` keys the other plugins use; nested maps are checked too."""
+    for entry in item.node.entries():
+        key = entry.key.lower().replace("-", "_")
+        credential = any(word in key for word in _CREDENTIAL_WORDS)
+        if credential and isinstance(entry.value, Map) and not key.endswith(("_env", "_file")):
+            _credential_source(item.mapping(entry.key))
+        elif isinstance(entry.value, Map):
+            _no_rotator_credentials(item.mapping(entry.key))
+        elif key.endswith("_env"):
+            value = item.text(entry.key)
+            if not _ENV_NAME.fullmatch(value):
+                item.fail(entry.key, f"{item.full(entry.key)} is not an environment variable name")
+        elif key.endswith("_file"):
+            item.text(entry.key)
+        elif credential and not _empty(entry.value):
+            item.fail(
+                entry.key,
+                f"{item.full(entry.key)} is a credential written into gitrot.yaml",
+                f"name where it comes from instead: {entry.key}: {{env: NAME}}, "
+                f"{{file: PATH}} or {{secret: <gitrot secret>}} (and rotate the exposed "
+                "credential)",
+            )
+
+
+def _credential_source(source: Fields) -> None:
+    """``{env: NAME}``, ``{file: PATH}`` or ``{secret: NAME}``: exactly one of them."""
+    source.allow(CREDENTIAL_SOURCES)
+    present = [key for key in CREDENTIAL_SOURCES if key in source.node]
+    hint = "write one of {env: NAME}, {file: PATH}, {secret: <gitrot secret name>}"
+    if len(present) != 1:
+        source.fail(
+            present[1] if present else "",
+            f"{source.path} needs exactly one of env, file, secret",
+            hint,
+        )
+    key = present[0]
+    value = source.text(key)
+    if key == "env" and not _ENV_NAME.fullmatch(value):
+        source.fail(key, f"{source.full(key)} is not an environment variable name", hint)
+    if key == "secret" and not is_valid_name(value):
+        source.fail(key, f"{source.full(key)} is not a gitrot secret name", hint)
 
 
 def _empty(value: Value) -> bool:

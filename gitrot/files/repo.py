@@ -212,7 +212,9 @@ def intent_from_root(root: Map, path: str) -> RotationIntent:
         )
     labels = meta.opt_mapping("labels")
     spec = doc.mapping("spec")
-    spec.allow(("version", "reason", "emergency", "retired", "target", "value", "consumers"))
+    spec.allow(
+        ("version", "reason", "emergency", "retired", "target", "value", "consumers", "source")
+    )
     version = spec.integer("version", minimum=1)
     reason = spec.text("reason")
     target = spec.mapping("target")
@@ -237,7 +239,18 @@ def intent_from_root(root: Map, path: str) -> RotationIntent:
         path=path,
         lines=_positions(doc),
         encryption=encryption,
+        rotator=_rotator(spec),
     )
+
+
+def _rotator(spec: Fields) -> str | None:
+    """``spec.source.rotator``: the rotators.<name> of gitrot.yaml that changes the
+    credential at its source (docs/rotators.md); its options live in gitrot.yaml only."""
+    source = spec.opt_mapping("source")
+    if source is None:
+        return None
+    source.allow(("rotator",))
+    return source.text("rotator")
 
 
 def _positions(doc: Fields) -> dict[str, tuple[int, int]]:

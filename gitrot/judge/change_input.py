@@ -133,6 +133,9 @@ class ChangeInput:
     def read(self, path: str) -> bytes | None:
         return self.change.read_new(path)
 
+    def intent_paths(self) -> list[str]:
+        return [p for p in self.change.new_tree_paths(SECRETS_PREFIX) if is_intent_path(p)]
+
     def kept(self, item: FileChange) -> bool | None:
         old = self.change.read_old(item.old_path or item.path)
         new = self.change.read_new(item.path)

@@ -114,6 +114,9 @@ class Inputs(Protocol):
     def read(self, path: str) -> bytes | None:
         """The judged side's bytes of ``path`` (None: absent); GitrotError when refused."""
 
+    def intent_paths(self) -> list[str]:
+        """Every intent of the judged side, judged or not (:mod:`gitrot.judge.sources`)."""
+
     def kept(self, item: FileChange) -> bool | None:
         """Whether a modified sealed document still holds its value (see ``sealed_kept``)."""
 

@@ -4,6 +4,8 @@ Its stages, in order: the findings its inputs know at once (the configuration's,
 scanner's); ``sealed-immutable`` for sealed value documents changed since the base
 (:func:`gitrot.judge.changes.sealed_changes`); the loader's checks of every target (a
 sealed value document for its recipients, an intent for its schema, names and encryption);
+``rotator-shared`` for an intent naming a rotator another intent names
+(:mod:`gitrot.judge.sources`);
 the rules of every policy side over the intents that loaded, with what the base side says
 about them (:mod:`gitrot.judge.evaluate`); the checks only a change can make
 (:meth:`~gitrot.judge.inputs.Inputs.review`); and the waivers
@@ -21,6 +23,7 @@ from gitrot.files import repo
 from gitrot.judge import changes
 from gitrot.judge.evaluate import run_rules
 from gitrot.judge.inputs import Verdict
+from gitrot.judge.sources import shared_rotators
 from gitrot.judge.waive import waive
 from gitrot.policy.rules import describe as describe_rules
 
@@ -33,6 +36,7 @@ def judge(inputs: Inputs) -> Verdict:
     """Every finding of ``inputs``: see the module."""
     findings = [*inputs.problems(), *changes.sealed_changes(inputs.files, inputs.kept)]
     intents, texts = load(inputs, findings)
+    findings.extend(shared_rotators(intents, inputs))
     if not intents and not inputs.wants_policy():
         return Verdict(findings, inputs.checked, dict(inputs.rules))
     policies = inputs.policies(findings)

@@ -96,6 +96,9 @@ class WorkTree:
             raise InputError(repo.LINK_MESSAGE, where=path, hint=repo.LINK_HINT)
         return read_bytes(full, limit=repo.MAX_FILE_BYTES, where=path)
 
+    def intent_paths(self) -> list[str]:
+        return repo.secrets_files(self.root)[0]
+
     def current(self, path: str) -> bytes | None:
         """The file's bytes, or None when it cannot be read (the loader reports why)."""
         try:

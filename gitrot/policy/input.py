@@ -8,17 +8,18 @@
 ``intent`` mirrors the YAML of ``secrets/<name>.yaml`` plus ``path``; its ``sops`` block is
 summarised (recipients, selector), encrypted fields (``spec.target.ref``) are their
 ``ENC[...]`` text, never decrypted; optional fields are present as null
-(``metadata.environment``) or their default (``spec.emergency``, ``spec.consumers``,
-``metadata.labels``), so rules need no ``has()``. ``base`` is the intent before the change
-(at HEAD for the pre-commit hook, at the merge base for the PR check), ``change`` says what
-the change does to it, ``history`` when its versions took effect (from git),
-``creation_rule`` what ``.sops.yaml`` says its encryption must be. ``config`` mirrors
-gitrot.yaml with durations in seconds. ``context`` is where the rules run (``pre-commit``,
-``pr``, ``scheduled``); ``now`` is RFC 3339 UTC (``timestamp(now)`` in CEL).
+(``metadata.environment``, ``spec.source``) or their default (``spec.emergency``,
+``spec.consumers``, ``metadata.labels``), so rules need no ``has()``. ``base`` is the
+intent before the change (at HEAD for the pre-commit hook, at the merge base for the PR
+check), ``change`` says what the change does to it, ``history`` when its versions took
+effect (from git), ``creation_rule`` what ``.sops.yaml`` says its encryption must be.
+``config`` mirrors gitrot.yaml with durations in seconds. ``context`` is where the rules
+run (``pre-commit``, ``pr``, ``scheduled``); ``now`` is RFC 3339 UTC (``timestamp(now)`` in CEL).
 
 :class:`Facts` carries what the caller learnt from git and ``.sops.yaml``; fixtures may omit
-``base``, ``change``, ``history``, ``creation_rule`` and ``context``, which
-:func:`complete` fills with the values a run outside git would have.
+``base``, ``change``, ``history``, ``creation_rule``, ``context``, ``spec.source`` and
+``config.rotators``, which :func:`complete` fills with the values a run outside git would
+have.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def intent_document(intent: RotationIntent) -> dict[str, object]:
             "target": {"backend": intent.backend, "ref": intent.ref},
             "value": value,
             "consumers": list(intent.consumers),
+            "source": None if intent.rotator is None else {"rotator": intent.rotator},
         },
         "sops": sops,
     }
@@ -122,6 +124,10 @@ def config_document(config: Config) -> dict[str, object]:
         "triggers": {
             name: {"type": t.type, "options": _plain(t.options)}
             for name, t in config.triggers.items()
+        },
+        "rotators": {
+            name: {"type": r.type, "options": _plain(r.options)}
+            for name, r in config.rotators.items()
         },
         "classes": {
             name: {"max_age": c.max_age, "min_interval": c.min_interval, "source": c.source}
@@ -213,18 +219,22 @@ def complete(document: Mapping[str, object]) -> dict[str, object]:
     }
     for key in ("intent", "base"):
         full[key] = _complete_intent(full.get(key))
+    config = full.get("config")
+    if isinstance(config, dict) and "rotators" not in config:
+        full["config"] = {**config, "rotators": {}}
     return full
 
 
 def _complete_intent(intent: object) -> object:
-    """An intent document with ``sops`` (null) and ``spec.retired`` (false) when absent."""
+    """An intent document with ``sops`` (null), ``spec.retired`` (false) and
+    ``spec.source`` (null) when absent."""
     if not isinstance(intent, dict):
         return intent
     done = dict(intent)
     done.setdefault("sops", None)
     spec = done.get("spec")
-    if isinstance(spec, dict) and "retired" not in spec:
-        done["spec"] = {**spec, "retired": False}
+    if isinstance(spec, dict):
+        done["spec"] = {"retired": False, "source": None, **spec}
     return done
 
 

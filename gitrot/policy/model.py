@@ -62,6 +62,8 @@ FIELDS = frozenset(
         "spec.value.generate.alphabet",
         "spec.value.sealed",
         "spec.consumers",
+        "spec.source",
+        "spec.source.rotator",
         "sops",
         "sops.age",
         "sops.key_groups",

@@ -17,6 +17,6 @@
 - :mod:`gitrot.reconcile.ledger`: the signed state and the note's JSON, read and written;
 - :mod:`gitrot.reconcile.values`: generated values and sealed ones.
 
-Imports: gitrot.judge, gitrot.policy, gitrot.git, gitrot.backends, gitrot.triggers,
+Imports: gitrot.judge, gitrot.policy, gitrot.git, gitrot.backends, gitrot.triggers, gitrot.rotators,
 gitrot.files, gitrot.keys, gitrot.codec, gitrot.core, gitrot.errors, gitrot.output, gitrot.plugins.
 """

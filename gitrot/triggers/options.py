@@ -61,19 +61,30 @@ def plugin_options(  # noqa: PLR0917 - what names the plugin, then its options
         ) from None
 
 
-def fail(trigger: str, option: str, message: str, hint: str = "") -> OptionError:
-    return OptionError(f"triggers.{trigger}.{option} {message}", option=option, hint=hint)
+def fail(
+    trigger: str, option: str, message: str, hint: str = "", *, section: str = "triggers"
+) -> OptionError:
+    """The refusal of ``<section>.<trigger>.<option>`` (``section``: triggers, rotators)."""
+    return OptionError(f"{section}.{trigger}.{option} {message}", option=option, hint=hint)
 
 
-def allow(trigger: str, kind: str, options: Mapping[str, object], known: tuple[str, ...]) -> None:
-    """Refuse options the trigger type does not know: a misspelt ``timout`` must not
+def allow(
+    trigger: str,
+    kind: str,
+    options: Mapping[str, object],
+    known: tuple[str, ...],
+    *,
+    section: str = "triggers",
+) -> None:
+    """Refuse options the plugin type does not know: a misspelt ``timout`` must not
     silently leave the default in place."""
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise OptionError(
-            f"triggers.{trigger}: unknown option {unknown[0]!r} for a {kind} trigger",
+            f"{section}.{trigger}: unknown option {unknown[0]!r} for a {kind} "
+            f"{section.rstrip('s')}",
             option=unknown[0],
-            hint=f"a {kind} trigger takes: {', '.join(known)}",
+            hint=f"a {kind} {section.rstrip('s')} takes: {', '.join(known)}",
         )
 
 
@@ -84,6 +95,7 @@ def seconds(
     default: float,
     *,
     zero: bool = False,
+    section: str = "triggers",
 ) -> float:
     """A number of seconds (``10``, ``0.5``) or a duration (``5m``); positive unless
     ``zero``, at most a day."""
@@ -93,12 +105,22 @@ def seconds(
         try:
             value = float(parse_duration(value))
         except ValueError as exc:
-            raise fail(trigger, option, f"is not a duration: {exc}", hint) from None
+            raise fail(
+                trigger, option, f"is not a duration: {exc}", hint, section=section
+            ) from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise fail(trigger, option, f"must be a number of seconds, got {value!r}", hint)
+        raise fail(
+            trigger, option, f"must be a number of seconds, got {value!r}", hint, section=section
+        )
     if value < 0 or (value == 0 and not zero) or value > MAX_SECONDS:
         least = "0" if zero else "more than 0"
-        raise fail(trigger, option, f"must be {least} and at most 1 day, got {value:g}s", hint)
+        raise fail(
+            trigger,
+            option,
+            f"must be {least} and at most 1 day, got {value:g}s",
+            hint,
+            section=section,
+        )
     return float(value)
 
 

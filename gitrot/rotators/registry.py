@@ -1,0 +1,152 @@
+"""Rotator types: gitrot's own ``command`` and ``postgres``, and those other packages register.
+
+A package adds a rotator type through the entry-point group ``gitrot.rotators``::
+
+    [project.entry-points."gitrot.rotators"]
+    mysql = "acme_gitrot.mysql:MySqlRotator"
+
+The entry point names a class (or callable) taking ``(name, options, context)``
+(:class:`~gitrot.core.ports.RotatorContext`) and returning a
+:class:`~gitrot.core.ports.Rotator`. Entry points are read from ``entry_points.txt``
+directly (:func:`gitrot.plugins.entry_points`), and only the type a configuration names is
+imported. Two distributions registering one type is an error, never a silent pick.
+
+:func:`check_rotator` is the one check of a rotator's type and options: the loader of
+gitrot.yaml calls it (so ``validate`` and ``check`` refuse at ``gitrot.yaml:LINE:COL``
+what the reconciler would), and :func:`open_rotator` makes the same checks. gitrot's own
+rotator modules have a module-level ``check_options(name, options)``; a registered type may
+give its factory a ``check_options`` attribute (a static or class method raising a
+ConfigError) for the loader to call. A missing SDK (``psycopg`` for ``postgres``) is found
+when the rotator opens: a ConfigError (exit 2) naming the extra that installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from gitrot import plugins
+from gitrot.core.ports import Rotator, RotatorContext
+from gitrot.errors import ConfigError, GitrotError
+from gitrot.plugins import entry_points, load_target
+from gitrot.triggers.options import OptionError, plugin_options
+
+_Factory = Callable[[str, Mapping[str, object], RotatorContext], object]
+
+GROUP = plugins.ROTATORS
+BUILTIN = {
+    "postgres": "gitrot.rotators.postgres:PostgresRotator",
+    "command": "gitrot.rotators.command:CommandRotator",
+}
+#: the optional extra each of gitrot's own rotators needs, and the SDK module it installs:
+#: ``pip install 'gitrot[postgres]'``
+EXTRAS = {"postgres": ("postgres", "psycopg")}
+_METHODS = ("prepare", "set", "test", "close")
+_HINT = "the entry point must name a class taking (name, options, context)"
+
+
+def check_rotator(name: str, type_: str, options: Mapping[str, object]) -> None:
+    """Refuse (OptionError, or the rotator's ConfigError) a type nobody provides or options
+    the rotator would refuse; nothing is opened and no SDK imported."""
+    try:
+        dist, target = _find(name, type_)
+    except ConfigError as exc:
+        raise OptionError(exc.message, option="type", hint=exc.hint or "") from None
+    where = f"rotator type {type_!r} ({target}, from {dist})"
+    if type_ in BUILTIN:
+        module = target.partition(":")[0]
+        check = _load(name, f"{module}:check_options", where)
+        check(name, dict(options))  # type: ignore[call-arg]  # (name, options)
+        return
+    factory = _load(name, target, where)
+    plugin_options("rotators", name, type_, dist, factory, options)
+
+
+def open_rotator(
+    name: str, type_: str, options: Mapping[str, object], context: RotatorContext
+) -> Rotator:
+    """An open rotator of type ``type_`` for ``rotators.<name>`` in gitrot.yaml, for the
+    secret ``context.name``.
+
+    ConfigError (exit 2) for a type nobody provides, one two packages claim, one whose SDK
+    is not installed, one that fails to import or to start, or an object that is not a
+    rotator. The rotator's own errors (RotatorError, a ConfigError for its options) pass
+    through.
+    """
+    _require_sdk(name, type_)
+    check_rotator(name, type_, options)
+    dist, target = _find(name, type_)
+    where = f"rotator type {type_!r} ({target}, from {dist})"
+    factory = _load(name, target, where)
+    try:
+        rotator = factory(name, options, context)
+    except GitrotError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"rotators.{name}: {where} failed to start ({type(exc).__name__}: {exc})",
+            hint=f"check the options of rotators.{name} against the documentation of {dist}",
+        ) from exc
+    missing = [method for method in _METHODS if not callable(getattr(rotator, method, None))]
+    if missing:
+        raise ConfigError(
+            f"rotators.{name}: {where} is not a rotator (no {', '.join(missing)})",
+            hint="a rotator implements gitrot.core.ports.Rotator",
+        )
+    return rotator  # type: ignore[return-value]  # its methods are checked just above
+
+
+def _require_sdk(name: str, type_: str) -> None:
+    """A ConfigError (exit 2) when the SDK of one of gitrot's own rotators is not
+    installed, naming the extra that installs it."""
+    if type_ not in EXTRAS:
+        return
+    from importlib.util import find_spec
+
+    extra, module = EXTRAS[type_]
+    if find_spec(module) is None:
+        raise ConfigError(
+            f"rotators.{name}: rotator type {type_!r} needs {module}, which is not installed",
+            hint=f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'",
+        )
+
+
+def installed_types() -> dict[str, str]:
+    """Every type available, built-in or registered: ``{type: distribution}``."""
+    found = dict.fromkeys(BUILTIN, "gitrot")
+    for dist, name, _target in entry_points(GROUP):
+        found.setdefault(name, dist)
+    return dict(sorted(found.items()))
+
+
+def _find(name: str, type_: str) -> tuple[str, str]:
+    """``(distribution, "module:attr")`` of ``type_``; gitrot's own types cannot be
+    replaced by another package."""
+    if type_ in BUILTIN:
+        return "gitrot", BUILTIN[type_]
+    claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
+    if len(claims) > 1:
+        owners = ", ".join(sorted(f"{target} ({dist})" for dist, target in claims))
+        raise ConfigError(
+            f"rotators.{name}: rotator type {type_!r} is registered more than once: {owners}",
+            hint=f"uninstall all but one of the packages registering {type_!r} in {GROUP}",
+        )
+    if claims:
+        return claims.pop()
+    known = ", ".join(installed_types())
+    raise ConfigError(
+        f"rotators.{name}.type: unknown rotator type {type_!r} (installed: {known})",
+        hint=f"use one of them, or install a package that registers {type_!r} in {GROUP}",
+    )
+
+
+def _load(name: str, target: str, where: str) -> _Factory:
+    try:
+        obj = load_target(target)
+    except Exception as exc:
+        raise ConfigError(
+            f"rotators.{name}: cannot load {where} ({type(exc).__name__}: {exc})",
+            hint="reinstall the package that provides it, or choose another type",
+        ) from None
+    if not callable(obj):
+        raise ConfigError(f"rotators.{name}: {where} is not a class or callable", hint=_HINT)
+    return obj  # a callable; what it returns is checked by open_rotator
