@@ -12,6 +12,8 @@
   ledger gives the items to write and the triggers to fire, a table of cases;
 - :mod:`gitrot.reconcile.status`: pure: per secret, desired, applied and told, from the plan;
 - :mod:`gitrot.reconcile.apply`: the items, in parallel, exactly once per (name, version);
+- :mod:`gitrot.reconcile.rotation`: the two-phase apply of an intent with a rotator
+  (pending, set, tested, promoted), resumed at the step the backend records;
 - :mod:`gitrot.reconcile.record`: the note, the signed state, ``refs/gitrot/reconciled``;
 - :mod:`gitrot.reconcile.run`: one run: plan, apply, record, push, retry a lost race;
 - :mod:`gitrot.reconcile.ledger`: the signed state and the note's JSON, read and written;

@@ -3,8 +3,10 @@
 A value is written under the idempotency key of its (name, version), so a rerun (or a
 second reconciler) finds it and never stores another; consumers are told after the write,
 with a delivery id derived from the same key, so a rerun tells them again with the same
-id. Items run ``jobs`` at a time; one that fails is refused with a reason that names the
-file and never holds a value, and the others go on.
+id. An intent with a rotator is rotated at its source first, in two phases
+(:mod:`gitrot.reconcile.rotation`), and its consumers are told after promotion only. Items
+run ``jobs`` at a time; one that fails is refused with a reason that names the file and
+never holds a value, and the others go on.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from gitrot.core.ports import (
 from gitrot.core.secret import SecretValue
 from gitrot.errors import GitrotError, InputError
 from gitrot.git.repository import read_blob, resolve
-from gitrot.reconcile import values
+from gitrot.reconcile import rotation, values
 from gitrot.reconcile.observe import Planned
-from gitrot.reconcile.plan import REFUSE, WRITE, Desired, Item
+from gitrot.reconcile.plan import REFUSE, RESUME, WRITE, Desired, Item
+from gitrot.reconcile.rotation import Progress, Refused, RotationFailed
 from gitrot.reconcile.wiring import Reconciler
 from gitrot.triggers.redact import redact_receipt
 
@@ -43,7 +46,8 @@ class Outcome:
     whether anything failed (refused items, failed deliveries)."""
 
     __slots__ = (
-        "applied", "commit", "deliveries", "items", "noop", "refused", "state", "unreachable",
+        "applied", "commit", "deliveries", "items", "noop", "progress", "refused",
+        "rotator_failed", "state", "unreachable",
     )  # fmt: skip
 
     def __init__(self, commit: str, items: list[Item]) -> None:
@@ -53,6 +57,8 @@ class Outcome:
         self.deliveries: list[dict[str, object]] = []
         self.refused: list[dict[str, object]] = []
         self.unreachable: list[str] = []
+        self.rotator_failed = False  # the first unreachable reason is a rotator's
+        self.progress: dict[str, Progress] = {}
         self.noop = False
         self.state: str | None = None
 
@@ -61,7 +67,12 @@ class Outcome:
         return bool(self.refused) or any(d["ok"] is not True for d in self.deliveries)
 
     def refuse(self, want: Desired, reason: str) -> None:
-        self.refused.append({"name": want.name, "version": want.version, "reason": reason})
+        refused: dict[str, object] = {"name": want.name, "version": want.version}
+        refused["reason"] = reason
+        progress = self.progress.get(want.name)
+        if progress is not None:
+            refused |= progress.as_dict()
+        self.refused.append(refused)
 
     def failure(self, want: Desired, exc: BaseException) -> None:
         """An item that raised: refused with a reason that names the file and carries no
@@ -70,6 +81,12 @@ class Outcome:
             reason = f"backend {want.backend}: {exc.message}"
             if exc.unreachable:
                 self.unreachable.append(reason)
+        elif isinstance(exc, RotationFailed):
+            reason = exc.message  # NAME: rotator R failed at STEP: WHY
+            self.rotator_failed = self.rotator_failed or not self.unreachable
+            self.unreachable.append(reason)
+        elif isinstance(exc, Refused):
+            reason = exc.message
         elif isinstance(exc, GitrotError):
             reason = f"{exc.message} ({exc.location() or want.path})"
         else:
@@ -85,7 +102,8 @@ def apply(
     ``outcome``. Interrupted, the items not started are dropped, the running ones get
     :data:`GRACE_S` to finish, and what finished is returned for the records."""
     runnable, backends, triggers = _runnable(reconciler, planned, outcome)
-    commit_id = str(planned.commit.id)
+    for item in runnable:
+        outcome.progress[item.desired.name] = Progress(item.desired.rotator)
     results: dict[str, Done] = {}
     failures: dict[str, BaseException] = {}
     stopped: BaseException | None = None
@@ -93,7 +111,9 @@ def apply(
     futures: dict[Future[Done], Item] = {}
     try:
         for item in runnable:
-            futures[pool.submit(one, reconciler, item, backends, triggers, commit_id)] = item
+            progress = outcome.progress[item.desired.name]
+            job = pool.submit(one, reconciler, item, backends, triggers, planned, progress)
+            futures[job] = item
         for future in as_completed(futures):
             _collect(future, futures[future], results, failures)
     except BaseException as exc:  # an interruption (SIGINT/SIGTERM raise in this thread)
@@ -154,20 +174,38 @@ def _collect(
         failures[item.desired.name] = exc
 
 
-def one(
+def one(  # noqa: PLR0917 - one item and what it needs of the run
     reconciler: Reconciler,
     item: Item,
     backends: Mapping[str, Backend],
     triggers: Mapping[str, Trigger],
-    commit_id: str,
+    planned: Planned,
+    progress: Progress | None = None,
 ) -> Done:
-    """Write (unless the version is there already: then ``found``) and tell consumers."""
+    """Write (unless the version is there already: then ``found``), or rotate at the source
+    (an intent with a rotator), and tell consumers."""
     want = item.desired
     backend = backends[want.backend]
+    commit_id = str(planned.commit.id)
+    progress = progress if progress is not None else Progress(want.rotator)
     key = idempotency_key(want.name, want.version)
+    hidden: list[str] = []  # the value written: no receipt's detail may show it
+    if want.rotator and item.action in (WRITE, RESUME):
+
+        def fresh() -> SecretValue:
+            if item.applied is not None:
+                check_location(backend, want)
+            return new_value(reconciler, want, commit_id)
+
+        rotated, found, hidden = rotation.rotate(
+            reconciler, item, backend, commit=planned.commit, config=planned.config,
+            fresh=fresh, progress=progress,
+        )  # fmt: skip
+        return rotated, fire(item, rotated, backend, triggers, commit_id, hidden), found
+    if item.abandon is not None:
+        rotation.abandon(backend, want, item.abandon, progress)
     record = backend.get(want.ref, want.version) if item.action == WRITE else item.applied
     found = record is not None
-    hidden: list[str] = []  # the value written: no receipt's detail may show it
     if record is None:
         if item.applied is not None:
             check_location(backend, want)
@@ -182,6 +220,21 @@ def one(
             f"version {want.version} of its ref in {want.backend} was written for another "
             f"secret ({other}); a backend location belongs to one secret"
         )
+    return record, fire(item, record, backend, triggers, commit_id, hidden), found
+
+
+def fire(  # noqa: PLR0917 - the item, its record and where to tell
+    item: Item,
+    record: AppliedVersion,
+    backend: Backend,
+    triggers: Mapping[str, Trigger],
+    commit_id: str,
+    hidden: list[str],
+) -> list[Receipt]:
+    """Tell the item's consumers about its version; their output redacted of ``hidden``
+    (and of the stored value, read again for a retried delivery)."""
+    want = item.desired
+    key = idempotency_key(want.name, want.version)
     receipts = []
     for name in item.triggers:
         delivery = Delivery(
@@ -196,7 +249,7 @@ def one(
         if not receipt.ok and not hidden:  # a retried delivery: redact the stored value
             hidden.extend(_stored_value(backend, want.ref, want.version))
         receipts.append(redact_receipt(receipt, hidden))
-    return record, receipts, found
+    return receipts
 
 
 def _stored_value(backend: Backend, ref: str, version: int) -> list[str]:

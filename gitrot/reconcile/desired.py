@@ -19,6 +19,7 @@ from gitrot.core.findings import Severity
 from gitrot.core.layout import (
     CONFIG_FILE,
     SECRETS_DIR,
+    intent_path,
     is_intent_path,
     name_of_path,
     relative_to_secrets,
@@ -156,9 +157,29 @@ def load(  # noqa: PLR0917 - the pieces of one read, in the order they are found
                 value=intent.value,
                 consumers=intent.consumers,
                 problem=problem,
+                rotator=intent.rotator or "",
+                rotator_config=config.rotators.get(intent.rotator) if intent.rotator else None,
             )
         )
     return desired
+
+
+def open_intent(
+    commit: Commit, prefix: str, name: str, identities: Sequence[object]
+) -> tuple[RotationIntent, str]:
+    """The intent of the secret ``name`` at ``commit`` and its ref, opened with
+    ``identities`` (for a rotator's ``read_secret``: another secret's current value);
+    InputError when the commit has no such intent."""
+    path = intent_path(name)
+    data = read_blob(commit, prefix + path)
+    if data is None:
+        raise InputError(
+            f"no secret {name!r} at {str(commit.id)[:12]}",
+            where=path,
+            hint="name a secret of the policy repository (secrets/<name>.yaml)",
+        )
+    root = parse_root(decode(data, path, loader.MAX_FILE_BYTES, InputError), path, InputError)
+    return loader.intent_from_root(root, path), _open_ref(root, path, identities)
 
 
 def _refused(name: str, path: str, blob: str, problem: str) -> Desired:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gitrot.core.models import Config
-from gitrot.core.ports import AppliedVersion, Backend, BackendError
+from gitrot.core.ports import AppliedVersion, Backend, BackendError, StagedBackend
 from gitrot.errors import EnvironmentFailure, GitrotError
 from gitrot.git.repository import resolve
 from gitrot.reconcile import desired
@@ -120,7 +120,15 @@ def applied_versions(
     jobs: int = 1,
 ) -> dict[tuple[str, str], AppliedVersion | None]:
     """``{(backend, ref): newest version}`` of the wanted intents; an intent whose backend
-    cannot be opened or refuses its ref gets that as its ``problem`` (refused alone)."""
+    cannot be opened or refuses its ref gets that as its ``problem`` (refused alone), as
+    does one naming a rotator gitrot.yaml lacks or whose backend cannot hold a pending
+    version (not a :class:`~gitrot.core.ports.StagedBackend`)."""
+    for want in wanted:
+        if want.rotator and not want.problem and not reconciler.has_rotator(config, want.rotator):
+            want.problem = (
+                f"spec.source.rotator names {want.rotator!r}, which is not under rotators: in "
+                "gitrot.yaml"
+            )
     by_backend: dict[str, list[str]] = {}
     for want in wanted:
         if not want.problem:
@@ -135,6 +143,15 @@ def applied_versions(
                 if want.backend == name and not want.problem:
                     want.problem = why
             continue
+        if not isinstance(backend, StagedBackend):
+            for want in wanted:
+                if want.backend == name and want.rotator and not want.problem:
+                    want.problem = (
+                        f"backend {name} cannot hold a pending version (it is not a "
+                        f"StagedBackend), so rotator {want.rotator} cannot rotate at the source "
+                        "through it; use a backend that can (local, vault, "
+                        "aws-secrets-manager, gcp-secret-manager) or remove spec.source"
+                    )
         try:
             current = newest_versions(backend, refs, wanted, jobs=jobs)
         finally:

@@ -111,6 +111,7 @@ def _entries(planned: Planned, results: Mapping[str, Done], outcome: Outcome) ->
                     "found": found,
                     "superseded": list(item.superseded),
                 }
+                | progress_of(outcome, want.name)
             )
         old = planned.state.entry(want.name) if planned.state.trusted else None
         deliveries: dict[str, dict[str, object]] = {}
@@ -136,6 +137,13 @@ def _entries(planned: Planned, results: Mapping[str, Done], outcome: Outcome) ->
             owns=(ledger.owner_hash(key, want.backend, want.ref),),
         )
     return entries
+
+
+def progress_of(outcome: Outcome, name: str) -> dict[str, object]:
+    """What a rotation at the source did for ``name`` (its rotator, steps, the versions it
+    abandoned), for the note; nothing for a plain write."""
+    progress = outcome.progress.get(name)
+    return progress.as_dict() if progress is not None else {}
 
 
 def _write_state(

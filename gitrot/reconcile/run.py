@@ -100,10 +100,13 @@ def _once(
     if stopped is not None:
         raise stopped
     if outcome.unreachable:
-        raise EnvironmentFailure(
-            outcome.unreachable[0],
-            hint="the rest is applied and recorded; run again once the backend is back",
-        )
+        hint = "the rest is applied and recorded; run again once the backend is back"
+        if outcome.rotator_failed:
+            hint = (
+                "the version stays pending and the current one unchanged; fix the cause and "
+                "run again: the next run resumes at that step with the same pending value"
+            )
+        raise EnvironmentFailure(outcome.unreachable[0], hint=hint)
     return outcome
 
 

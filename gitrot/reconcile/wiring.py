@@ -1,7 +1,7 @@
 """The reconciler and where its backends and triggers come from (docs/architecture.md).
 
-A :class:`Reconciler` is handed backends and triggers by name (a test, a program that
-embeds gitrot); every other name is opened from gitrot.yaml at the target commit
+A :class:`Reconciler` is handed backends, triggers and rotator factories by name (a test, a
+program that embeds gitrot); every other name is opened from gitrot.yaml at the target commit
 (:meth:`Reconciler.from_config` hands nothing over: what the commands use). A backend or
 trigger that cannot be opened becomes a reason located at ``gitrot.yaml:LINE``, never a
 crash of the run.
@@ -11,24 +11,35 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from gitrot import output
 from gitrot.backends import registry as backend_types
 from gitrot.core.layout import CONFIG_FILE, RECONCILER_KEY
 from gitrot.core.models import Config
-from gitrot.core.ports import Backend, BackendContext, BackendError, Trigger
+from gitrot.core.ports import (
+    Backend,
+    BackendContext,
+    BackendError,
+    Rotator,
+    RotatorContext,
+    Trigger,
+)
 from gitrot.errors import ConfigError, GitrotError
 from gitrot.git.repository import open_repo, read_blob
 from gitrot.keys import age
 from gitrot.keys.identities import load_identities
 from gitrot.reconcile.ledger import owner_key
 from gitrot.reconcile.plan import Item
+from gitrot.rotators import registry as rotator_types
 from gitrot.triggers import registry as trigger_types
 
 if TYPE_CHECKING:  # pygit2 is heavy: its types only
     from gitrot.git.repository import Commit, Repo
+
+#: a rotator factory handed to the Reconciler: ``factory(name, options, context)``
+RotatorFactory = Callable[[str, Mapping[str, object], RotatorContext], Rotator]
 
 
 def warn(text: str) -> None:
@@ -36,15 +47,18 @@ def warn(text: str) -> None:
 
 
 class Reconciler:
-    """The repository, its policy root and the reconciler's identity, and the backends
-    and triggers a run uses.
+    """The repository, its policy root and the reconciler's identity, and the backends,
+    triggers and rotators a run uses.
 
     ``backends`` and ``triggers`` (by name) are used as they are (and never closed: the
-    caller owns them); any other name is opened from gitrot.yaml at the target commit.
+    caller owns them); ``rotators`` maps a rotator's name (``rotators.<name>``) to a factory
+    called as ``factory(name, options, context)`` for each item (the options of gitrot.yaml,
+    or none); any other name is opened from gitrot.yaml at the target commit.
     """
 
     __slots__ = (
-        "backends", "environ", "identities", "owner_key", "prefix", "repo", "root", "triggers",
+        "backends", "environ", "identities", "owner_key", "prefix", "repo", "root", "rotators",
+        "triggers",
     )  # fmt: skip
 
     def __init__(
@@ -54,11 +68,13 @@ class Reconciler:
         *,
         backends: Mapping[str, Backend] | None = None,
         triggers: Mapping[str, Trigger] | None = None,
+        rotators: Mapping[str, RotatorFactory] | None = None,
     ) -> None:
         self.root = root
         self.environ = environ
         self.backends: Mapping[str, Backend] = backends or {}
         self.triggers: Mapping[str, Trigger] = triggers or {}
+        self.rotators: Mapping[str, RotatorFactory] = rotators or {}
         self.repo: Repo = open_repo(root)
         self.prefix = policy_prefix(self.repo, root)
         self.identities = identities(root, environ)
@@ -83,6 +99,21 @@ class Reconciler:
             identities=identity_text(self.root, self.environ),
         )
         return backend_types.open_backend(name, spec.type, spec.options, context)
+
+    def has_rotator(self, config: Config, name: str) -> bool:
+        """Whether the rotator ``name`` is handed over or in gitrot.yaml."""
+        return name in self.rotators or name in config.rotators
+
+    def rotator(self, config: Config, name: str, context: RotatorContext) -> Rotator:
+        """A new rotator ``name`` for one item (the caller closes it): the factory handed
+        over, else the type gitrot.yaml names (:func:`gitrot.rotators.registry.open_rotator`)."""
+        spec = config.rotators.get(name)
+        given = self.rotators.get(name)
+        if given is not None:
+            return given(name, dict(spec.options) if spec is not None else {}, context)
+        if spec is None:
+            raise ConfigError(f"no rotator {name!r} in {CONFIG_FILE}", where=CONFIG_FILE)
+        return rotator_types.open_rotator(name, spec.type, spec.options, context)
 
     def close(self, backend: Backend) -> None:
         """Close ``backend`` unless it was handed over (its owner closes it)."""
