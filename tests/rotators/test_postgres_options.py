@@ -317,3 +317,55 @@ def test_each_verifier_has_a_fresh_salt() -> None:
 )
 def test_saslprep_as_postgresql_does(password: str, prepared: bytes) -> None:
     assert scram.saslprep(password) == prepared
+
+
+GITROT_YAML = """\
+apiVersion: gitrot/v1
+kind: Config
+recipients:
+  reconciler: age1wzr0ecuqtrxy5nap4ucjpl8a56pr0dmtvv3w90ecka0q98fdrassl8f0sw
+rotators:
+  payments-db:
+    type: postgres
+    host: 127.0.0.1
+    admin_user: rotator
+    admin_password: {env: PGADMIN_PASSWORD}
+    strategy: alternating
+    roles: [app_a, app_b]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "words"),
+    [
+        (
+            "roles: [app_a, app_b]",
+            "roles: [app_a]",
+            "gitrot.yaml:12:5",
+            "must list exactly two roles",
+        ),
+        (
+            "strategy: alternating",
+            "strategy: rolling",
+            "gitrot.yaml:11:5",
+            "must be single or alternating",
+        ),
+        (
+            "host: 127.0.0.1",
+            "host: 127.0.0.1\n    sslmode: require",
+            "gitrot.yaml:9:5",
+            "unknown option 'sslmode'",
+        ),
+    ],
+)
+def test_the_gitrot_yaml_loader_places_the_refusal(
+    old: str, new: str, where: str, words: str
+) -> None:
+    from gitrot.files.repo import parse_config
+
+    config = parse_config(GITROT_YAML)
+    assert config.rotators["payments-db"].type == "postgres"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(GITROT_YAML.replace(old, new))
+    assert caught.value.location() == where
+    assert words in caught.value.message
