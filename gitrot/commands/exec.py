@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from gitrot.core.layout import intent_path
-from gitrot.core.ports import Backend, BackendError
+from gitrot.core.ports import PENDING, Backend, BackendError
 from gitrot.errors import EnvironmentFailure, InputError, IntegrityError
 from gitrot.files import repo, workspace
 from gitrot.reconcile.values import open_field
@@ -85,12 +85,17 @@ def exec_with_secrets(
 
 
 def _read(backend: Backend, name: str, ref: str, version: int | None, path: str) -> str:
-    """The value of ``version`` (default: the newest) of ``ref``, once its record says it
-    was written for ``name``; backend failures as one clean error line."""
+    """The value of ``version`` (default: the current one, never a pending one) of ``ref``,
+    once its record says it was written for ``name``; backend failures as one clean error line."""
     where = f"backend {backend.name}"
     try:
         newest = backend.current([ref]).get(ref) if version is None else None
         record = newest if version is None else backend.get(ref, version)
+        # a pending version (a rotation at the source not promoted) is never handed out:
+        # the current one is the newest promoted below it
+        while record is not None and version is None and record.stage == PENDING:
+            below = range(record.version - 1, 0, -1)
+            record = next((r for v in below if (r := backend.get(ref, v)) is not None), None)
         if record is not None and record.name != name:
             raise IntegrityError(
                 f"version {record.version} at {name}'s ref was written for another secret "

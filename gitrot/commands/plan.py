@@ -1,6 +1,7 @@
 """``gitrot plan [--rev REV]``: what ``gitrot reconcile`` would do, changing nothing.
 
-Like ``terraform plan``: one line per secret to write, record or notify, and why; refused
+Like ``terraform plan``: one line per secret to write, resume (a rotation at the source
+stopped at a step, shown with it), record or notify, and why; refused
 intents (policy at the target commit, a desired version below the applied one, a location
 another secret owns) too. ``--full`` compares every intent with its backend. Exit 0
 when the plan can be applied, 1 when something would be refused.
@@ -14,6 +15,7 @@ import os
 from datetime import UTC, datetime
 
 from gitrot import output
+from gitrot.core.ports import PROMOTED
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
 from gitrot.files import workspace
 from gitrot.reconcile.observe import plan
@@ -51,7 +53,7 @@ def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool
     return EXIT_FINDINGS if any(item.action == REFUSE for item in items) else EXIT_OK
 
 
-SYMBOLS = {"write": "+", "record": "=", "trigger": "~", "refuse": "!"}
+SYMBOLS = {"write": "+", "resume": ">", "record": "=", "trigger": "~", "refuse": "!"}
 
 
 def render(commit: str, items: list[Item]) -> str:
@@ -66,6 +68,8 @@ def render(commit: str, items: list[Item]) -> str:
         lines.append(head)
         if item.reason:
             lines.append(f"      {item.reason}")
+        if item.step is not None and item.step != PROMOTED:
+            lines.append(f"      step: {item.step} (pending, not promoted)")
         if item.triggers:
             lines.append(f"      then tell: {', '.join(item.triggers)}")
     counts = {a: sum(1 for i in items if i.action == a) for a in SYMBOLS}

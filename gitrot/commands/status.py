@@ -5,7 +5,9 @@ each backend's newest version, the reconciler's signed state ``refs/gitrot/state
 state that does not verify is ignored with a warning, and its deliveries show as pending),
 rows by :mod:`gitrot.reconcile.status`. A secret drifts when the plan has something to do
 for it (a version to write or record, a consumer to tell, a refusal), shown with the
-plan's reason. ``--exit-code`` exits 1 on drift.
+plan's reason. A version pending in its backend (a rotation at the source that has not
+been promoted) shows its step and the reason the last run's note recorded.
+``--exit-code`` exits 1 on drift.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from datetime import UTC, datetime
 from gitrot import output
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
 from gitrot.files import workspace
+from gitrot.git import state as refs
 from gitrot.reconcile import status
+from gitrot.reconcile.ledger import parse_note
 from gitrot.reconcile.observe import plan
 from gitrot.reconcile.wiring import Reconciler
 
@@ -43,7 +47,11 @@ def run_status(
 ) -> int:
     reconciler = Reconciler.from_config(root or str(workspace.find_root()), os.environ)
     planned = plan(reconciler, rev, now=datetime.now(UTC), full=True)
-    rows = status.rows(planned.wanted, planned.applied, planned.state, planned.items)
+    commit = str(planned.commit.id)
+    rows = status.rows(
+        planned.wanted, planned.applied, planned.state, planned.items,
+        last_refusals(reconciler, commit),
+    )  # fmt: skip
     if fmt == "json":
         document = {"commit": str(planned.commit.id), "secrets": rows}
         output.data(json.dumps(document, indent=2) + "\n")
@@ -51,6 +59,22 @@ def run_status(
         output.data(_render(rows))
     drift = any(not row["in_sync"] for row in rows)
     return EXIT_FINDINGS if exit_code and drift else EXIT_OK
+
+
+def last_refusals(reconciler: Reconciler, commit: str) -> dict[tuple[str, int], str]:
+    """``{(name, version): reason}`` of the notes on ``commit`` and on the reconciled
+    commit (the last run's; the one on ``commit`` wins)."""
+    found: dict[tuple[str, int], str] = {}
+    for rev in (refs.reconciled(reconciler.repo), commit):
+        note = parse_note(refs.read_note(reconciler.repo, rev)) if rev else None
+        refused = note.get("refused") if note else None
+        for record in refused if isinstance(refused, list) else []:
+            if not isinstance(record, dict):
+                continue
+            name, version, why = record.get("name"), record.get("version"), record.get("reason")
+            if isinstance(name, str) and type(version) is int and isinstance(why, str):
+                found[(name, version)] = why
+    return found
 
 
 def _render(rows: list[dict[str, object]]) -> str:
@@ -73,6 +97,12 @@ def _render(rows: list[dict[str, object]]) -> str:
         mark = "" if row["in_sync"] else f"  <- drift ({row['action']}: {row['reason']})"
         if row["problem"]:
             mark = f"  <- refused: {row['problem']}"
+        held = row["pending"]
+        if isinstance(held, dict):
+            why = f": {held['reason']}" if held["reason"] else ""
+            mark += (
+                f"\n{'':<32} pending v{held['version']} at step {held['step']}, not promoted{why}"
+            )
         lines.append(
             f"{row['name']:<32} {row['desired']:>7} {applied!s:>7}  {written:<20} "
             f"{told or '-'}{mark}"
