@@ -30,7 +30,9 @@ did::
                      "detail", "at"}],
      "refused":    [{"name", "version", "reason"}]}
 
-Never a value, never a ref.
+An item rotated at the source adds ``rotator``, ``steps`` and, when they apply,
+``abandoned``, ``step`` (where a refused rotation stopped) and ``revoke_failed`` to its
+record (:class:`gitrot.reconcile.rotation.Progress`). Never a value, never a ref.
 """
 
 from __future__ import annotations
