@@ -26,6 +26,17 @@ Every write sends ``cas`` = the KV version it read: a writer whose view is stale
 the server instead of overwriting; it then reads again and returns the version a concurrent
 reconciler stored (same key), or fails, nothing written, for the next run to converge.
 
+Pending versions (a rotation at the source, :meth:`VaultBackend.write_pending`): a new KV
+version of ``<ref>`` is what ``vault kv get`` returns, so a pending value is kept at the
+sibling path ``<mount>/data/gitrot-pending/<ref>`` (:data:`PENDING_ROOT`, outside the
+consumers' paths), with the same record and ``gitrot_step``. Each write there (the pending
+value, then one per step: :meth:`~VaultBackend.mark` writes the same data with the next step)
+is one check-and-set request, so a run killed between any two requests finds the value and
+the step it left. :meth:`~VaultBackend.promote` writes the same value to ``<ref>`` (one
+check-and-set write: the commit point, after which it is current and the version before it
+previous), then destroys the pending path's KV versions up to it. A pending record that a
+newer one (or a promoted newer version) follows is ``abandoned``.
+
 The token comes from the environment or a file, never from gitrot.yaml, and is sent only
 to ``url`` (redirects are not followed). Messages name the backend, the server's URL and
 the mount, never the token, a value or the ref (refs are encrypted in git).
@@ -40,11 +51,22 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
-from gitrot.core.ports import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.core.ports import (
+    ABANDONED,
+    PENDING,
+    PROMOTED,
+    SET,
+    TESTED,
+    WRITTEN,
+    AppliedVersion,
+    BackendContext,
+    BackendError,
+    VersionConflict,
+)
 from gitrot.core.secret import SecretValue
 from gitrot.triggers.options import OptionError
 
@@ -58,6 +80,12 @@ DEFAULT_FIELD = "value"
 TIMEOUT_S = 10.0
 PREFIX = "gitrot_"
 RECORD = ("version", "name", "commit", "key")  # stored as gitrot_<field>
+#: where pending values live, beside the refs: ``<mount>/data/gitrot-pending/<ref>``
+PENDING_ROOT = "gitrot-pending"
+#: the steps of a pending version, in order (``abandoned`` ends it, never promoted)
+STEPS = (WRITTEN, SET, TESTED, ABANDONED)
+#: KV versions of a pending path destroyed at most per promotion (the ones since the last)
+DESTROY_SPAN = 100
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
 _PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
@@ -134,33 +162,45 @@ class VaultBackend:
     # --- the Backend port -------------------------------------------------------------------
 
     def current(self, refs: Iterable[str]) -> dict[str, AppliedVersion]:
+        """The newest version of each ref: the pending one when it is above the newest
+        promoted one."""
         found = {}
         for ref in refs:
             newest = next(self._records(ref), None)
-            if newest is not None:
+            pending = self._pending_latest(ref)[0]
+            if pending is not None and (newest is None or pending.version > newest[0].version):
+                found[ref] = pending
+            elif newest is not None:
                 found[ref] = newest[0]
         return found
 
     def get(self, ref: str, version: int) -> AppliedVersion | None:
-        found = self._find(ref, version)
-        return found[0] if found is not None else None
+        newest, found = self._promoted(ref, version)
+        if found is not None:
+            return found[0]
+        pending = self._pending(ref, version, newest)
+        return pending[0] if pending is not None else None
 
     def versions(self, ref: str) -> list[AppliedVersion]:
-        """Every version of ``ref`` gitrot wrote that the server still holds, oldest first."""
+        """Every promoted version of ``ref`` gitrot wrote that the server still holds,
+        oldest first."""
         return [record for record, _data in reversed(list(self._records(ref)))]
 
     def read(self, ref: str, version: int | None = None) -> SecretValue:
-        found = next(self._records(ref), None) if version is None else self._find(ref, version)
+        """The value of ``version`` (pending or not), by default of the newest promoted one."""
+        if version is None:
+            found = next(self._records(ref), None)
+        else:
+            newest, found = self._promoted(ref, version)
+            pending = self._pending(ref, version, newest) if found is None else None
+            found = found if pending is None else pending[:2]
         if found is None:
             which = "no version" if version is None else f"no version {version}"
             raise BackendError(f"backend {self.name!r} holds {which} of this secret")
         record, data = found
         value = data.get(self.options.field)
         if not isinstance(value, str):
-            raise BackendError(
-                f"backend {self.name!r}: version {record.version} has no text field "
-                f"{self.options.field!r} (changed outside gitrot); write a new version"
-            )
+            raise self._no_field(record.version)
         return SecretValue(value)
 
     def write(
@@ -173,15 +213,138 @@ class VaultBackend:
         stored, cas = self._existing(ref, version, name, key)
         if stored is not None:
             return stored
-        data = {self.options.field: value.reveal(), f"{PREFIX}version": version}
+        fields = {"name": name, "commit": commit, "key": key}
+        return self._store(
+            ref,
+            version,
+            value.reveal(),
+            **fields,
+            cas=cas,
+            stored=lambda: self._existing(ref, version, name, key)[0],
+        )
+
+    def write_pending(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        """Store ``value`` at the pending path (one check-and-set write): ``<ref>`` keeps its
+        value. Idempotent on ``key`` as :meth:`write`."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BackendError(f"backend {self.name!r}: version must be a positive integer")
+        if not key:
+            raise BackendError(f"backend {self.name!r}: the idempotency key is empty")
+        promoted, _cas = self._existing(ref, version, name, key)
+        if promoted is not None:
+            return promoted
+        top, _data, kv = self._pending_latest(ref)
+        if top is not None and top.version >= version:
+            return self._same(top, version, name, key)
+
+        def stored() -> AppliedVersion | None:  # after a lost check-and-set
+            again = self._pending_latest(ref)[0]
+            mine = again is not None and again.version == version
+            return self._same(again, version, name, key) if again and mine else None
+
+        fields = {"name": name, "commit": commit, "key": key}
+        return self._store(
+            ref, version, value.reveal(), **fields, cas=kv, step=WRITTEN, stored=stored
+        )
+
+    def mark(self, ref: str, version: int, step: str, *, key: str) -> AppliedVersion:
+        """Write the pending data again with ``step`` (check-and-set); a step never goes
+        back and ``abandoned`` is final."""
+        if step not in STEPS:
+            raise BackendError(
+                f"backend {self.name!r}: a pending version is marked {', '.join(STEPS[1:])}, "
+                f"not {step!r}"
+            )
+        record, data, kv = self._staged(ref, version, key)
+        if record.step == ABANDONED or STEPS.index(step) <= STEPS.index(record.step):
+            return record
+        value = data.get(self.options.field)
+        if not isinstance(value, str):
+            raise self._no_field(version)
+
+        def stored() -> AppliedVersion | None:  # after a lost check-and-set
+            again = self._staged(ref, version, key)[0]
+            reached = again.step == ABANDONED or STEPS.index(again.step) >= STEPS.index(step)
+            return again if reached else None
+
+        fields = {"name": record.name, "commit": record.commit, "key": key}
+        return self._store(ref, version, value, **fields, cas=kv, step=step, stored=stored)
+
+    def promote(self, ref: str, version: int, *, key: str) -> AppliedVersion:
+        """Write the pending value to ``<ref>`` (check-and-set: it becomes current, the
+        version before it previous), then destroy the pending path's KV versions up to it;
+        idempotent (a promoted version returns its record)."""
+        newest, found = self._promoted(ref, version)
+        if found is not None:
+            if found[0].key != key:
+                raise self._conflict(found[0].name, version, key, found[0].key)
+            top, _data, kv = self._pending_latest(ref)
+            if top is not None and top.version <= version:
+                self._destroy(ref, kv)  # killed before the destroy
+            return found[0]
+        record, data, kv = self._staged(ref, version, key, newest=newest)
+        if record.step == ABANDONED:
+            raise BackendError(
+                f"{record.name}: version {version} in backend {self.name!r} was abandoned "
+                "while pending and is never promoted; bump spec.version for a new rotation"
+            )
+        value = data.get(self.options.field)
+        if not isinstance(value, str):
+            raise self._no_field(version)
+        name = record.name
+        stored, cas = self._existing(ref, version, name, key)
+        fields = {"name": name, "commit": record.commit, "key": key}
+        promoted = stored or self._store(
+            ref,
+            version,
+            value,
+            **fields,
+            cas=cas,
+            stored=lambda: self._existing(ref, version, name, key)[0],
+        )
+        self._destroy(ref, kv)
+        return promoted
+
+    def close(self) -> None:
+        """Close every thread's HTTP session."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.adapter.close()
+
+    # --- versions on the server -------------------------------------------------------------
+
+    def _store(
+        self,
+        ref: str,
+        version: int,
+        value: str,
+        *,
+        name: str,
+        commit: str,
+        key: str,
+        cas: int,
+        stored: Callable[[], AppliedVersion | None],
+        step: str | None = None,
+    ) -> AppliedVersion:
+        """One check-and-set write of ``value`` and its record: to ``<ref>``, or with a
+        ``step`` to the pending path. On a lost check-and-set, ``stored()`` (what a
+        concurrent run stored, when it is what this write wanted), else BackendError
+        (nothing written)."""
+        data: dict[str, object] = {self.options.field: value, f"{PREFIX}version": version}
         data |= {f"{PREFIX}name": name, f"{PREFIX}commit": commit, f"{PREFIX}key": key}
+        if step is not None:
+            data[f"{PREFIX}step"] = step
         body = {"options": {"cas": cas}, "data": data}
+        url = self._url("data", ref, pending=step is not None)
         try:
-            answer = self._request("write", "post", self._url("data", ref), json=body)
+            answer = self._request("write", "post", url, json=body)
         except _CasMismatch:
-            stored, _cas = self._existing(ref, version, name, key)
-            if stored is not None:
-                return stored  # a concurrent reconciler stored this version first
+            theirs = stored()
+            if theirs is not None:
+                return theirs  # a concurrent reconciler stored this version first
             raise BackendError(
                 f"backend {self.name!r}: the secret changed on the server while {name} "
                 f"version {version} was written (check-and-set); nothing was written: "
@@ -197,18 +360,102 @@ class VaultBackend:
             name=name,
             commit=commit,
             key=key,
-            backend_id=str(kv_version),
+            backend_id=str(kv_version) if step is None else f"{PENDING_ROOT}:{kv_version}",
             written_at=written,
+            stage=PENDING if step is not None else "current",
+            step=step or PROMOTED,
         )
 
-    def close(self) -> None:
-        """Close every thread's HTTP session."""
-        with self._lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.adapter.close()
+    def _promoted(
+        self, ref: str, version: int
+    ) -> tuple[AppliedVersion | None, tuple[AppliedVersion, dict[str, object]] | None]:
+        """``(the newest promoted record, version's record and data or None)``."""
+        newest = None
+        for record, data in self._records(ref):
+            newest = newest or record
+            if record.version == version:
+                return newest, (record, data)
+            if record.version < version:
+                break
+        return newest, None
 
-    # --- versions on the server -------------------------------------------------------------
+    def _pending_latest(self, ref: str) -> tuple[AppliedVersion | None, dict[str, object], int]:
+        """The pending path's newest KV version: its record (None when destroyed or not
+        gitrot's), data and number (0 when there is none)."""
+        latest = self._read(ref, None, pending=True)
+        if latest is None:
+            return None, {}, 0
+        kv_version, data, written = latest
+        return self._record(ref, kv_version, data, written, PENDING, pending=True), data, kv_version
+
+    def _pending(
+        self, ref: str, version: int, newest: AppliedVersion | None
+    ) -> tuple[AppliedVersion, dict[str, object], int] | None:
+        """Version N on the pending path (its newest record there, data, KV version); its
+        step is ``abandoned`` when a newer version follows it there, or is promoted."""
+        found, top = self._read(ref, None, pending=True), True
+        while found is not None:
+            kv_version, data, written = found
+            record = self._record(ref, kv_version, data, written, PENDING, pending=True)
+            if record is None or record.version < version:
+                return None  # destroyed (with all below it), or N never pending
+            if record.version == version:
+                if not top or (newest is not None and newest.version >= version):
+                    record.step = ABANDONED
+                return record, data, kv_version
+            top = False
+            found = self._read(ref, kv_version - 1, pending=True) if kv_version > 1 else None
+        return None
+
+    def _staged(
+        self, ref: str, version: int, key: str, *, newest: AppliedVersion | None = None
+    ) -> tuple[AppliedVersion, dict[str, object], int]:
+        """Pending version N (record, data, KV version): BackendError when it is not
+        pending, VersionConflict when written with another key."""
+        if newest is None:
+            newest, found = self._promoted(ref, version)
+            if found is not None:
+                raise BackendError(
+                    f"backend {self.name!r}: version {version} is {found[0].stage}, not "
+                    "pending; only a pending version is marked"
+                )
+        pending = self._pending(ref, version, newest)
+        if pending is None:
+            raise BackendError(f"backend {self.name!r} holds no version {version} of this secret")
+        if pending[0].key != key:
+            raise self._conflict(pending[0].name, version, key, pending[0].key)
+        return pending
+
+    def _same(self, record: AppliedVersion, version: int, name: str, key: str) -> AppliedVersion:
+        """The pending ``record`` when it is ``version`` with ``key``, else VersionConflict."""
+        if record.version > version:
+            raise VersionConflict(
+                f"{name}: version {version} is below version {record.version} in backend "
+                f"{self.name!r}; a rollback is a new version above the newest"
+            )
+        if record.key != key:
+            raise self._conflict(name, version, key, record.key)
+        return record
+
+    def _destroy(self, ref: str, kv_version: int) -> None:
+        """Destroy the pending path's KV versions up to ``kv_version`` (the value is gone;
+        a newer pending version written meanwhile stays)."""
+        versions = list(range(max(1, kv_version - DESTROY_SPAN + 1), kv_version + 1))
+        url = self._url("destroy", ref, pending=True)
+        self._request("destroy", "post", url, json={"versions": versions})
+
+    def _conflict(self, name: str, version: int, key: str, stored: str) -> VersionConflict:
+        return VersionConflict(
+            f"{name}: version {version} is already in backend {self.name!r} "
+            f"with another idempotency key (got {key}, stored {stored}); "
+            "a version is written once: bump spec.version for a new value"
+        )
+
+    def _no_field(self, version: int) -> BackendError:
+        return BackendError(
+            f"backend {self.name!r}: version {version} has no text field "
+            f"{self.options.field!r} (changed outside gitrot); write a new version"
+        )
 
     def _existing(
         self, ref: str, version: int, name: str, key: str
@@ -222,11 +469,7 @@ class VaultBackend:
             newest = newest or record
             if record.version == version:
                 if record.key != key:
-                    raise VersionConflict(
-                        f"{name}: version {version} is already in backend {self.name!r} "
-                        f"with another idempotency key (got {key}, stored {record.key}); "
-                        "a version is written once: bump spec.version for a new value"
-                    )
+                    raise self._conflict(name, version, key, record.key)
                 return record, 0
             if record.version < version:
                 break
@@ -236,14 +479,6 @@ class VaultBackend:
                 f"{self.name!r}; a rollback is a new version above the newest"
             )
         return None, latest[0] if latest is not None else 0
-
-    def _find(self, ref: str, version: int) -> tuple[AppliedVersion, dict[str, object]] | None:
-        for record, data in self._records(ref):
-            if record.version == version:
-                return record, data
-            if record.version < version:
-                return None
-        return None
 
     def _records(self, ref: str) -> Iterator[tuple[AppliedVersion, dict[str, object]]]:
         """gitrot's versions of ``ref``, newest first, with their data."""
@@ -265,14 +500,25 @@ class VaultBackend:
             found = self._read(ref, kv_version - 1) if kv_version > 1 else None
 
     def _record(
-        self, ref: str, kv_version: int, data: dict[str, object], written: int, stage: str
+        self,
+        ref: str,
+        kv_version: int,
+        data: dict[str, object],
+        written: int,
+        stage: str,
+        *,
+        pending: bool = False,
     ) -> AppliedVersion | None:
-        """gitrot's record in a KV version's data; None for a version gitrot did not write."""
+        """gitrot's record in a KV version's data; None for a version gitrot did not write
+        (on the pending path: without a step)."""
         fields = [data.get(PREFIX + field) for field in RECORD]
         version, name, commit, key = fields
-        if type(version) is not int or version < 1:
+        step = data.get(f"{PREFIX}step") if pending else PROMOTED
+        if type(version) is not int or version < 1 or not isinstance(step, str):
             return None
         if not all(isinstance(text, str) and text for text in (name, commit, key)):
+            return None
+        if pending and step not in STEPS:
             return None
         return AppliedVersion(
             ref=ref,
@@ -280,17 +526,22 @@ class VaultBackend:
             name=str(name),
             commit=str(commit),
             key=str(key),
-            backend_id=str(kv_version),
+            backend_id=f"{PENDING_ROOT}:{kv_version}" if pending else str(kv_version),
             written_at=written,
             stage=stage,
+            step=step,
         )
 
-    def _read(self, ref: str, kv_version: int | None) -> tuple[int, dict[str, object], int] | None:
-        """``(KV version, data, created_time)`` of ``kv_version`` (default the newest), with
-        empty data for a deleted or destroyed version; None when there is no such version."""
+    def _read(
+        self, ref: str, kv_version: int | None, *, pending: bool = False
+    ) -> tuple[int, dict[str, object], int] | None:
+        """``(KV version, data, created_time)`` of ``kv_version`` (default the newest) of
+        ``<ref>`` or its pending path, with empty data for a deleted or destroyed version;
+        None when there is no such version."""
         params = {} if kv_version is None else {"version": kv_version}
+        url = self._url("data", ref, pending=pending)
         try:
-            answer = self._request("read", "get", self._url("data", ref), params=params)
+            answer = self._request("read pending" if pending else "read", "get", url, params=params)
         except _NotFound as missing:
             answer = missing.body
         body = answer.get("data") if isinstance(answer, dict) else None
@@ -304,10 +555,16 @@ class VaultBackend:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    def _url(self, kind: str, ref: str) -> str:
+    def _url(self, kind: str, ref: str, *, pending: bool = False) -> str:
         if not isinstance(ref, str) or len(ref) > MAX_REF or not _PATH.fullmatch(ref):
             raise BackendError(f"the target ref is not a valid vault ref: {_REF_RULE}")
-        return f"/v1/{quote(self.options.mount)}/{kind}/{quote(ref)}"
+        if ref.startswith(f"{PENDING_ROOT}/"):
+            raise BackendError(
+                f"the target ref is not a valid vault ref: {PENDING_ROOT}/ holds gitrot's "
+                "pending values"
+            )
+        path = f"{PENDING_ROOT}/{ref}" if pending else ref
+        return f"/v1/{quote(self.options.mount)}/{kind}/{quote(path)}"
 
     def _request(self, doing: str, method: str, url: str, **kwargs: object) -> object:
         """The JSON answer of one request; _NotFound (404), _CasMismatch, or a BackendError
@@ -343,17 +600,19 @@ class VaultBackend:
         body = _json(response)
         if 200 <= status < 300:
             return body
-        if status == 404:
-            raise _NotFound(body)
+        if status == 404 or (status == 403 and doing == "read pending"):
+            raise _NotFound(body)  # a token that may not read gitrot-pending/ sees none there
         if status == 400 and "check-and-set" in _errors(body):
             raise _CasMismatch
         if status in (401, 403):
             what = "read" if doing == "read" else "create, update and read"
+            where = f"{self.options.mount}/data/*"
+            if doing == "destroy":
+                what, where = "update", f"{self.options.mount}/destroy/{PENDING_ROOT}/*"
             self._fail(
                 f"{self.options.url} refused the token from {self._token_source()} "
                 f"to {doing} ({status} permission denied)",
-                f"give a valid token whose policy allows {what} on "
-                f"{self.options.mount}/data/* (docs/backends.md)",
+                f"give a valid token whose policy allows {what} on {where} (docs/backends.md)",
             )
         if status == 503:
             self._fail(

@@ -68,6 +68,7 @@ def test_write_then_read_round_trips(vault: VaultBackend, openbao: OpenBao, ref:
         "name": NAME,
         "ref": ref,
         "stage": "current",
+        "step": "promoted",
         "version": 1,
         "written_at": record.written_at,
     }
