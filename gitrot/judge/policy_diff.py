@@ -130,7 +130,8 @@ def _plain(options: Mapping[str, object]) -> str:
 
 
 def _what(kind: str, item: object) -> str:
-    """A trigger or backend as the reviewer must see it: its type and what it runs."""
+    """A trigger, backend or rotator as the reviewer must see it: its type and what it
+    runs."""
     item_type = getattr(item, "type", "?")
     options: Mapping[str, object] = getattr(item, "options", {})
     if "argv" in options:
@@ -154,6 +155,7 @@ def _config(old: Config, new: Config, text: str) -> list[tuple[int, str]]:
     for kind, before, after in (
         ("trigger", old.triggers, new.triggers),
         ("backend", old.backends, new.backends),
+        ("rotator", old.rotators, new.rotators),
     ):
         for name in sorted(set(before) | set(after)):
             a, b = before.get(name), after.get(name)

@@ -25,6 +25,7 @@ the step, with the last line of the program's output redacted of both values and
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 
@@ -38,6 +39,13 @@ from gitrot.triggers.base import STOPPING
 OPTIONS = ("set", "test", "timeout")
 DEFAULT_TIMEOUT = 30.0
 SECTION = "rotators"
+#: an argument like ``--password=hunter2`` or ``PGPASSWORD=x``: a credential in gitrot.yaml
+#: (``--password-file=PATH`` names where one is, and passes)
+_CREDENTIAL_ARGUMENT = re.compile(
+    r"(?i)([\w-]*(?:password|passwd|secret|token|api[_-]?key|credential|private[_-]?key)[\w-]*)"
+    r"\s*[=:]\s*\S"
+)
+_REFERENCE = ("file", "env", "stdin", "path")
 #: the step a failure names (RotatorError.step) and GITROT_STEP
 SET, TEST = "set", "test"
 
@@ -103,7 +111,7 @@ class CommandRotator:
         repository's file; a bare name (``ldapmodify``) is looked up on ``PATH``."""
         program = argv[0]
         if os.sep in program and not os.path.isabs(program):
-            program = os.path.join(self.root, program)
+            program = os.path.normpath(os.path.join(self.root, program))
         return [program, *argv[1:]]
 
     def environment(self, step: str, home: str) -> dict[str, str]:
@@ -171,4 +179,23 @@ def _argv(name: str, options: Mapping[str, object], option: str) -> list[str]:
             f"like {option}: [./rotate-ldap, {option}]; the value comes on standard input",
             section=SECTION,
         )
+    if ".." in value[0].split("/"):
+        raise opts.fail(
+            name,
+            option,
+            "names a program outside the policy repository ('..')",
+            "give a program of the repository (./rotate-ldap), an absolute path, or a name on PATH",
+            section=SECTION,
+        )
+    for part in value:
+        found = _CREDENTIAL_ARGUMENT.search(part)
+        if found and not found[1].lower().endswith(_REFERENCE):
+            raise opts.fail(
+                name,
+                option,
+                "holds a credential: gitrot.yaml is no place for one",
+                "the program reads what it needs itself (its own configuration, a file, its "
+                "environment); the value it sets comes on standard input",
+                section=SECTION,
+            )
     return list(value)
