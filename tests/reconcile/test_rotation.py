@@ -349,3 +349,65 @@ def test_a_rotator_that_cannot_be_opened_is_refused_at_gitrot_yaml(tmp_path: Pat
     assert str(refused["reason"]).startswith(
         f"rotator {ROTATOR} cannot be used: the rotator needs psycopg (gitrot.yaml:"
     )
+
+
+def test_a_failed_revoke_is_a_warning_the_version_is_promoted_and_told(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.run()
+    setup.rotate()
+    setup.source.fail.add("revoke")
+    outcome = setup.run()
+    assert not outcome.failed
+    [applied] = [a for a in outcome.applied if a["name"] == NAME]
+    assert applied["steps"] == [WRITTEN, SET, TESTED, PROMOTED]
+    assert applied["revoke_failed"] == (
+        f"{NAME}: rotator {ROTATOR} failed at revoke: the source refused the revoke"
+    )
+    assert "failed at revoke" in capsys.readouterr().err
+    assert setup.watcher.told[-1][0] == 2
+
+
+@pytest.mark.parametrize("meanwhile", ["promoted", "abandoned"])
+def test_a_plan_overtaken_by_another_reconciler(setup: Setup, meanwhile: str) -> None:
+    from gitrot.reconcile.apply import apply
+
+    setup.run()
+    setup.rotate()
+    setup.source.fail.add("test")
+    setup.fail()
+    setup.source.fail.clear()
+    reconciler = setup.reconciler()
+    planned = plan(reconciler, "HEAD", now=_now())
+    key = setup.backend.get(setup.ref, 2).key  # type: ignore[union-attr]
+    if meanwhile == "promoted":  # another reconciler finished the rotation
+        setup.backend.mark(setup.ref, 2, TESTED, key=key)
+        setup.backend.promote(setup.ref, 2, key=key)
+    else:
+        setup.backend.mark(setup.ref, 2, ABANDONED, key=key)
+    outcome = Outcome(str(planned.commit.id), planned.items)
+    results, stopped = apply(reconciler, planned, outcome, jobs=1)
+    assert stopped is None
+    if meanwhile == "promoted":
+        record, _, found = results[NAME]
+        assert (record.step, found) == (PROMOTED, True)
+    else:
+        [refused] = outcome.refused
+        assert refused["reason"] == "version 2 was abandoned in backend local"
+
+
+def test_a_rotator_failing_to_open_exits_3(setup: Setup) -> None:
+    from gitrot.errors import RotatorError
+
+    def down(*args: object) -> object:
+        raise RotatorError("rotator db-rot cannot reach the source")
+
+    reconciler = Reconciler(
+        str(setup.repo.root), environment(), backends={"local": setup.backend},
+        rotators={ROTATOR: down},  # type: ignore[dict-item]
+    )  # fmt: skip
+    with pytest.raises(EnvironmentFailure) as caught:
+        reconcile(reconciler, "HEAD", now=_now)
+    assert caught.value.message == (
+        f"{NAME}: rotator {ROTATOR} failed at open: rotator db-rot cannot reach the source"
+    )
