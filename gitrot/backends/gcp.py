@@ -29,6 +29,17 @@ loses (its claim was taken over) disables its own version: one gitrot version ne
 two enabled GCP versions, and the mapping, once committed, never changes. The newest
 :data:`KEEP` records are kept (annotations total 16 KiB); older GCP versions stay.
 
+Pending versions (:meth:`GcpSecretManagerBackend.write_pending`, a rotation at the source):
+``latest`` is the most recently created version, so a pending value is never added to the
+ref's secret before promotion: it is a version of the sibling secret
+``gitrot-pending-<ref>`` (:data:`PENDING_PREFIX`), recorded there by CAS in the annotation
+``gitrot-v<N>`` = ``"<gcp version>|<key>|<commit>|<written_at>|<step>|<name>"``;
+:meth:`~GcpSecretManagerBackend.mark` changes the step by CAS. Promotion writes the same
+value to the ref's secret as :meth:`~GcpSecretManagerBackend.write` does (the commit point),
+then destroys the sibling's versions up to it and drops their records. The newest record of
+the sibling is the pending version; older ones (and ones at or below the ref's newest
+version) are abandoned.
+
 The Google client (slow to import) loads in :meth:`GcpSecretManagerBackend.client`, never
 for ``check_options`` (the validate hook). Messages name the backend, the project and the
 version, never the ref (encrypted in git) or a value; the server's own messages, which
@@ -45,7 +56,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from gitrot.core.ports import AppliedVersion, BackendContext, BackendError, VersionConflict
+from gitrot.core.ports import (
+    ABANDONED,
+    PENDING,
+    PROMOTED,
+    SET,
+    TESTED,
+    WRITTEN,
+    AppliedVersion,
+    BackendContext,
+    BackendError,
+    VersionConflict,
+)
 from gitrot.core.secret import SecretValue
 from gitrot.triggers.options import OptionError
 
@@ -59,6 +81,14 @@ TIMEOUT = 30.0
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}")
 _SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _RECORD = re.compile(r"([1-9][0-9]*)\|([^|]+)\|([^|]*)\|([0-9]+)\|(.+)", re.DOTALL)
+#: the sibling secret of a ref that holds its pending value: ``gitrot-pending-<ref>``
+PENDING_PREFIX = "gitrot-pending-"
+#: the steps of a pending version, in order (``abandoned`` ends it, never promoted)
+STEPS = (WRITTEN, SET, TESTED, ABANDONED)
+_STAGED = re.compile(
+    r"([1-9][0-9]*)\|([^|]+)\|([^|]*)\|([0-9]+)\|(written|set|tested|abandoned)\|(.+)",
+    re.DOTALL,
+)
 _CLAIMED = re.compile(r"([1-9][0-9]*)\|([0-9a-f]+)\|([0-9]+)\|([0-9]+)")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _CREDENTIAL_WORDS = re.compile(r"(?i).*(token|secret|password|credential|key).*")
@@ -76,6 +106,34 @@ class Record(NamedTuple):
 
     def annotation(self) -> str:
         return f"{self.gcp}|{self.key}|{self.commit}|{self.written_at}|{self.name}"
+
+
+class Pending(NamedTuple):
+    """A pending version: ``gcp`` is its version of the sibling secret."""
+
+    version: int
+    gcp: int
+    key: str
+    commit: str
+    written_at: int
+    step: str
+    name: str
+
+    def annotation(self) -> str:
+        return f"{self.gcp}|{self.key}|{self.commit}|{self.written_at}|{self.step}|{self.name}"
+
+    def applied(self, ref: str, step: str | None = None) -> AppliedVersion:
+        return AppliedVersion(
+            ref=ref,
+            version=self.version,
+            name=self.name,
+            commit=self.commit,
+            key=self.key,
+            backend_id=f"{PENDING_PREFIX}{ref}/{self.gcp}",
+            written_at=self.written_at,
+            stage=PENDING,
+            step=step or self.step,
+        )
 
 
 class Claim(NamedTuple):
@@ -198,10 +256,14 @@ class GcpSecretManagerBackend:
     # --- reading ----------------------------------------------------------------------------
 
     def current(self, refs: Iterable[str]) -> dict[str, AppliedVersion]:
+        """The newest version of each ref: the pending one when above the newest promoted."""
         found = {}
         for ref in refs:
             records = self._records(ref)
-            if records:
+            pending = self._pendings(ref)
+            if pending and (not records or max(pending) > max(records)):
+                found[ref] = pending[max(pending)].applied(ref)
+            elif records:
                 found[ref] = _applied(ref, records[max(records)], "current")
         return found
 
@@ -209,7 +271,10 @@ class GcpSecretManagerBackend:
         records = self._records(ref)
         record = records.get(version)
         if record is None:
-            return None
+            pending = self._pendings(ref)
+            if version not in pending:
+                return None
+            return pending[version].applied(ref, _step(version, pending, records))
         return _applied(ref, record, _stage(version, records))
 
     def versions(self, ref: str) -> list[AppliedVersion]:
@@ -221,11 +286,15 @@ class GcpSecretManagerBackend:
         records = self._records(ref)
         if version is None and records:
             version = max(records)
-        record = records.get(version) if version is not None else None
+        record: Record | Pending | None = records.get(version) if version is not None else None
+        path = self._path(ref)
+        if record is None and version is not None:
+            record = self._pendings(ref).get(version)
+            path = self._path(PENDING_PREFIX + ref)
         if record is None:
             which = "no version" if version is None else f"no version {version}"
             raise BackendError(f"backend {self.name!r} ({KIND}) holds {which} of this secret")
-        name = f"{self._path(ref)}/versions/{record.gcp}"
+        name = f"{path}/versions/{record.gcp}"
         with self._calls(f"read version {version}", version=record.gcp):
             answer = self.client().access_secret_version(name=name, timeout=TIMEOUT)
         try:
@@ -254,11 +323,7 @@ class GcpSecretManagerBackend:
             stored = records.get(version)
             if stored is not None:
                 return self._same(ref, stored, name, key, records)
-            if records and version < max(records):
-                raise VersionConflict(
-                    f"{name}: version {version} is below version {max(records)} in backend "
-                    f"{self.name!r}; a rollback is a new version above the newest"
-                )
+            self._below(version, records, name)
             takeover = None
             if claim is not None:
                 seen = (claim.annotation(), time.monotonic())
@@ -398,6 +463,181 @@ class GcpSecretManagerBackend:
             for item in listing:
                 return _number(item.name)
         return 0
+
+    # --- pending versions ------------------------------------------------------------------
+
+    def write_pending(
+        self, ref: str, version: int, value: SecretValue, *, name: str, commit: str, key: str
+    ) -> AppliedVersion:
+        """Add ``value`` to the sibling secret and record it there by CAS (the commit
+        point); the ref's secret is untouched. Idempotent on ``key`` as :meth:`write`."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BackendError(f"backend {self.name!r}: version must be a positive integer")
+        if not key or "|" in key or "|" in commit:
+            raise BackendError(f"backend {self.name!r}: the idempotency key or commit is invalid")
+        records = self._records(ref)
+        if version in records:
+            return self._same(ref, records[version], name, key, records)
+        self._below(version, records, name)
+        sibling = PENDING_PREFIX + ref
+        secret = self._secret(sibling, create=True)
+        pending = _pendings(secret.annotations)
+        if pending and max(pending) >= version:
+            return self._pending_same(ref, pending, version, name, key, records)
+        payload = {"data": value.reveal().encode("utf-8")}
+        with self._calls(f"add version {version}"):
+            added = self.client().add_secret_version(
+                parent=self._path(sibling), payload=payload, timeout=TIMEOUT
+            )
+        record = Pending(
+            version, _number(added.name), key, commit, int(self._clock()), WRITTEN, name
+        )
+        while True:
+            annotations = dict(secret.annotations)
+            annotations[f"{PREFIX}{version}"] = record.annotation()
+            try:
+                self._patch(sibling, secret, annotations)
+            except _Lost:
+                secret = self._secret(sibling, create=False)
+                pending = _pendings(secret.annotations)
+                if pending and max(pending) >= version:  # a concurrent writer recorded first
+                    self._disable(sibling, record.gcp)
+                    return self._pending_same(ref, pending, version, name, key, records)
+                continue
+            return record.applied(ref)
+
+    def mark(self, ref: str, version: int, step: str, *, key: str) -> AppliedVersion:
+        """Record ``step`` in the pending version's annotation (CAS); a step never goes back
+        and ``abandoned`` is final."""
+        if step not in STEPS:
+            raise BackendError(
+                f"backend {self.name!r}: a pending version is marked {', '.join(STEPS[1:])}, "
+                f"not {step!r}"
+            )
+        sibling = PENDING_PREFIX + ref
+        while True:
+            secret, record, now = self._staged(ref, version, key)
+            if now == ABANDONED or STEPS.index(step) <= STEPS.index(now):
+                return record.applied(ref, now)
+            annotations = dict(secret.annotations)
+            annotations[f"{PREFIX}{version}"] = record._replace(step=step).annotation()
+            with contextlib.suppress(_Lost):  # changed meanwhile: look again
+                self._patch(sibling, secret, annotations)
+                return record.applied(ref, step)
+
+    def promote(self, ref: str, version: int, *, key: str) -> AppliedVersion:
+        """Write the pending value to the ref's secret (as :meth:`write`: the commit point),
+        then destroy the sibling's versions up to it; idempotent."""
+        records = self._records(ref)
+        if version in records:
+            promoted = self._same(ref, records[version], records[version].name, key, records)
+        else:
+            _secret, record, now = self._staged(ref, version, key, records=records)
+            if now == ABANDONED:
+                raise BackendError(
+                    f"{record.name}: version {version} in backend {self.name!r} was abandoned "
+                    "while pending and is never promoted; bump spec.version for a new rotation"
+                )
+            value = self.read(ref, version)
+            promoted = self.write(
+                ref, version, value, name=record.name, commit=record.commit, key=key
+            )
+        self._clean(ref, version)
+        return promoted
+
+    def _below(self, version: int, records: Mapping[int, Record], name: str) -> None:
+        if records and version < max(records):
+            raise VersionConflict(
+                f"{name}: version {version} is below version {max(records)} in backend "
+                f"{self.name!r}; a rollback is a new version above the newest"
+            )
+
+    def _pending_same(  # noqa: PLR0917 - the stored pending record, checked
+        self,
+        ref: str,
+        pending: dict[int, Pending],
+        version: int,
+        name: str,
+        key: str,
+        records: Mapping[int, Record],
+    ) -> AppliedVersion:
+        if version not in pending or max(pending) > version:
+            raise VersionConflict(
+                f"{name}: version {version} is below version {max(pending)} in backend "
+                f"{self.name!r}; a rollback is a new version above the newest"
+            )
+        record = pending[version]
+        if record.key != key:
+            raise VersionConflict(
+                f"{name}: version {version} is already in backend {self.name!r} with "
+                f"another idempotency key (got {key}, stored {record.key}); a version is "
+                "written once: bump spec.version for a new value"
+            )
+        return record.applied(ref, _step(version, pending, records))
+
+    def _staged(
+        self, ref: str, version: int, key: str, *, records: Mapping[int, Record] | None = None
+    ) -> tuple[Any, Pending, str]:
+        """The sibling secret, pending version N's record and step: BackendError when N is
+        not pending, VersionConflict when written with another key."""
+        if records is None:
+            records = self._records(ref)
+            if version in records:
+                stage = _stage(version, records)
+                raise BackendError(
+                    f"backend {self.name!r}: version {version} is {stage}, not pending; "
+                    "only a pending version is marked"
+                )
+        secret = self._secret(PENDING_PREFIX + ref, create=False)
+        pending = _pendings(secret.annotations) if secret is not None else {}
+        record = pending.get(version)
+        if record is None:
+            raise BackendError(
+                f"backend {self.name!r} ({KIND}) holds no version {version} of this secret"
+            )
+        if record.key != key:
+            raise VersionConflict(
+                f"{record.name}: version {version} is already in backend {self.name!r} with "
+                f"another idempotency key (got {key}, stored {record.key})"
+            )
+        return secret, record, _step(version, pending, records)
+
+    def _clean(self, ref: str, version: int) -> None:
+        """After promoting ``version``: destroy the sibling's versions up to the newest one
+        recorded at or below it (their values are gone for good), then drop those records
+        (CAS); a run killed in between does both again."""
+        sibling = PENDING_PREFIX + ref
+        secret = self._secret(sibling, create=False)
+        pending = _pendings(secret.annotations) if secret is not None else {}
+        done = {f"{PREFIX}{n}": record.gcp for n, record in pending.items() if n <= version}
+        if not done:
+            return
+        top = max(done.values())
+        with self._calls("list versions"):
+            listing = self.client().list_secret_versions(
+                parent=self._path(sibling), timeout=TIMEOUT
+            )
+            doomed = [
+                _number(item.name)
+                for item in listing
+                if _number(item.name) <= top and item.state.name != "DESTROYED"
+            ]
+        for number in doomed:
+            name = f"{self._path(sibling)}/versions/{number}"
+            with self._calls(f"destroy GCP version {number}"):
+                self.client().destroy_secret_version(name=name, timeout=TIMEOUT)
+        while True:
+            kept = {k: v for k, v in secret.annotations.items() if k not in done}
+            try:
+                self._patch(sibling, secret, kept)
+            except _Lost:
+                secret = self._secret(sibling, create=False)
+                continue
+            return
+
+    def _pendings(self, ref: str) -> dict[int, Pending]:
+        secret = self._secret(PENDING_PREFIX + ref, create=False)
+        return {} if secret is None else _pendings(secret.annotations)
 
     def close(self) -> None:
         """Nothing to release (the client's HTTP session closes with the process)."""
@@ -580,6 +820,28 @@ def _parse(annotations: Mapping[str, str]) -> tuple[dict[int, Record], Claim | N
     return records, claim
 
 
+def _pendings(annotations: Mapping[str, str]) -> dict[int, Pending]:
+    """The pending records in a sibling secret's annotations."""
+    found = {}
+    for key, value in annotations.items():
+        number = key.removeprefix(PREFIX)
+        if key.startswith(PREFIX) and number.isdigit() and not number.startswith("0"):
+            match = _STAGED.fullmatch(value)
+            if match is not None:
+                gcp, key_, commit, at, step, name = match.groups()
+                found[int(number)] = Pending(
+                    int(number), int(gcp), key_, commit, int(at), step, name
+                )
+    return found
+
+
+def _step(version: int, pending: Mapping[int, Pending], records: Mapping[int, Record]) -> str:
+    """A pending version's step: ``abandoned`` when a newer one follows it (pending or
+    promoted)."""
+    newest = max([*pending, *records])
+    return pending[version].step if version == newest else ABANDONED
+
+
 def _prune(annotations: dict[str, str]) -> None:
     """Keep the newest :data:`KEEP` records."""
     numbers = sorted(
@@ -609,4 +871,5 @@ def _applied(ref: str, record: Record, stage: str) -> AppliedVersion:
         backend_id=str(record.gcp),
         written_at=record.written_at,
         stage=stage,
+        step=PROMOTED,
     )
