@@ -271,3 +271,46 @@ def test_options_that_pass() -> None:
         ["./t"],
         120.0,
     )
+
+
+def test_stopping_the_reconciler_kills_a_running_program(root: Path, tmp_path: Path) -> None:
+    """What gitrot reconcile's signal handler calls (process.stop_all), from another thread."""
+    import threading
+
+    from gitrot.triggers import process
+
+    program(root, "import sys, time\nsys.stdin.read()\ntime.sleep(30)\n")
+    errors: list[RotatorError] = []
+
+    def run() -> None:
+        try:
+            rotator(root, ["./rotate"]).set(SecretValue(VALUE), None)
+        except RotatorError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not process.live_groups() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.stop_all() == 1
+        worker.join(5)
+    finally:
+        STOPPING.clear()
+    assert errors[0].message.endswith("failed at set: killed: the reconciler was stopped")
+
+
+def test_a_temp_folder_inside_the_repository_is_not_used(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    inside = root / "tmp"
+    inside.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(inside))
+    program(root, DUMP)
+    out = tmp_path / "set.json"
+    rotator(root, ["./rotate", str(out)]).set(SecretValue(VALUE), None)
+    cwd = json.loads(out.read_text())["cwd"]
+    assert cwd.startswith("/tmp/gitrot-rotator-") and not os.listdir(inside)

@@ -164,3 +164,17 @@ def test_a_package_cannot_replace_a_built_in(
 ) -> None:
     site(tmp_path, monkeypatch, "command = acme_rotators:MemoryRotator\n")
     assert isinstance(open_rotator("ldap", "command", COMMAND, context), CommandRotator)
+
+
+def test_a_plugin_s_own_error_passes_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context: RotatorContext
+) -> None:
+    site(tmp_path, monkeypatch, "memory = acme_rotators:MemoryRotator\n")
+    from gitrot.errors import RotatorError
+
+    def refuse(name: str, options: object, context: object) -> None:
+        raise RotatorError("rotator m failed at open: the vault is sealed", step="open")
+
+    monkeypatch.setattr("acme_rotators.MemoryRotator", refuse)
+    with pytest.raises(RotatorError, match="the vault is sealed"):
+        open_rotator("m", "memory", {"host": "db"}, context)
