@@ -50,12 +50,13 @@ typecheck: $(STAMP)
 unit: export GITROT_REQUIRE_TOOLS=1
 unit: export HYPOTHESIS_PROFILE=ci
 unit: $(STAMP) age shellcheck xmllint sarif-multitool
-	@rm -f .coverage .coverage.*
+	@rm -f .coverage .coverage.* build/test-reports/zero-downtime.txt
 	$(BIN)/python -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider --durations=10
 	@$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report
 	@$(BIN)/python -m coverage json -q -o .coverage.json
 	$(BIN)/python tests/coverage_floor.py .coverage.json 90
+	@cat build/test-reports/zero-downtime.txt
 
 test: lint typecheck unit
 
