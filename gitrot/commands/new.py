@@ -33,6 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--consumer", action="append", default=[], help="a trigger to fire (repeatable)"
     )
+    parser.add_argument(
+        "--rotator",
+        default=None,
+        help="a rotator in gitrot.yaml that changes the credential at its source "
+        "(spec.source.rotator; docs/rotators.md)",
+    )
     parser.add_argument("--length", type=int, default=32, help="generated value length")
     parser.add_argument("--alphabet", default="A-Za-z0-9", help="generated value alphabet")
     parser.set_defaults(run=run)
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         rotation_class=args.rotation_class,
         environment=args.environment,
         consumers=args.consumer,
+        rotator=args.rotator,
         length=args.length,
         alphabet=args.alphabet,
     )
@@ -61,6 +68,7 @@ def new(
     rotation_class: str,
     environment: str | None,
     consumers: list[str],
+    rotator: str | None = None,
     length: int = 32,
     alphabet: str = "A-Za-z0-9",
     root: str | None = None,
@@ -72,6 +80,8 @@ def new(
     _known("class", rotation_class, config.classes)
     for consumer in consumers:
         _known("consumer", consumer, config.triggers, "a trigger in gitrot.yaml")
+    if rotator is not None:
+        _known("rotator", rotator, config.rotators)
     if not ref.strip():
         raise InputError("--ref is empty", hint="give where the secret lives in the backend")
     relpath = intents.intent_path(name)
@@ -88,6 +98,7 @@ def new(
         alphabet=alphabet,
         options=options,
         now=datetime.now(UTC),
+        rotator=rotator,
     )
     intents.create_file(root, relpath, text)
     try:

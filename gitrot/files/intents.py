@@ -62,8 +62,10 @@ def new_intent_text(
     alphabet: str,
     options: document.EncryptOptions,
     now: datetime,
+    rotator: str | None = None,
 ) -> str:
-    """A version-1 intent as a SOPS document; only ``spec.target.ref`` is encrypted."""
+    """A version-1 intent as a SOPS document; only ``spec.target.ref`` is encrypted.
+    ``rotator``: the ``spec.source.rotator`` that changes it at its source."""
     metadata = [Entry("name", name), Entry("owner", owner)]
     if environment:
         metadata.append(Entry("environment", environment))
@@ -73,6 +75,7 @@ def new_intent_text(
             Entry("version", 1),
             Entry("reason", "Initial version"),
             Entry("emergency", False),
+            *([Entry("source", Map([Entry("rotator", rotator)]))] if rotator else []),
             Entry("target", Map([Entry("backend", backend), Entry("ref", ref)])),
             Entry(
                 "value",

@@ -92,3 +92,25 @@ def test_a_rule_that_leaves_a_sealed_value_in_clear_is_refused(policy: Path) -> 
         "gitrot: error: the creation rule for sealed values does not encrypt 'value' (.sops.yaml)"
     )
     assert "s3cr3t-value" not in caught.value.render() + caught.value.hint
+
+
+def test_rotator_names_the_source_of_a_new_intent(gitrot, policy: Path) -> None:
+    config = policy / "gitrot.yaml"
+    config.write_text(
+        config.read_text() + "rotators:\n  ldap: {type: command, set: [./s, set], test: [./s]}\n"
+    )
+    before = _snapshot(policy)
+    unknown = gitrot("new", "a/b", "--ref", "x", *ARGS, "--rotator", "nope")
+    assert unknown.code == 2
+    assert unknown.err.splitlines()[0] == "gitrot: error: unknown rotator 'nope' (gitrot.yaml)"
+    assert _snapshot(policy) == before
+
+    assert gitrot("new", "a/b", "--ref", "x", *ARGS, "--rotator", "ldap").code == 0
+    from gitrot.files import repo
+
+    assert repo.load_intent(policy, "secrets/a/b.yaml").rotator == "ldap"
+    assert (
+        "    source:\n        rotator: ldap\n    target:\n"
+        in (policy / "secrets/a/b.yaml").read_text()
+    )
+    assert gitrot("validate").code == 0
