@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from gitrot.core.layout import SECRETS_PREFIX
+from gitrot.errors import UnknownRevisionError
 from gitrot.git.blobs import spec_version
 from gitrot.git.history import last_version_changes
 from gitrot.judge import changes
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from gitrot.core.models import Config, RotationIntent
+    from gitrot.git.history import VersionChange
     from gitrot.git.repository import Commit, Repo
+
+MAX_WALK = 64  # version changes walked back to the one the reconciler last applied
 
 
 class Commits:
@@ -133,6 +137,7 @@ def rotation_times(
             groups[old_version is None or intent.version > old_version].append(intent)
     start = int(commits.now.timestamp())
     times: dict[str, int] = {}
+    versions = {path: spec_version(text) for path, text in befores.items() if text is not None}
     for rotated, members in groups.items():
         if not members:
             continue
@@ -151,5 +156,35 @@ def rotation_times(
         )
         for key, path in keys.items():
             record = history.get(key)
+            if record is not None and record.version != versions.get(path):
+                record = _setting(commits, record, versions.get(path), horizon)
             times[path] = record.time if record is not None else horizon - 1
     return times
+
+
+def _setting(
+    commits: Commits, record: VersionChange, version: int | None, horizon: int
+) -> VersionChange | None:
+    """The commit that set ``version`` (the one ``befores`` gives: what the reconciler last
+    applied) when ``record``, the last version change at ``old``, set a later one: a run
+    that failed moved the reconciled commit past a rotation it did not finish, and the
+    rotation's clock starts when the applied version was set, not when the failed one was.
+    Walks back one version change at a time (a few, bounded); None past the horizon."""
+    for _ in range(MAX_WALK):
+        if record.version == version or version is None:
+            return record
+        try:
+            older = last_version_changes(
+                commits.repo,
+                rev=f"{record.commit_id}^",
+                prefix=commits.prefix + SECRETS_PREFIX,
+                paths=[record.path],
+                since=horizon,
+            )
+        except UnknownRevisionError:  # set by a root commit: nothing before it
+            return None
+        found = older.get(record.path)
+        if found is None:
+            return None
+        record = found
+    return record

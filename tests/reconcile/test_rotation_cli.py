@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
-from tests.reconcile.helpers import PolicyRepo, logger_trigger, read_log, run
+from tests.reconcile.helpers import PolicyRepo, environment, git, logger_trigger, read_log, run
 from tests.reconcile.rotating import add_rotators, name_rotator
 
 NAME = "svc/db"
@@ -98,3 +99,47 @@ def test_a_rotation_with_the_command_rotator_through_the_cli(tmp_path: Path) -> 
     texts = [p.stdout + p.stderr for p in outputs] + [json.dumps(repo.note())]
     for value in (first, second):
         assert all(value not in text for text in texts)
+
+
+def test_a_failed_run_does_not_restart_the_min_interval_clock(tmp_path: Path) -> None:
+    """A run that fails moves the reconciled commit past the rotation it did not finish;
+    the next run still judges that rotation against when the applied version was set (30
+    days ago), not against the rotation's own commit (a min-interval refusal for ever)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    repo = PolicyRepo.create(tmp_path / "policy", triggers={"api": logger_trigger(tmp_path / "l")})
+    config = repo.root / "gitrot.yaml"
+    config.write_text(
+        config.read_text().replace("{max_age: 90d}", "{max_age: 90d, min_interval: 7d}")
+    )
+    argv = ["sh", "-c", SCRIPT, "source"]
+    add_rotators(repo, {"ldap": {"type": "command", "set": [*argv, "set", str(source)],
+                                 "test": [*argv, "test", str(source)]}})  # fmt: skip
+    repo.commit("A rotator")
+    assert run(repo.root, "reconcile").returncode == 0
+    repo.new(NAME)
+    name_rotator(repo, NAME, "ldap")
+    month_ago = "2026-01-01T00:00:00Z"
+    git(repo.root, "add", "-A")
+    subprocess.run(
+        ["git", "commit", "-qm", "An intent, a month ago", "--no-verify"],
+        cwd=repo.root,
+        env=environment(GIT_AUTHOR_DATE=month_ago, GIT_COMMITTER_DATE=month_ago),
+        check=True,
+    )
+    assert run(repo.root, "reconcile").returncode == 0
+    repo.rotate(NAME)
+    repo.commit()
+    (source / "fail-set").touch()
+    assert run(repo.root, "reconcile").returncode == 3
+    assert git(repo.root, "rev-parse", "refs/gitrot/reconciled") == git(
+        repo.root, "rev-parse", "HEAD"
+    )
+
+    (source / "fail-set").unlink()
+    planned = run(repo.root, "plan")
+    assert "min-interval" not in planned.stdout
+    assert f"> resume  {NAME} v2 (local)" in planned.stdout
+    again = run(repo.root, "reconcile")
+    assert again.returncode == 0, again.stderr
+    assert f"{NAME} v2 found in local (rotator ldap: set, tested, promoted)" in again.stderr
