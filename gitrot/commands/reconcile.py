@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -93,8 +93,7 @@ def run_reconcile(
         output.data(json.dumps(document, indent=2) + "\n")
     else:
         for record in outcome.applied:
-            how = "found in" if record["found"] else "written to"
-            output.info(f"gitrot: {record['name']} v{record['version']} {how} {record['backend']}")
+            output.info(f"gitrot: {applied_line(record)}")
         for delivery in outcome.deliveries:
             state = "told" if delivery["ok"] else f"NOT told ({delivery['detail']})"
             output.info(f"gitrot:   {delivery['trigger']} {state} about {delivery['name']}")
@@ -105,6 +104,21 @@ def run_reconcile(
         else:
             output.info(f"gitrot: reconciled {outcome.commit[:12]} (note in refs/notes/gitrot)")
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
+
+
+def applied_line(record: Mapping[str, object]) -> str:
+    """``NAME vN written to BACKEND``, and for a rotation at the source the steps this run
+    took (``pending, set, tested, promoted by ROTATOR``) and the versions it abandoned."""
+    how = "found in" if record["found"] else "written to"
+    line = f"{record['name']} v{record['version']} {how} {record['backend']}"
+    steps = record.get("steps")
+    if record.get("rotator") and isinstance(steps, list):
+        took = ", ".join(str(step) for step in steps) or "nothing left to do"
+        line += f" (rotator {record['rotator']}: {took})"
+    abandoned = record.get("abandoned")
+    if isinstance(abandoned, list) and abandoned:
+        line += "; abandoned pending " + ", ".join(f"v{v}" for v in abandoned)
+    return line
 
 
 @contextlib.contextmanager
