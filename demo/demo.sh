@@ -162,6 +162,51 @@ printf 'gitrot@localhost %s\n' "$(sed -n 's/^  signing_key: \(ssh-ed25519 [^ ]*\
 show git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=../allowed_signers verify-commit refs/gitrot/state
 echo "state that does not verify (a forged note or ref) is ignored: every secret is compared with the backend"
 
+step "5c. Rotation at the source: pending, set, test, promote (the command rotator)"
+echo "a stand-in for a credential's source (an LDAP server, a vendor's API): it accepts the"
+echo "passwords whose SHA-256 it keeps; gitrot hands the new one on standard input only"
+cat > rotate-source.sh <<'SH'
+#!/bin/sh
+# rotate-source.sh set|test FOLDER: the new password arrives on stdin, never in argv or env
+IFS= read -r value
+digest=$(printf '%s' "$value" | sha256sum | cut -c1-64)
+case "$1" in
+  set) echo "$digest" >> "$2/accepted" ;;
+  test) [ ! -e "$2/down" ] || { echo "the directory does not answer" >&2; exit 1; }
+        grep -qx "$digest" "$2/accepted" || { echo "the new password is refused" >&2; exit 1; } ;;
+esac
+SH
+chmod +x rotate-source.sh && mkdir -p "$work/ldap"
+cat >> gitrot.yaml <<YAML
+rotators:
+  ldap-app:
+    type: command
+    set: [./rotate-source.sh, set, $work/ldap]
+    test: [./rotate-source.sh, test, $work/ldap]
+    timeout: 10s
+YAML
+git add -A && git -c user.name=Platform -c user.email=platform@example.com commit -qm "A rotator for LDAP" && gitrot reconcile >/dev/null
+echo "(the rotator is committed and reconciled first: the reconciler judges a change by the policy before it)"
+show gitrot new ldap/app-password --backend local --ref ldap/app --owner team-identity --class api-key --consumer payments-api --rotator ldap-app
+git add -A && GIT_AUTHOR_DATE=$month_ago GIT_COMMITTER_DATE=$month_ago git -c user.name=Platform -c user.email=platform@example.com commit -qm "ldap/app-password, rotated at its source" && echo "(committed, dated 30 days ago)"
+show gitrot reconcile
+echo "the directory stops answering: the rotation's test fails, the new version stays pending and"
+echo "the current password is untouched (exit 3):"
+gitrot rotate ldap/app-password --reason "Quarterly rotation CHG-4100" >/dev/null
+git -c user.name=Dev -c user.email=dev@example.com commit -qam "Rotate ldap/app-password (CHG-4100)"
+touch "$work/ldap/down"
+set +e
+show gitrot reconcile; echo "exit code: $?"
+show gitrot plan
+show gitrot status
+set -e
+echo "the source is fixed; the next run resumes at the step that failed, with the same pending value:"
+rm "$work/ldap/down"
+show gitrot reconcile
+show gitrot status
+echo "the source accepted $(wc -l < "$work/ldap/accepted") passwords, one per version; the note records each step:"
+git notes --ref gitrot show HEAD | python3 -c "import json,sys; n=json.load(sys.stdin); print(json.dumps([{k: a[k] for k in a if k in ('name', 'version', 'stage', 'step', 'steps', 'rotator')} for a in n['applied']], indent=1))"
+
 step "5b. What is due (from git history: the last commit that changed each version)"
 show gitrot due --within 400d
 cd ..

@@ -109,10 +109,11 @@ def run_reconcile(
 def applied_line(record: Mapping[str, object]) -> str:
     """``NAME vN written to BACKEND``, and for a rotation at the source the steps this run
     took (``pending, set, tested, promoted by ROTATOR``) and the versions it abandoned."""
-    how = "found in" if record["found"] else "written to"
-    line = f"{record['name']} v{record['version']} {how} {record['backend']}"
     steps = record.get("steps")
-    if record.get("rotator") and isinstance(steps, list):
+    rotated = bool(record.get("rotator")) and isinstance(steps, list)
+    how = "written to" if not record["found"] else "resumed in" if rotated else "found in"
+    line = f"{record['name']} v{record['version']} {how} {record['backend']}"
+    if rotated and isinstance(steps, list):
         took = ", ".join(str(step) for step in steps) or "nothing left to do"
         line += f" (rotator {record['rotator']}: {took})"
     abandoned = record.get("abandoned")

@@ -142,4 +142,4 @@ def test_a_failed_run_does_not_restart_the_min_interval_clock(tmp_path: Path) ->
     assert f"> resume  {NAME} v2 (local)" in planned.stdout
     again = run(repo.root, "reconcile")
     assert again.returncode == 0, again.stderr
-    assert f"{NAME} v2 found in local (rotator ldap: set, tested, promoted)" in again.stderr
+    assert f"{NAME} v2 resumed in local (rotator ldap: set, tested, promoted)" in again.stderr
