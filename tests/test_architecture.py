@@ -44,6 +44,7 @@ LAYERS = (
     "triggers",
     "rotators",
     "report",
+    "audit",
     "commands",
 )
 
@@ -60,6 +61,7 @@ PURE = (
     "gitrot.core.models",
     "gitrot.core.ports",
     "gitrot.core.secret",
+    "gitrot.audit.model",
     "gitrot.reconcile.plan",
     "gitrot.reconcile.status",
     "gitrot.codec.cipher",
