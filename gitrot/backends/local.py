@@ -282,6 +282,7 @@ class LocalBackend:
             before = dict(record)
             yield record
             if record != before:
+                _remove_leftovers(folder)  # a killed mark's temporary record, say
                 text = json.dumps(record, indent=2, sort_keys=True) + "\n"
                 _write_durably(folder, f"v{version}.json", text.encode())
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -59,11 +60,15 @@ def run(
     timeout; the last TAIL_BYTES of its output). ``stdin`` goes to its standard input
     through a pipe (None: /dev/null). OSError when it cannot start (:func:`spawn_failure`)."""
     read_end, write_end = os.pipe()
+    given = None
     try:
         try:
+            given = _filled_pipe(stdin)  # then it reads all of it even if the reconciler dies
+            if given is not None:
+                stdin = None
             process = subprocess.Popen(
                 list(argv),
-                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdin=given if given is not None else _stdin(stdin),
                 stdout=write_end,
                 stderr=write_end,
                 cwd=cwd,
@@ -73,6 +78,8 @@ def run(
             )
         finally:
             os.close(write_end)
+            if given is not None:
+                os.close(given)
         _register(process)
         try:
             feeder = _feed(process, stdin)
@@ -87,6 +94,28 @@ def run(
     finally:
         os.close(read_end)
     return code, tail
+
+
+def _filled_pipe(data: bytes | None) -> int | None:
+    """The read end of a pipe already holding all of ``data`` (its write end closed), when
+    it fits in one atomic pipe write: a program started on it reads the whole value and
+    then its end, even when the reconciler is killed as it starts (a program outlives a
+    SIGKILLed reconciler: it must never read half a value). None for larger data."""
+    if data is None or len(data) > select.PIPE_BUF:
+        return None
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # at most PIPE_BUF bytes into an empty pipe: whole, at once
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _stdin(data: bytes | None) -> int:
+    return subprocess.DEVNULL if data is None else subprocess.PIPE
 
 
 def _feed(process: subprocess.Popen[bytes], data: bytes | None) -> threading.Thread | None:

@@ -241,6 +241,20 @@ def test_a_crashed_mark_leaves_the_step_before(store: LocalBackend, tmp_path: Pa
     assert store.mark(REF, 1, SET, key=key(1)).step == SET
 
 
+# Regression: a run killed while marking or promoting left its temporary record, which the
+# run that resumed the rotation kept (only a new version's write removed it).
+def test_the_next_mark_removes_what_a_killed_one_left(store: LocalBackend, tmp_path: Path) -> None:
+    pending(store, 1, random_value())
+    folder = tmp_path / "store" / REF
+    for step, leftover in ((SET, ".v1.json.a.tmp"), (TESTED, ".v1.json.b.tmp")):
+        (folder / leftover).write_text('{"format": 1, "step": "')
+        store.mark(REF, 1, step, key=key(1))
+        assert sorted(p.name for p in folder.iterdir()) == [".lock", "v1.age", "v1.json"]
+    (folder / ".v1.json.c.tmp").write_text('{"format": 1, "step": "')
+    assert store.promote(REF, 1, key=key(1)).step == PROMOTED
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "v1.age", "v1.json"]
+
+
 # --- concurrent writers -----------------------------------------------------------------------
 
 

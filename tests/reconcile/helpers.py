@@ -316,8 +316,7 @@ class Store:
                 if match is None:
                     continue
                 version = int(match[1])
-                data = (folder / f"v{version}.age").read_bytes()
-                digest = hashlib.sha256(data + (folder / entry).read_bytes()).hexdigest()
+                digest = self.fingerprint(folder, version)
                 if (name, version) in self.seen:
                     assert self.seen[(name, version)][0] == digest, (
                         f"{name} v{version} was written again (its files changed)"
@@ -339,6 +338,14 @@ class Store:
             assert value == sealed, f"{name} v{version} does not hold its sealed value"
         else:
             assert len(value) == 32 and value.isalnum(), f"{name} v{version}: not generated"
+
+    def fingerprint(self, folder: Path, version: int) -> str:
+        """The SHA-256 of version ``version``'s value and record files (``step`` aside: a
+        rotation marks the record of its pending version)."""
+        record = json.loads((folder / f"v{version}.json").read_bytes())
+        record.pop("step", None)
+        data = (folder / f"v{version}.age").read_bytes() + json.dumps(record).encode()
+        return hashlib.sha256(data).hexdigest()
 
     def folder(self, ref: str) -> Path:
         return Path(self.backend.store, *ref.split("/"))
