@@ -62,6 +62,8 @@ PURE = (
     "gitrot.core.ports",
     "gitrot.core.secret",
     "gitrot.audit.model",
+    "gitrot.audit.compliance",
+    "gitrot.audit.verify",
     "gitrot.reconcile.plan",
     "gitrot.reconcile.status",
     "gitrot.codec.cipher",
