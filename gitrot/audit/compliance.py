@@ -289,20 +289,18 @@ def assess_secret(
         _add_point(result.points, (begin, begin - rotation.at))
         _add_point(result.points, (end, end - rotation.at))
         limit = _limit(classes, row)
-        if limit is not None and end - rotation.at > limit:
-            gap_start = max(rotation.at + limit, start)
-            if end > gap_start:
-                result.gaps.append(
-                    Gap(
-                        start=gap_start,
-                        end=end,
-                        began=rotation.at + limit,
-                        version=row.version,
-                        max_age=limit,
-                        ongoing=following is None,
-                        waivers=tuple(w for w in windows if w.ends_at >= end),
-                    )
+        if limit is not None and end > max(rotation.at + limit, start):
+            result.gaps.append(
+                Gap(
+                    start=max(rotation.at + limit, start),
+                    end=end,
+                    began=rotation.at + limit,
+                    version=row.version,
+                    max_age=limit,
+                    ongoing=following is None,
+                    waivers=tuple(w for w in windows if w.ends_at >= end),
                 )
+            )
     return result
 
 
