@@ -238,8 +238,10 @@ def assess(
 ) -> dict[str, SecretCompliance]:
     """Each secret's compliance over ``[since, until]`` (epoch seconds; ``since`` None: from
     its first version), keyed and ordered by secret name. ``classes`` maps a class name to
-    its limits (:class:`gitrot.core.models.RotationClass`), ``waivers`` are the waivers
-    file's at ``until`` (:func:`gitrot.files.waivers.load_waivers`)."""
+    its limits (``config.classes``), ``waivers`` are the waivers file's at ``until``:
+    ``load_waivers(root, config.waivers_path, {MAX_AGE_RULE})[0]`` for the work tree, or
+    ``parse_waivers(text, path, {MAX_AGE_RULE})[0]`` of the file at the last commit before
+    ``until`` (waivers of other rules are left out either way)."""
     if since is not None and since > until:
         raise ValueError("since is after until")
     chosen = [w for w in waivers if w.rule == MAX_AGE_RULE]

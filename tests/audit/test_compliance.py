@@ -15,7 +15,7 @@ from gitrot.audit.compliance import APPLIED, MERGED, as_json, assess, assess_sec
 from gitrot.audit.model import LedgerRow
 from gitrot.core.durations import DAY
 from gitrot.core.models import RotationClass
-from gitrot.files.waivers import Waiver
+from gitrot.files.waivers import Waiver, parse_waivers
 
 CLASSES = {
     "k": RotationClass("k", max_age=100),
@@ -248,6 +248,28 @@ def test_waivers_at_until_cover_the_gaps_their_window_reaches() -> None:
         True,
         False,
     )
+
+
+def test_waivers_read_as_the_docstring_says() -> None:
+    text = """apiVersion: gitrot/v1
+kind: Waivers
+waivers:
+  - rule: max-age
+    secrets: [svc/*]
+    reason: "CHG-7: the vendor rotates in March"
+    approver: bob@example.com
+    expires: "1970-01-01"
+  - rule: reason-required
+    secrets: svc/db
+    reason: "CHG-8: another rule entirely"
+    approver: bob@example.com
+    expires: "1970-01-01"
+"""
+    waivers, findings = parse_waivers(text, "waivers.yaml", {"max-age"})
+    assert [f.rule_id for f in findings] == ["waiver-invalid"]  # the other rule: left out
+    got = assess({"svc/db": [row(1, 0, 0)]}, CLASSES, waivers, since=None, until=DAY)["svc/db"]
+    assert [(w.expires, w.where) for w in got.waivers] == [("1970-01-01", "waivers.yaml:4")]
+    assert got.gaps[0].waived and got.gaps[0].end == DAY
 
 
 def test_as_dict_is_json() -> None:
