@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gitrot-installed
 
-.PHONY: test demo demo-servers bench bench-peers lint typecheck unit age shellcheck xmllint sarif-multitool clean
+.PHONY: test demo demo-servers bench bench-peers lint typecheck unit age shellcheck xmllint chromium sarif-multitool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ xmllint:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libxml2-utils >/dev/null; }
 
+# Debian's chromium: opens the html audit report headless (no console errors, a screenshot)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 # Microsoft's SARIF Multitool (npm, into .tools/): checks SARIF reports with GitHub's ingestion
 # rules (validate --rule-kind "Gh;Sarif"), as code scanning would take them
 sarif-multitool:
@@ -49,7 +55,7 @@ typecheck: $(STAMP)
 
 unit: export GITROT_REQUIRE_TOOLS=1
 unit: export HYPOTHESIS_PROFILE=ci
-unit: $(STAMP) age shellcheck xmllint sarif-multitool
+unit: $(STAMP) age shellcheck xmllint chromium sarif-multitool
 	@rm -f .coverage .coverage.* build/test-reports/zero-downtime.txt
 	$(BIN)/python -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider --durations=10
 	@$(BIN)/python -m coverage combine -q

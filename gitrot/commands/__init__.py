@@ -2,7 +2,8 @@
 
 Imports: every layer (gitrot.reconcile, gitrot.judge, gitrot.report, gitrot.policy,
 gitrot.git, gitrot.scan, gitrot.files, gitrot.backends, gitrot.triggers, gitrot.keys,
-gitrot.codec, gitrot.core) and gitrot.errors, gitrot.output, gitrot.plugins, gitrot.version.
+gitrot.codec, gitrot.core) and gitrot.errors, gitrot.output, gitrot.ui, gitrot.plugins,
+gitrot.version.
 """
 
 COMMANDS = (

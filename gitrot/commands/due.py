@@ -17,7 +17,7 @@ import re
 import time
 from pathlib import Path
 
-from gitrot import output
+from gitrot import output, ui
 from gitrot.codec.yaml_scan import scan_field, scan_int
 from gitrot.core.due import DueItem, due
 from gitrot.core.durations import format_duration, parse_duration
@@ -81,6 +81,11 @@ def list_due(
     text = render_json(items) if fmt == "json" else render_text(items, now=now, within=within)
     if output_file:
         write_output(output_file, text)
+    elif fmt == "text":
+        rows = table_rows(items, now=now)
+        styles = ["red" if item.overdue else "yellow" for item in items]
+        columns = [ui.Column(h, "right" if h == "VERSION" else "left") for h in rows[0]]
+        ui.table(columns, rows[1:], plain=text, styles=styles)
     else:
         output.data(text)
     return EXIT_FINDINGS if exit_code and items else EXIT_OK
@@ -167,7 +172,18 @@ def render_text(items: list[DueItem], *, now: int, within: str) -> str:
     """An aligned table, one intent per line, most overdue first."""
     if not items:
         return f"nothing is due for rotation within {within}\n"
-    rows = [("NAME", "VERSION", "LAST ROTATED", "AGE", "MAX AGE", "STATUS")]
+    rows = table_rows(items, now=now)
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]))
+    return "\n".join(lines) + "\n"
+
+
+def table_rows(items: list[DueItem], *, now: int) -> list[tuple[str, ...]]:
+    """The header, then one row of cells per item."""
+    rows: list[tuple[str, ...]] = [("NAME", "VERSION", "LAST ROTATED", "AGE", "MAX AGE", "STATUS")]
     for item in items:
         if item.overdue:
             status = f"overdue by {_rough(now - item.due_at)}"
@@ -183,12 +199,7 @@ def render_text(items: list[DueItem], *, now: int, within: str) -> str:
                 status,
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]))
-    return "\n".join(lines) + "\n"
+    return rows
 
 
 def render_json(items: list[DueItem]) -> str:

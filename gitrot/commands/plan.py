@@ -14,7 +14,7 @@ import json
 import os
 from datetime import UTC, datetime
 
-from gitrot import output
+from gitrot import output, ui
 from gitrot.core.ports import PROMOTED
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
 from gitrot.files import workspace
@@ -49,11 +49,48 @@ def run_plan(rev: str, *, fmt: str = "text", root: str | None = None, full: bool
         document = {"commit": commit, "items": [item.as_dict() for item in items]}
         output.data(json.dumps(document, indent=2) + "\n")
     else:
-        output.data(render(commit, items))
+        ui.table(
+            COLUMNS, table_rows(items), plain=render(commit, items),
+            styles=[STYLES.get(item.action, "") for item in items],
+            title=f"commit {commit[:12]}", caption=f"plan: {summary(items)}",
+        )  # fmt: skip
     return EXIT_FINDINGS if any(item.action == REFUSE for item in items) else EXIT_OK
 
 
 SYMBOLS = {"write": "+", "resume": ">", "record": "=", "trigger": "~", "refuse": "!"}
+STYLES = {"write": "green", "resume": "yellow", "refuse": "red"}
+COLUMNS = (
+    ui.Column(""),
+    ui.Column("action"),
+    ui.Column("secret"),
+    ui.Column("version", "right"),
+    ui.Column("backend"),
+    ui.Column("why"),
+)
+
+
+def table_rows(items: list[Item]) -> list[list[str]]:
+    """The cells of the drawn plan (:data:`COLUMNS`): the reason, the step a pending
+    version is at and the consumers to tell, one line each in the last cell."""
+    rows = []
+    for item in items:
+        d = item.desired
+        notes = [item.reason] if item.reason else []
+        if item.step is not None and item.step != PROMOTED:
+            notes.append(f"step: {item.step} (pending, not promoted)")
+        if item.triggers:
+            notes.append(f"then tell: {', '.join(item.triggers)}")
+        rows.append(
+            [SYMBOLS[item.action], item.action, d.name, f"v{d.version}", d.backend or "",
+             "\n".join(notes)]
+        )  # fmt: skip
+    return rows
+
+
+def summary(items: list[Item]) -> str:
+    """``N to write, M to refuse``: the plan's counts, in :data:`SYMBOLS` order."""
+    counts = {a: sum(1 for i in items if i.action == a) for a in SYMBOLS}
+    return ", ".join(f"{n} to {a}" for a, n in counts.items() if n)
 
 
 def render(commit: str, items: list[Item]) -> str:
@@ -72,7 +109,5 @@ def render(commit: str, items: list[Item]) -> str:
             lines.append(f"      step: {item.step} (pending, not promoted)")
         if item.triggers:
             lines.append(f"      then tell: {', '.join(item.triggers)}")
-    counts = {a: sum(1 for i in items if i.action == a) for a in SYMBOLS}
-    summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n)
-    lines.append(f"plan: {summary}")
+    lines.append(f"plan: {summary(items)}")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import json
 import os
 from datetime import UTC, datetime
 
-from gitrot import output
+from gitrot import output, ui
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK
 from gitrot.files import workspace
 from gitrot.git import state as refs
@@ -56,7 +56,8 @@ def run_status(
         document = {"commit": str(planned.commit.id), "secrets": rows}
         output.data(json.dumps(document, indent=2) + "\n")
     else:
-        output.data(_render(rows))
+        cells, styles = table_rows(rows)
+        ui.table(COLUMNS, cells, plain=_render(rows), styles=styles, caption=f"at {commit[:12]}")
     drift = any(not row["in_sync"] for row in rows)
     return EXIT_FINDINGS if exit_code and drift else EXIT_OK
 
@@ -77,22 +78,58 @@ def last_refusals(reconciler: Reconciler, commit: str) -> dict[tuple[str, int], 
     return found
 
 
+COLUMNS = (
+    ui.Column("secret"),
+    ui.Column("desired", "right"),
+    ui.Column("applied", "right"),
+    ui.Column("written"),
+    ui.Column("consumers"),
+    ui.Column("state"),
+)
+
+
+def table_rows(rows: list[dict[str, object]]) -> tuple[list[list[str]], list[str]]:
+    """The cells of the drawn table (:data:`COLUMNS`) and each row's style: refused red,
+    drifting or pending yellow."""
+    cells, styles = [], []
+    for row in rows:
+        state, style = "in sync", ""
+        if not row["in_sync"]:
+            state, style = f"drift: {row['action']}: {row['reason']}", "yellow"
+        if row["problem"]:
+            state, style = f"refused: {row['problem']}", "red"
+        held = row["pending"]
+        if isinstance(held, dict):
+            why = f": {held['reason']}" if held["reason"] else ""
+            state += f"\npending v{held['version']} at step {held['step']}, not promoted{why}"
+            style = style or "yellow"
+        applied = row["applied"] if row["applied"] is not None else "-"
+        cells.append(
+            [str(row["name"]), str(row["desired"]), str(applied), _written(row["applied_at"]),
+             _told(row["consumers"]) or "-", state]
+        )  # fmt: skip
+        styles.append(style)
+    return cells, styles
+
+
+def _written(when: object) -> str:
+    if not isinstance(when, int):
+        return "-"
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _told(consumers: object) -> str:
+    assert isinstance(consumers, dict)  # noqa: S101 - built by status.rows
+    return ", ".join(f"{name} {'ok' if d['ok'] else 'pending'}" for name, d in consumers.items())
+
+
 def _render(rows: list[dict[str, object]]) -> str:
     if not rows:
         return "no secrets\n"
     lines = [f"{'secret':<32} {'desired':>7} {'applied':>7}  {'written':<20} consumers"]
     for row in rows:
-        when = row["applied_at"]
-        written = (
-            datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-            if isinstance(when, int)
-            else "-"
-        )
-        consumers = row["consumers"]
-        assert isinstance(consumers, dict)  # noqa: S101 - built above
-        told = ", ".join(
-            f"{name} {'ok' if d['ok'] else 'pending'}" for name, d in consumers.items()
-        )
+        written = _written(row["applied_at"])
+        told = _told(row["consumers"])
         applied = row["applied"] if row["applied"] is not None else "-"
         mark = "" if row["in_sync"] else f"  <- drift ({row['action']}: {row['reason']})"
         if row["problem"]:

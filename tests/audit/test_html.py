@@ -1,0 +1,140 @@
+"""``gitrot.audit.html.render_html``: one self-contained page an auditor can hand on.
+
+Its structure (summary, problems, a chart per secret, the ledger), the chart's geometry
+(the age polyline, the max-age line, gaps shaded, emergencies marked), and that nothing
+in it reaches outside the file.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from gitrot.audit.html import HEIGHT, render_html
+from gitrot.audit.model import LedgerRow
+from tests.audit import html_sample as sample
+
+
+class Page(HTMLParser):
+    """Every start tag with its attributes, the text, and the attribute values."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            found
+            for name, found in self.tags
+            if name == tag and all(found.get(k) == v for k, v in attrs.items())
+        ]
+
+    @property
+    def words(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def report(rows: list[LedgerRow] | None = None) -> str:
+    ledger = sample.rows() if rows is None else rows
+    return render_html(ledger, sample.compliance(ledger), sample.problems(), sample.META)
+
+
+def test_summary_an_auditor_can_hand_on() -> None:
+    page = Page(report())
+    words = page.words
+    assert "Period 2024-01-01 to 2025-01-01" in words
+    assert "Secrets 3" in words
+    assert "Versions 7 (6 applied)" in words
+    assert "Emergency rotations 1" in words
+    assert "Signatures not good 1 bad, 1 unsigned" in words
+    assert "Secrets over max age billing/token, payments/db-password, search/api-key" in words
+    assert "Problems (--verify) 2" in words
+    assert "over-max-age payments/db-password was over its max age" in words
+    assert "main branch main, generated 2025-01-01 00:00 UTC, by gitrot 0.1.0" in words
+
+
+def test_one_chart_per_secret_with_age_limit_gaps_and_emergencies() -> None:
+    page = Page(report())
+    charts = page.find("svg")
+    assert [c["aria-label"] for c in charts] == [
+        f"Age of {name} against its max age"
+        for name in ("billing/token", "payments/db-password", "search/api-key")
+    ]
+    polylines = page.find("polyline")
+    assert len(polylines) == 3
+    # payments/db-password: the age drops to the axis at each of its three rotations
+    points = [tuple(map(float, p.split(","))) for p in polylines[1]["points"].split()]
+    axis = max(y for _, y in points)
+    assert sum(1 for _, y in points if y == axis) == 3
+    assert all(0 <= y <= HEIGHT for _, y in points)
+    assert [x for x, _ in points] == sorted(x for x, _ in points)  # time goes right
+    assert len(page.find("line", **{"class": "max-age"})) == 3
+    # gaps: billing 1 (never rotated), payments 2, search 1
+    assert len(page.find("rect", **{"class": "gap"})) == 4
+    assert len(page.find("path", **{"class": "emergency"})) == 1
+    assert "emergency rotation to v3" in page.words and "Leaked in a log" in page.words
+    assert "v2 over its max age from 2024-05-30 00:10 UTC to 2024-07-19 00:10 UTC" in page.words
+
+
+def test_the_max_age_line_sits_at_the_limit_and_the_gap_starts_where_the_line_crosses() -> None:
+    page = Page(report())
+    limit = page.find("line", **{"class": "max-age"})[0]  # billing/token: 90 days
+    gap = page.find("rect", **{"class": "gap"})[0]
+    line = [tuple(map(float, p.split(","))) for p in page.find("polyline")[0]["points"].split()]
+    (x0, y0), (x1, y1) = line[0], line[-1]
+    at_limit = float(limit["y1"])
+    # where the age polyline crosses the limit is where the shading begins
+    crossing = x0 + (x1 - x0) * (at_limit - y0) / (y1 - y0)
+    assert abs(crossing - float(gap["x"])) < 1.0
+
+
+def test_the_ledger_has_a_row_per_version_with_signatures_and_applied_times() -> None:
+    page = Page(report())
+    assert len(page.find("tr")) == 7 + 1 + 7  # summary, ledger head, ledger rows
+    words = page.words
+    assert "billing/token v1 Alice <alice@example.com> Quarterly rotation no" in words
+    assert "not yet" in words  # billing/token was never applied
+    assert "Bob <bob@example.com> (Approved-by)" in words
+    assert "payments-api ok" in words and "local v4" in words
+    assert words.count(" unsigned") == 2  # the summary and the one unsigned row
+
+
+def test_no_secrets_and_no_versions() -> None:
+    page = Page(render_html([], {}, [], {}))
+    assert "No secrets in the period." in page.words and "No versions." in page.words
+    assert "Period the first version to now" in page.words
+    assert "generated by gitrot audit" in page.words
+    assert page.find("svg") == []
+
+
+def test_a_secret_never_in_effect_has_no_chart_and_compliance_objects_or_json_both_read() -> None:
+    ledger = [sample.row("never/merged", 1, 3, applied=False)]
+    ledger[0].merged_at = None
+    objects = render_html(ledger, sample.compliance(ledger), [], sample.META)
+    as_json = {"secrets": {k: v.as_dict() for k, v in sample.compliance(ledger).items()}}
+    assert render_html(ledger, as_json, [], sample.META) == objects
+    assert "No version in effect in the period." in Page(objects).words
+
+
+def test_self_contained_no_fetch_no_script() -> None:
+    text = report()
+    page = Page(text)
+    assert not re.search(r"https?://|//[a-z]", text, re.I)
+    assert not re.search(r"\b(src|href|xlink:href|action)\s*=", text, re.I)
+    assert not re.search(r"@import|url\(", text, re.I)
+    assert {tag for tag, _ in page.tags}.isdisjoint(
+        {"script", "link", "img", "iframe", "object", "embed", "image", "use", "foreignobject"}
+    )
+    policy = page.find("meta", **{"http-equiv": "Content-Security-Policy"})
+    assert policy and "default-src 'none'" in policy[0]["content"]
+    assert "script-src" not in policy[0]["content"]  # default-src 'none' forbids scripts
+    assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
