@@ -168,9 +168,7 @@ def _parse_options(
         else:
             if text[at : at + 2] != '="':
                 raise _error(f'{name} needs a quoted value: {name}="..."', where, number)
-            end = text.find('"', at + 2)
-            if end < 0:
-                raise _error(f"an unterminated quote in {name}", where, number)
+            end = text.index('"', at + 2)  # there is one: _options_token counted them
             value = text[at + 2 : end]
             at = end + 1
             found[name] = value

@@ -127,6 +127,9 @@ class Verifier:
             return Signature(BAD, kind="gpg", detail="gpg found no signature")
         valid = status.get("VALIDSIG", [])
         key = valid[9] if len(valid) > 9 else valid[0] if valid else status[found][0]
+        if found == "REVKEYSIG":  # its user ids are revoked too
+            signer = " ".join(status[found][1:])
+            return Signature(EXPIRED, "gpg", signer, key, "the key is revoked")
         uids = self.key_uids(key)
         if not any(uid_email(uid) == email for uid in uids):
             who = ", ".join(uids) or " ".join(status[found][1:])
@@ -138,10 +141,6 @@ class Verifier:
                 detail=f"the key is {who}, not the committer {email}",
             )
         signer = email
-        if found == "REVKEYSIG":
-            return Signature(
-                EXPIRED, kind="gpg", signer=signer, key=key, detail="the key is revoked"
-            )
         if found == "EXPSIG":
             return Signature(
                 EXPIRED, kind="gpg", signer=signer, key=key, detail="the signature has expired"

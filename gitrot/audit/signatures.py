@@ -113,7 +113,7 @@ def check_commits(
     for commit_id in commit_ids:
         if commit_id in results:
             continue
-        commit = SignedCommit(_read_commit(repo, commit_id), _header(commit_id))
+        commit = SignedCommit(_read_commit(repo, commit_id), signature_header(commit_id))
         trusted = trusted_times.get(commit_id)
         if not commit.signature:
             results[commit_id] = Signature(UNSIGNED, detail="no signature")
@@ -138,7 +138,7 @@ def check_commits(
     return {commit_id: results[commit_id] for commit_id in commit_ids}
 
 
-def _header(commit_id: str) -> bytes:
+def signature_header(commit_id: str) -> bytes:
     """The signature header of the repository's hash: SHA-256 repositories sign in
     ``gpgsig-sha256``."""
     return b"gpgsig-sha256" if len(commit_id) == 64 else b"gpgsig"

@@ -67,7 +67,7 @@ def gpg_env(home: Path) -> dict[str, str]:
 
 def gpg_home(directory: Path) -> Path:
     home = directory / "gnupg"
-    home.mkdir(mode=0o700)
+    home.mkdir(mode=0o700, parents=True)
     return home
 
 
