@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gitrot import output
+from gitrot import output, ui
 from gitrot.core.findings import has_errors
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from gitrot.files import workspace
@@ -79,15 +79,17 @@ def validate(
     targets: list[str] = []
     rules_meta: dict[str, tuple[str, str]] = {}
     now = datetime.now(UTC)
-    for policy_root, policy_targets in judged:
-        verdict = judge(WorkTree(policy_root, policy_targets, context=context, now=now))
-        # one rule for every format, as gitrot check: paths from the top of the git tree
-        prefix = workspace.top_prefix(policy_root)
-        findings.extend(
-            f.relocated(prefix + f.path) if prefix and f.path else f for f in verdict.findings
-        )
-        targets.extend(prefix + path for path in verdict.checked)
-        rules_meta.update(verdict.rules)
+    with ui.progress("files checked") as bar:  # the whole repository only, never the hook
+        for policy_root, policy_targets in judged:
+            inputs = WorkTree(policy_root, policy_targets, context=context, now=now)
+            verdict = judge(inputs, progress=None if files else bar)
+            # one rule for every format, as gitrot check: paths from the top of the git tree
+            prefix = workspace.top_prefix(policy_root)
+            findings.extend(
+                f.relocated(prefix + f.path) if prefix and f.path else f for f in verdict.findings
+            )
+            targets.extend(prefix + path for path in verdict.checked)
+            rules_meta.update(verdict.rules)
     color = fmt == "text" and output_file is None and output.stdout_wants_color()
     report = render(
         findings, fmt, checked_files=targets, color=color, command="validate", rules=rules_meta

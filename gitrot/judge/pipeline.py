@@ -14,6 +14,7 @@ about them (:mod:`gitrot.judge.evaluate`); the checks only a change can make
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitrot.core.findings import Finding
@@ -32,10 +33,11 @@ if TYPE_CHECKING:
     from gitrot.judge.inputs import Inputs, Policy
 
 
-def judge(inputs: Inputs) -> Verdict:
-    """Every finding of ``inputs``: see the module."""
+def judge(inputs: Inputs, *, progress: Callable[[int, int], None] | None = None) -> Verdict:
+    """Every finding of ``inputs``: see the module. ``progress(done, total)`` is called as
+    each target is loaded (a progress bar's callback, :func:`gitrot.ui.progress`)."""
     findings = [*inputs.problems(), *changes.sealed_changes(inputs.files, inputs.kept)]
-    intents, texts = load(inputs, findings)
+    intents, texts = load(inputs, findings, progress)
     findings.extend(shared_rotators(intents, inputs))
     if not intents and not inputs.wants_policy():
         return Verdict(findings, inputs.checked, dict(inputs.rules))
@@ -75,14 +77,21 @@ def describe(
     return meta
 
 
-def load(inputs: Inputs, findings: list[Finding]) -> tuple[list[RotationIntent], dict[str, bytes]]:
+def load(
+    inputs: Inputs,
+    findings: list[Finding],
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[RotationIntent], dict[str, bytes]]:
     """The loader's checks of every target: a sealed value document is sealed for its
     recipients; an intent (any ``secrets/*.yaml`` or ``.yml`` target) loads. Problems go to
     ``findings``; the intents that loaded and their texts are returned."""
     intents: list[RotationIntent] = []
     texts: dict[str, bytes] = {}
     recipients = inputs.recipients()
-    for path in inputs.targets:
+    total = len(inputs.targets)
+    for done, path in enumerate(inputs.targets, 1):
+        if progress is not None:
+            progress(done, total)
         try:
             if is_sealed_path(path):
                 repo.parse_sealed(inputs.read(path) or b"", path, recipients)

@@ -217,3 +217,30 @@ def test_status_and_plan_rows_name_drift_refusals_and_pending_steps(
     capsys.readouterr()
     assert cli(policy.root, "status") == 0
     assert "in sync" in capsys.readouterr().out
+
+
+# -- progress bars of long runs --------------------------------------------------------------
+
+
+def on_screen(monkeypatch: pytest.MonkeyPatch) -> Terminal:
+    """stderr is a terminal from now on, and a bar draws at once (no delay). Called in
+    the test itself: pytest's capture sets sys.stderr again after the fixtures."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(ui, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return terminal
+
+
+def test_whole_repository_validate_draws_files_checked_and_the_hook_does_not(
+    policy: PolicyRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = on_screen(monkeypatch)
+    assert cli(policy.root, "validate") == 0
+    drawn = screen.getvalue()
+    assert "files checked" in drawn and f"{ESC}" in drawn
+    screen.seek(0)
+    screen.truncate()
+    assert cli(policy.root, "validate", str(policy.root / "secrets" / "svc" / "db.yaml")) == 0
+    assert "files checked" not in screen.getvalue()
