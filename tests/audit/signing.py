@@ -187,3 +187,28 @@ class SignedRepo:
         done = self.git("-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
                         "verify-commit", commit, check=False)  # fmt: skip
         return done.returncode == 0
+
+
+def signed_history(
+    path: Path, count: int, *, who: tuple[str, str] = ALICE
+) -> tuple[str, list[str]]:
+    """A repository at ``path`` with ``count`` commits on main, each signed in Python with
+    one new Ed25519 key (fast: no ssh-keygen per commit); (the key's public line, the
+    commit ids, oldest first)."""
+    import pygit2
+
+    from gitrot.git import sshsig
+
+    private, public = sshsig.generate()
+    key = sshsig.load_private(private)
+    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
+    tree = repo.TreeBuilder().write()
+    ids: list[str] = []
+    for n in range(count):
+        person = pygit2.Signature(who[0], who[1], T0 + n, 0)
+        parents = [pygit2.Oid(hex=ids[-1])] if ids else []
+        content = repo.create_commit_string(person, person, f"commit {n}\n", tree, parents)
+        signature = sshsig.sign(key, content.encode())
+        ids.append(str(repo.create_commit_with_signature(content, signature.rstrip("\n"))))
+    repo.references.create("refs/heads/main", ids[-1])
+    return " ".join(public.split()[:2]), ids

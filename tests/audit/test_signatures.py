@@ -33,10 +33,12 @@ from tests.audit.signing import (
     T0,
     SignedRepo,
     SshKey,
+    signed_history,
     ssh_key,
     ssh_sign,
     with_signature,
 )
+from tests.conftest import require_tool
 
 DAY = 86_400
 MALLORY = ("Mallory", "mallory@example.com")
@@ -254,3 +256,21 @@ def test_signatures_gitrot_does_not_judge_are_unchecked_or_bad(scene: Scene) -> 
     security_key = _forged(scene, armor(b"SSHSIG\0\0\0\1" + b"".join(map(pack, fields))), "sk")
     assert security_key.status == UNCHECKED
     assert security_key.detail == "sk-ssh-ed25519@openssh.com keys are not checked"
+
+
+def test_a_history_signed_in_python_is_good_for_gitrot_and_git(tmp_path: Path) -> None:
+    """The helper the benchmark uses: commits signed without ssh-keygen, which git accepts."""
+    public, ids = signed_history(tmp_path / "repo.git", 30)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"{ALICE[1]} {public}\n")
+    repo = pygit2.Repository(str(tmp_path / "repo.git"))
+    results = check_commits(repo, ids, allowed_signers=allowed.read_text(), trusted_times={})
+    assert {s.status for s in results.values()} == {GOOD}
+    assert len({s.key for s in results.values()}) == 1
+    git = require_tool("git")
+    done = subprocess.run([git, "--git-dir", str(tmp_path / "repo.git"),
+                           "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                           "log", "--format=%H %G?", "main"],
+                          capture_output=True, check=True, text=True)  # fmt: skip
+    assert sorted(done.stdout.split()[1::2]) == ["G"] * 30
+    assert sorted(done.stdout.split()[::2]) == sorted(ids)
