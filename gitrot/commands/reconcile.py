@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from types import FrameType
 
-from gitrot import output
+from gitrot import output, ui
 from gitrot.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, InputError
 from gitrot.files import workspace
 from gitrot.reconcile.run import reconcile
@@ -78,10 +78,11 @@ def run_reconcile(
     if jobs < 1 or jobs > 64:
         raise InputError("--jobs must be between 1 and 64")
     reconciler = Reconciler.from_config(root or str(workspace.find_root()), os.environ)
-    with stopped_by_signals():
+    with stopped_by_signals(), ui.progress("items applied") as bar:
         outcome = reconcile(
-            reconciler, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC)
-        )
+            reconciler, rev, jobs=jobs, push=push, full=full, now=lambda: datetime.now(UTC),
+            progress=bar,
+        )  # fmt: skip
     if fmt == "json":
         document = {
             "commit": outcome.commit,

@@ -11,7 +11,7 @@ never holds a value, and the others go on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 
 from gitrot.core.models import GeneratedValue, SealedValue
@@ -95,12 +95,19 @@ class Outcome:
 
 
 def apply(
-    reconciler: Reconciler, planned: Planned, outcome: Outcome, *, jobs: int
+    reconciler: Reconciler,
+    planned: Planned,
+    outcome: Outcome,
+    *,
+    jobs: int,
+    on_done: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Done], BaseException | None]:
     """Run the items (``jobs`` at a time; each secret is one item): ``({name: result of an
     item done}, the interruption that stopped the run or None)``; refusals go to
     ``outcome``. Interrupted, the items not started are dropped, the running ones get
-    :data:`GRACE_S` to finish, and what finished is returned for the records."""
+    :data:`GRACE_S` to finish, and what finished is returned for the records.
+    ``on_done(done, total)`` is called as each item finishes (a progress bar's callback,
+    :func:`gitrot.ui.progress`)."""
     runnable, backends, triggers = _runnable(reconciler, planned, outcome)
     for item in runnable:
         outcome.progress[item.desired.name] = Progress(item.desired.rotator)
@@ -116,6 +123,8 @@ def apply(
             futures[job] = item
         for future in as_completed(futures):
             _collect(future, futures[future], results, failures)
+            if on_done is not None:
+                on_done(len(results) + len(failures), len(runnable))
     except BaseException as exc:  # an interruption (SIGINT/SIGTERM raise in this thread)
         stopped = exc
         pool.shutdown(wait=False, cancel_futures=True)

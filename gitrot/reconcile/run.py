@@ -43,10 +43,11 @@ def reconcile(
     push: str | None = None,
     full: bool = False,
     now: Callable[[], datetime],
+    progress: Callable[[int, int], None] | None = None,
 ) -> Outcome:
     """Apply the plan at ``rev`` and record it; with ``push``, publish the state, the note
     and the ref to that remote with compare-and-swap, re-reading and retrying after a lost
-    race."""
+    race. ``progress(done, total)`` is called as each item finishes."""
     for _attempt in range(MAX_RACES):
         expected: dict[str, str] = {}
         if push is not None:
@@ -55,7 +56,7 @@ def reconcile(
             expected = refs.remote_refs(reconciler.repo, push)
             refs.fetch(reconciler.repo, push)
         try:
-            outcome = _once(reconciler, rev, jobs=jobs, now=now, full=full)
+            outcome = _once(reconciler, rev, jobs=jobs, now=now, full=full, progress=progress)
             if push is not None and not outcome.noop:
                 refs.push(reconciler.repo, push, expected)
             elif push is not None:
@@ -79,7 +80,13 @@ def _push_if_behind(reconciler: Reconciler, remote: str, expected: Mapping[str, 
 
 
 def _once(
-    reconciler: Reconciler, rev: str, *, jobs: int, now: Callable[[], datetime], full: bool
+    reconciler: Reconciler,
+    rev: str,
+    *,
+    jobs: int,
+    now: Callable[[], datetime],
+    full: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Outcome:
     started = now()
     previous = refs.reconciled(reconciler.repo)
@@ -95,7 +102,7 @@ def _once(
         outcome.noop = True
         outcome.state = current.head
         return outcome
-    results, stopped = apply(reconciler, planned, outcome, jobs=jobs)
+    results, stopped = apply(reconciler, planned, outcome, jobs=jobs, on_done=progress)
     record(reconciler, planned, outcome, results, previous, started, now, stopped)
     if stopped is not None:
         raise stopped

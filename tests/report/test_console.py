@@ -244,3 +244,25 @@ def test_whole_repository_validate_draws_files_checked_and_the_hook_does_not(
     screen.truncate()
     assert cli(policy.root, "validate", str(policy.root / "secrets" / "svc" / "db.yaml")) == 0
     assert "files checked" not in screen.getvalue()
+
+
+def test_reconcile_draws_items_applied_on_a_terminal_and_nothing_off_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = PolicyRepo.create(
+        tmp_path / "policy", triggers={"api": logger_trigger(tmp_path / "told.log")}
+    )
+    for index in range(3):
+        repo.new(f"svc/db{index}", sealed=f"console-progress-{index}-Hm3Xc8Jd5Bf1")
+    repo.commit("Add three")
+    repo.new("svc/late", sealed="console-progress-late-Hm3Xc8Jd5Bf1")
+    repo.commit("Add one more")
+    capsys.readouterr()
+    monkeypatch.setattr(ui, "PROGRESS_DELAY", 0.0)
+    assert cli(repo.root, "reconcile", "--rev", "HEAD~1") == 0  # stderr is not a terminal
+    assert "items applied" not in capsys.readouterr().err
+    screen = on_screen(monkeypatch)
+    assert cli(repo.root, "reconcile") == 0
+    drawn = screen.getvalue()
+    assert "items applied" in drawn and "1/1" in drawn
+    assert "svc/late v2 written to local" in drawn  # the run's own lines, after the bar
