@@ -238,3 +238,17 @@ def test_shellcheck_refuses_pipefail_in_posix_sh() -> None:
     """The regression the approvals step had: shellcheck's SC3040 is what catches it."""
     with pytest.raises(AssertionError, match="SC3040"):
         shellcheck('set -o pipefail\necho "$HOME"\n', "sh", "example")
+
+
+@pytest.mark.parametrize("script", sorted(ROOT.glob("demo/*.sh")), ids=lambda p: p.name)
+def test_demo_scripts_pass_shellcheck(script: Path) -> None:
+    """``make demo`` and ``make demo-servers`` run these with bash: no warning (the demo
+    shows commands as a reader would type them, so style notes like ``cat FILE |`` stay)."""
+    result = subprocess.run(
+        [tool("shellcheck"), "--shell", "bash", "--severity", "warning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{script.name}:\n{result.stdout}{result.stderr}"
