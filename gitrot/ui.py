@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from gitrot import output
@@ -47,14 +46,19 @@ def wants_rich(stream: TextIO | None = None, environ: Mapping[str, str] | None =
         return False
 
 
-@dataclass(frozen=True)
 class Column:
     """A table column: its ``header``, ``justify`` ("left" or "right") and a rich
-    ``style`` for its cells ("" for none)."""
+    ``style`` for its cells ("" for none). A plain class: a dataclass would import
+    ``inspect``, a NamedTuple compile code, on the hook's path."""
 
-    header: str
-    justify: Literal["left", "right"] = "left"
-    style: str = ""
+    __slots__ = ("header", "justify", "style")
+
+    def __init__(
+        self, header: str, justify: Literal["left", "right"] = "left", style: str = ""
+    ) -> None:
+        self.header = header
+        self.justify: Literal["left", "right"] = justify
+        self.style = style
 
 
 def table(
