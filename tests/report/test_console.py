@@ -266,3 +266,44 @@ def test_reconcile_draws_items_applied_on_a_terminal_and_nothing_off_one(
     drawn = screen.getvalue()
     assert "items applied" in drawn and "1/1" in drawn
     assert "svc/late v2 written to local" in drawn  # the run's own lines, after the bar
+
+
+def test_status_cells_name_refusals_and_pending_steps() -> None:
+    from gitrot.commands.status import table_rows
+
+    row: dict[str, object] = {
+        "name": "svc/db", "desired": 3, "applied": 2, "applied_at": 1704067200,
+        "consumers": {"api": {"ok": True}, "web": {"ok": False}}, "in_sync": False,
+        "action": "resume", "reason": "pending at set", "problem": "",
+        "pending": {"version": 3, "step": "set", "reason": "rotator failed"},
+    }  # fmt: skip
+    refused = {**row, "problem": "policy: max-age", "pending": None, "applied": None}
+    refused["applied_at"] = None
+    cells, styles = table_rows([row, refused])
+    assert cells[0] == [
+        "svc/db", "3", "2", "2024-01-01 00:00:00Z", "api ok, web pending",
+        "drift: resume: pending at set\npending v3 at step set, not promoted: rotator failed",
+    ]  # fmt: skip
+    assert cells[1][2:4] == ["-", "-"] and cells[1][5] == "refused: policy: max-age"
+    assert styles == ["yellow", "red"]
+
+
+def test_plan_cells_name_the_step_and_whom_to_tell() -> None:
+    from gitrot.commands.plan import summary, table_rows
+    from gitrot.core.ports import AppliedVersion
+    from gitrot.reconcile.plan import Desired, Item
+
+    want = Desired(
+        name="svc/db", path="secrets/svc/db.yaml", blob="0" * 40, version=4, backend="local",
+        ref="r", value=None, consumers=("api",), rotator="pg",
+    )  # fmt: skip
+    held = AppliedVersion(
+        ref="r", version=4, name="svc/db", commit="c", key="k", backend_id="4",
+        written_at=0, stage="pending", step="set",
+    )  # fmt: skip
+    items = [Item("resume", want, applied=held, triggers=("api",), reason="stopped at set")]
+    assert table_rows(items) == [
+        [">", "resume", "svc/db", "v4", "local",
+         "stopped at set\nstep: set (pending, not promoted)\nthen tell: api"],
+    ]  # fmt: skip
+    assert summary(items) == "1 to resume"
