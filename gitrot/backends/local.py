@@ -209,7 +209,8 @@ class LocalBackend:
                     f"{record['name']}: version {version} is below the current version {top} "
                     f"in backend {self.name!r}; it cannot be promoted"
                 )
-            record["step"] = PROMOTED
+            if have == TESTED:  # a promoted one stays as it is (written without a step too)
+                record["step"] = PROMOTED
         return self._staged(ref, version, self._numbers(ref))
 
     def _store(

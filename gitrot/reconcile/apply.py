@@ -31,7 +31,7 @@ from gitrot.errors import GitrotError, InputError
 from gitrot.git.repository import read_blob, resolve
 from gitrot.reconcile import rotation, values
 from gitrot.reconcile.observe import Planned
-from gitrot.reconcile.plan import REFUSE, RESUME, WRITE, Desired, Item
+from gitrot.reconcile.plan import RECORD, REFUSE, RESUME, WRITE, Desired, Item
 from gitrot.reconcile.rotation import Progress, Refused, RotationFailed
 from gitrot.reconcile.wiring import Reconciler
 from gitrot.triggers.redact import redact_receipt
@@ -229,6 +229,8 @@ def one(  # noqa: PLR0917 - one item and what it needs of the run
             f"version {want.version} of its ref in {want.backend} was written for another "
             f"secret ({other}); a backend location belongs to one secret"
         )
+    if want.rotator and item.action == RECORD:  # promoted by a run that may have died in it
+        record = rotation.finish(backend, want, record)
     return record, fire(item, record, backend, triggers, commit_id, hidden), found
 
 

@@ -122,7 +122,7 @@ def rotate(
     record = _mine(backend.get(want.ref, want.version), want, key)
     found = record is not None
     if record is not None and record.step == PROMOTED:
-        return record, found, []
+        return finish(backend, want, record), found, []
     if record is not None and record.step == ABANDONED:
         raise Refused(f"version {want.version} was abandoned in backend {want.backend}")
     current = current_value(backend, want, item.applied)
@@ -177,6 +177,16 @@ def advance(  # noqa: PLR0917 - the item, its record and both values
             f"version {want.version} is {record.step} in backend {want.backend}, not promoted"
         )
     return record
+
+
+def finish(backend: Backend, want: Desired, record: AppliedVersion) -> AppliedVersion:
+    """A promoted version this run did not promote: promote it again (idempotent), which
+    finishes what a run killed inside ``promote`` left (vault's ``gitrot-pending/`` copy,
+    the ``AWSPENDING`` label, GCP's sibling versions: the value stays at the pending place
+    until then)."""
+    if not isinstance(backend, StagedBackend) or record.step != PROMOTED:
+        return record
+    return backend.promote(want.ref, want.version, key=idempotency_key(want.name, want.version))
 
 
 def _revoke(

@@ -218,6 +218,18 @@ def test_a_version_written_without_a_rotator_is_unchanged(
     assert record_file(tmp_path, 1)["format"] == 1
 
 
+def test_promoting_a_promoted_version_changes_nothing(store: LocalBackend, tmp_path: Path) -> None:
+    """The reconciler promotes again a version it finds promoted (a run killed inside
+    promote, on a backend where promotion takes several requests): no record is rewritten."""
+    write(store, 1, random_value())
+    rotate(store, 2, random_value())
+    files = {v: (tmp_path / "store" / REF / f"v{v}.json").read_bytes() for v in (1, 2)}
+    for version in (1, 2):
+        assert store.promote(REF, version, key=key(version)).step == PROMOTED
+    assert {v: (tmp_path / "store" / REF / f"v{v}.json").read_bytes() for v in (1, 2)} == files
+    assert stages(store) == [(1, PREVIOUS, PROMOTED), (2, CURRENT, PROMOTED)]
+
+
 def test_steps_survive_a_new_backend_object(context: BackendContext) -> None:
     pending(backend(context), 1, random_value())
     backend(context).mark(REF, 1, SET, key=key(1))
