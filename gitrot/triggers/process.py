@@ -195,8 +195,9 @@ def _wait(
                 return None, bytes(tail)
             if open_pipe and selector.select(min(left, POLL)):
                 open_pipe = _read(read_end, tail)
-            elif not open_pipe:
-                time.sleep(min(left, POLL))
+            elif not open_pipe:  # output closed: wait for the exit itself, not a whole POLL
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=min(left, POLL))
             code = process.poll()
             if code is not None:
                 while open_pipe and _read(read_end, tail, final=True):
