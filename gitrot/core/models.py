@@ -385,10 +385,31 @@ def _is_date(text: object) -> bool:
 DEFAULT_MAX_WAIVER_DAYS = 90
 
 
+class AuditSettings(_Model):
+    """``audit:`` in gitrot.yaml: the allowed-signers file (relative to the policy root)
+    ``gitrot audit`` checks SSH signatures against, whether ``--verify`` requires every
+    commit of the ledger to be signed (GOOD), and the main branch the ledger follows."""
+
+    __slots__ = ("allowed_signers", "main", "require_signatures")
+    _compare = __slots__
+
+    def __init__(
+        self,
+        *,
+        allowed_signers: str | None = None,
+        require_signatures: bool = False,
+        main: str | None = None,
+    ) -> None:
+        self.allowed_signers = allowed_signers
+        self.require_signatures = require_signatures
+        self.main = main
+
+
 class Config(_Model):
     """``gitrot.yaml``."""
 
     __slots__ = (
+        "audit",
         "backends",
         "classes",
         "freezes",
@@ -419,8 +440,10 @@ class Config(_Model):
         max_waiver_days: int = DEFAULT_MAX_WAIVER_DAYS,
         signing_key: str | None = None,
         rotators: Mapping[str, RotatorConfig] | None = None,
+        audit: AuditSettings | None = None,
     ) -> None:
         self.recipients: dict[str, str] = dict(recipients)
+        self.audit = audit or AuditSettings()
         self.backends: dict[str, BackendConfig] = dict(backends or {})
         self.triggers: dict[str, TriggerConfig] = dict(triggers or {})
         self.rotators: dict[str, RotatorConfig] = dict(rotators or {})

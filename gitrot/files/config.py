@@ -17,6 +17,7 @@ from gitrot.core.durations import parse_duration
 from gitrot.core.models import (
     API_VERSION,
     DEFAULT_MAX_WAIVER_DAYS,
+    AuditSettings,
     BackendConfig,
     Config,
     Freeze,
@@ -75,6 +76,7 @@ def parse_config_map(root: Map, where: str, *, base: str | None = None) -> Confi
             "policy",
             "reconciler",
             "rotators",
+            "audit",
         )
     )
     recipients = doc.mapping("recipients")
@@ -126,6 +128,25 @@ def parse_config_map(root: Map, where: str, *, base: str | None = None) -> Confi
         waiver_approvers=approvers,
         max_waiver_days=max_waiver_days,
         signing_key=_signing_key(doc),
+        audit=_audit(doc),
+    )
+
+
+def _audit(doc: Fields) -> AuditSettings:
+    """``audit``: ``allowed_signers`` (a path in the repository), ``require_signatures``
+    (a boolean, default false) and ``main`` (the branch the ledger follows)."""
+    section = doc.opt_mapping("audit")
+    if section is None:
+        return AuditSettings()
+    section.allow(("allowed_signers", "require_signatures", "main"))
+    allowed = section.opt_text("allowed_signers")
+    if allowed is not None:
+        _relative(section, "allowed_signers", allowed)
+    main = section.opt_text("main")
+    return AuditSettings(
+        allowed_signers=allowed,
+        require_signatures=section.flag("require_signatures", default=False),
+        main=main,
     )
 
 
