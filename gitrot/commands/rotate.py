@@ -16,15 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gitrot import output
+from gitrot.audit.trailers import rotation_message
 from gitrot.codec.yaml_edit import Document
 from gitrot.commands.due import due_items
 from gitrot.core.durations import format_duration, parse_duration
 from gitrot.core.layout import relative_to_secrets
 from gitrot.core.models import GeneratedValue
 from gitrot.core.secret import SecretValue
-from gitrot.errors import InputError
+from gitrot.errors import GitError, InputError
 from gitrot.files import intents, repo, workspace
 from gitrot.files.fsutil import inside, write_atomic
+from gitrot.git.process import run_git
 
 MAX_VALUE_BYTES = 64 * 1024
 
@@ -49,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--due", action="store_true", help="rotate every intent that is due")
     parser.add_argument("--within", default="14d", help="with --due: also what is due this soon")
+    parser.add_argument(
+        "--commit",
+        action="store_true",
+        help="commit the changed files (and only them) with the reason as the message body "
+        "and Gitrot-Secret/Gitrot-Version/Gitrot-Emergency trailers (docs/audit.md)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -56,11 +64,15 @@ def run(args: argparse.Namespace) -> int:
     if args.due:
         if args.name or args.value_stdin:
             raise InputError("--due rotates every due intent: give no NAME and no --value-stdin")
-        return rotate_due(reason=args.reason, within=args.within, emergency=args.emergency)
+        return rotate_due(
+            reason=args.reason, within=args.within, emergency=args.emergency, commit=args.commit
+        )
     if not args.name:
         raise InputError("give the secret NAME to rotate, or --due")
     secret = read_secret(sys.stdin.buffer) if args.value_stdin else None
-    return rotate(args.name, reason=args.reason, emergency=args.emergency, secret=secret)
+    return rotate(
+        args.name, reason=args.reason, emergency=args.emergency, secret=secret, commit=args.commit
+    )
 
 
 def read_secret(stream: object) -> SecretValue:
@@ -88,14 +100,55 @@ def rotate(
     secret: SecretValue | None = None,
     root: str | None = None,
     now: datetime | None = None,
+    commit: bool = False,
 ) -> int:
     root = root or workspace.find_root()
+    if commit:
+        check_work_tree(root)
     old, new = bump(
         root, name, reason=reason, emergency=emergency, secret=secret, now=now or datetime.now(UTC)
     )
     sealed = " (value sealed)" if secret is not None else ""
     output.info(f"gitrot: {name}: version {old} -> {new}{sealed}")
+    if commit:
+        paths = [intents.intent_path(name)]
+        if secret is not None:
+            paths.append(intents.sealed_path(name, new))
+        commit_rotation(root, paths, reason, [(name, new, emergency)])
     return 0
+
+
+def check_work_tree(root: str) -> None:
+    """``--commit`` needs a git work tree with a commit to build on; InputError before any
+    edit otherwise."""
+    result = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=root)
+    if result.returncode != 0:
+        raise InputError(
+            "--commit: the policy repository is not a git work tree with a commit",
+            where=root,
+            hint="git init and commit the policy repository first, or leave out --commit",
+        )
+
+
+def commit_rotation(
+    root: str, paths: list[str], reason: str, rotations: list[tuple[str, int, bool]]
+) -> None:
+    """``git commit --only -- PATHS`` with the rotation message (docs/audit.md): git's own
+    commit, so the user's identity, hooks and signing configuration apply; what the user
+    staged elsewhere stays staged and out of the commit."""
+    message = rotation_message(reason, rotations)
+    for args in (["add", "--", *paths], ["commit", "--quiet", "-F", "-", "--only", "--", *paths]):
+        result = run_git(args, cwd=root, input=message.encode() if args[0] == "commit" else None)
+        if result.returncode != 0:
+            last = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
+            raise GitError(
+                f"git {args[0]} failed ({result.returncode}): {last}",
+                where=root,
+                hint="the intents are bumped but not committed: fix that and run "
+                f"git commit -- {' '.join(paths)}",
+            )
+    head = run_git(["rev-parse", "--short", "HEAD"], cwd=root).stdout.decode().strip()
+    output.info(f"gitrot: committed {head}: {message.splitlines()[0]}")
 
 
 def bump(
@@ -148,10 +201,18 @@ def bump(
 
 
 def rotate_due(
-    *, reason: str, within: str, emergency: bool = False, root: str | None = None
+    *,
+    reason: str,
+    within: str,
+    emergency: bool = False,
+    root: str | None = None,
+    commit: bool = False,
 ) -> int:
-    """Bump every due intent and print a pull-request body (markdown) on stdout."""
+    """Bump every due intent and print a pull-request body (markdown) on stdout; with
+    ``commit``, commit them all in one commit (one set of trailers per secret)."""
     root = root or workspace.find_root()
+    if commit:
+        check_work_tree(root)
     try:
         window = parse_duration(within)
     except ValueError:
@@ -164,6 +225,7 @@ def rotate_due(
         output.info("gitrot: nothing is due")
         return 0
     rows = []
+    rotated: list[tuple[str, int, bool]] = []
     supplied: list[str] = []
     for item in items:
         if not isinstance(repo.load_intent(Path(root), item.path).value, GeneratedValue):
@@ -181,6 +243,7 @@ def rotate_due(
         age, limit = format_duration(item.age), format_duration(item.max_age)
         rows.append(f"| `{item.name}` | {old} → {new} | {last} | {age} | {limit} | {status} |")
         output.info(f"gitrot: {item.name}: version {old} -> {new}")
+        rotated.append((item.name, new, emergency))
     for name in supplied:
         output.info(
             f"gitrot: {name} is due but its value is supplied by a person: "
@@ -188,6 +251,9 @@ def rotate_due(
         )
     if not rows:
         return 0
+    if commit:
+        paths = [intents.intent_path(name) for name, _, _ in rotated]
+        commit_rotation(root, paths, reason, rotated)
     count = len(rows)
     output.data(
         f"## Scheduled credential rotation: {count} secret{'s' if count != 1 else ''}\n\n"

@@ -31,7 +31,19 @@ _CHUNK = 1 << 16  # a read of the pipe; 64 KiB stays below malloc's mmap thresho
 _PIPE = 1 << 20  # the pipe git writes to (Linux: F_SETPIPE_SZ), about 0.2 s of git log
 _PAUSE = 0.02  # between the drain thread's reads
 #: the variables of the outer repository that a child keeps: identity and transport
-_KEEP = ("GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY")
+_KEEP = (
+    "GIT_EXEC_PATH",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+)
 
 
 def find_git() -> str | None:
