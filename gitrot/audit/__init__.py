@@ -6,5 +6,6 @@ pass over git log and the reconciler's notes), ``ledger`` (rows per secret versi
 through gpg), ``compliance`` (age over time against max age, pure), ``verify`` (what
 ``--verify`` fails on), ``render`` (table, json, csv, markdown, html).
 
-Imports: gitrot.core, gitrot.git, gitrot.files, gitrot.policy, gitrot.errors, gitrot.output.
+Imports: gitrot.core, gitrot.codec, gitrot.git, gitrot.files, gitrot.policy, gitrot.errors,
+gitrot.output.
 """

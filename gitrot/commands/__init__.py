@@ -24,4 +24,5 @@ COMMANDS = (
     "decrypt",
     "updatekeys",
     "rekey",
+    "audit",
 )

@@ -79,7 +79,7 @@ class History:
             args += ["--class", CLASS, "--consumer", "api", "--environment", env]
             assert cli(history.root, *args) == 0
         history.git("add", "-A")
-        history.git("commit", "-q", "--no-verify", "-m", "Policy repository", when=T0)
+        history.git("commit", "-q", "--no-verify", "-m", "Policy repository", who=who, when=T0)
         return history
 
     def tick(self, seconds: int = 3600) -> int:

@@ -1,0 +1,314 @@
+"""The main branch's history in one ``git log`` pass, and the reconciler's notes
+(docs/audit.md, "How the ledger is read").
+
+``git log --full-history --sparse`` lists every commit reachable from the main branch with
+its parents (side branches included, through their merges) and, with
+``--diff-merges=first-parent``, the raw changes of each under the policy's ``secrets/``: a
+merge is compared with its first parent, so the first-parent commits of main show what
+each brought in. The walk and the tree diffs run in git (C), streamed; only the blobs of
+intent files that changed are read (pygit2), and only the commits that touched an intent
+(or brought one into main) are read, lazily. The notes of ``refs/notes/gitrot`` are listed
+by one ``git notes list`` and read from the object database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gitrot.codec import yaml_parse
+from gitrot.codec.tree import Map
+from gitrot.codec.yaml_scan import scan_field
+from gitrot.core.layout import SECRETS_PREFIX
+from gitrot.errors import GitrotError, InputError
+from gitrot.git.blobs import is_intent_file, spec_version
+from gitrot.git.process import GitStream, run_git, split_nul
+from gitrot.git.repository import repo_location
+from gitrot.git.state import NOTES_REF
+
+if TYPE_CHECKING:  # pygit2 is imported where it is used
+    from gitrot.git.repository import Repo
+
+_PERSON = re.compile(rb"(.*?) ?<([^>]*)> (-?\d+)(?: [+-]\d{4})?")
+_NOT_BLOB = (b"000000", b"040000", b"160000")
+
+
+@dataclass(frozen=True)
+class IntentChange:
+    """One intent file a commit changed (against its first parent): its path, blob ids
+    (None: absent on that side) and versions (None: absent or unreadable)."""
+
+    path: str
+    old_blob: str | None
+    new_blob: str | None
+    old_version: int | None
+    new_version: int | None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What the ledger reads of one commit (times in epoch seconds)."""
+
+    id: str
+    parents: tuple[str, ...]
+    author: str  # "Name <email>"
+    author_time: int
+    committer: str
+    committer_time: int
+    message: str
+    signed: bool  # carries a gpgsig header (SSH or GPG)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """An intent's audit facts at one commit."""
+
+    reason: str = ""
+    emergency: bool = False
+    environment: str | None = None
+    rotation_class: str = ""
+
+
+@dataclass
+class History:
+    """The main branch as the ledger reads it.
+
+    ``first_parent``: the first-parent commits of main, oldest first (``position`` their
+    index); ``introduced_by``: every reachable commit -> the first-parent commit that brought
+    it into main; ``changes``: commit -> the intent files it changed (only commits with
+    some), ``order`` those commits as git listed them (newest first); ``notes``: reachable
+    commit -> its note (a JSON object), ``orphan_notes``: notes on commits main no longer
+    reaches (history rewritten).
+    """
+
+    repo: Repo
+    main: str
+    tip: str
+    secrets: str = SECRETS_PREFIX
+    first_parent: list[str] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    introduced_by: dict[str, str] = field(default_factory=dict)
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    changes: dict[str, list[IntentChange]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    notes: dict[str, dict[str, object]] = field(default_factory=dict)
+    orphan_notes: list[str] = field(default_factory=list)
+    _commits: dict[str, CommitInfo] = field(default_factory=dict)
+    _facts: dict[str, Facts] = field(default_factory=dict)
+
+    def commit(self, commit_id: str) -> CommitInfo:
+        """One commit, read once from the object database."""
+        found = self._commits.get(commit_id)
+        if found is None:
+            data = self.repo.odb.read(commit_id)[1]
+            found = parse_commit(commit_id, data)
+            self._commits[commit_id] = found
+        return found
+
+    def facts(self, blob: str) -> Facts:
+        """The audit facts of the intent in ``blob``."""
+        found = self._facts.get(blob)
+        if found is None:
+            found = intent_facts(self.repo.odb.read(blob)[1])
+            self._facts[blob] = found
+        return found
+
+
+def read_history(repo: Repo, main: str, *, prefix: str = "") -> History:
+    """The history of ``main`` (a branch name or any revision) and the notes; ``prefix`` is
+    where the policy repository sits in the git tree (``""`` or ``"infra/policy/"``).
+    InputError when ``main`` names no commit."""
+    tip = resolve_main(repo, main)
+    history = History(repo=repo, main=main, tip=tip, secrets=prefix + SECRETS_PREFIX)
+    _walk(history, history.secrets)
+    _first_parents(history)
+    _read_notes(history)
+    return history
+
+
+def resolve_main(repo: Repo, main: str) -> str:
+    result = run_git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{main}^{{commit}}"],
+        git_dir=repo.path,
+    )
+    if result.returncode != 0:
+        raise InputError(
+            f"--main {main!r} names no commit in this repository",
+            where=repo_location(repo),
+            hint="give the branch the reconciler follows, e.g. --main main",
+        )
+    return result.stdout.decode().strip()
+
+
+def _walk(history: History, secrets: str) -> None:
+    args = ["log", history.tip, "--full-history", "--sparse", "--no-renames", "--raw"]
+    args += ["--no-abbrev", "-z", "--no-color", "--no-show-signature", "--no-mailmap"]
+    args += ["--diff-merges=first-parent", "--no-ext-diff", "--format=%x01%H%x00%P%x00"]
+    args += ["--", f":(top,literal){secrets}"]
+    versions: dict[bytes, int | None] = {}
+    odb = history.repo.odb
+
+    def version(hex_id: bytes) -> int | None:
+        if hex_id not in versions:
+            versions[hex_id] = spec_version(odb.read(hex_id.decode())[1])
+        return versions[hex_id]
+
+    parents = history.parents
+    with GitStream(args, git_dir=history.repo.path, where=repo_location(history.repo)) as git:
+        tokens = split_nul(git.chunks())
+        current = ""
+        for token in tokens:
+            if token[:1] == b"\x01":
+                current = token[1:].decode()
+                parents[current] = tuple(next(tokens).decode().split())
+            elif token[:1] == b":" or token[:2] == b"\n:":
+                path = next(tokens).decode("utf-8", "surrogateescape")
+                if not is_intent_file(path):
+                    continue
+                old_mode, new_mode, old_hex, new_hex, _ = token.strip().split(b" ", 4)
+                old = None if old_mode[1:] in _NOT_BLOB else old_hex
+                new = None if new_mode in _NOT_BLOB else new_hex
+                change = IntentChange(
+                    path,
+                    None if old is None else old.decode(),
+                    None if new is None else new.decode(),
+                    None if old is None else version(old),
+                    None if new is None else version(new),
+                )
+                if current not in history.changes:
+                    history.changes[current] = []
+                    history.order.append(current)
+                history.changes[current].append(change)
+
+
+def _first_parents(history: History) -> None:
+    """The first-parent chain of main, and which of its commits brought in each commit."""
+    parents = history.parents
+    chain: list[str] = []
+    commit: str | None = history.tip
+    while commit is not None and commit in parents:
+        chain.append(commit)
+        above = parents[commit]
+        commit = above[0] if above else None
+    chain.reverse()
+    history.first_parent = chain
+    history.position = {c: i for i, c in enumerate(chain)}
+    brought = history.introduced_by
+    for merge in chain:
+        brought[merge] = merge
+        stack = list(parents[merge][1:])
+        while stack:
+            side = stack.pop()
+            if side in brought or side not in parents:
+                continue
+            brought[side] = merge
+            stack.extend(parents[side])
+
+
+def _read_notes(history: History) -> None:
+    result = run_git(["notes", "--ref", NOTES_REF, "list"], git_dir=history.repo.path)
+    if result.returncode != 0:
+        return  # no notes ref
+    odb = history.repo.odb
+    for line in result.stdout.decode().splitlines():
+        blob, _, commit = line.partition(" ")
+        if commit not in history.parents:
+            history.orphan_notes.append(commit)
+            continue
+        try:
+            data = json.loads(odb.read(blob)[1])
+        except (ValueError, RecursionError, KeyError):
+            continue
+        if isinstance(data, dict):
+            history.notes[commit] = data
+    history.orphan_notes.sort()
+
+
+def parse_commit(commit_id: str, data: bytes) -> CommitInfo:
+    """A raw commit object: parents, author, committer, message, whether it is signed."""
+    head, _, body = data.partition(b"\n\n")
+    parents: list[str] = []
+    author = committer = (b"", b"", 0)
+    signed = False
+    encoding = "utf-8"
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"parent":
+            parents.append(value.decode())
+        elif key == b"author":
+            author = _person(value)
+        elif key == b"committer":
+            committer = _person(value)
+        elif key in (b"gpgsig", b"gpgsig-sha256"):
+            signed = True
+        elif key == b"encoding":
+            encoding = value.decode("ascii", "replace")
+    try:
+        message = body.decode(encoding, "replace")
+    except LookupError:
+        message = body.decode("utf-8", "replace")
+    return CommitInfo(
+        id=commit_id,
+        parents=tuple(parents),
+        author=_who(author),
+        author_time=author[2],
+        committer=_who(committer),
+        committer_time=committer[2],
+        message=message,
+        signed=signed,
+    )
+
+
+def _person(value: bytes) -> tuple[bytes, bytes, int]:
+    match = _PERSON.fullmatch(value)
+    if match is None:
+        return value, b"", 0
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def _who(person: tuple[bytes, bytes, int]) -> str:
+    name = person[0].decode("utf-8", "replace")
+    return f"{name} <{person[1].decode('utf-8', 'replace')}>"
+
+
+def intent_facts(data: bytes) -> Facts:
+    """reason, emergency, environment and class of an intent: a line scan of the layout
+    gitrot writes, the YAML parser for anything else."""
+    reason = scan_field(data, b"spec", b"reason")
+    klass = scan_field(data, b"metadata", b"class")
+    emergency = scan_field(data, b"spec", b"emergency")
+    environment = scan_field(data, b"metadata", b"environment")
+    if (
+        reason is not None
+        and klass is not None
+        and (emergency is not None or b"emergency:" not in data)
+        and (environment is not None or b"environment:" not in data)
+    ):
+        return Facts(
+            reason=reason.decode("utf-8", "replace"),
+            emergency=emergency == b"true",
+            environment=None if environment is None else environment.decode("utf-8", "replace"),
+            rotation_class=klass.decode("utf-8", "replace"),
+        )
+    return _parsed_facts(data)
+
+
+def _parsed_facts(data: bytes) -> Facts:
+    try:
+        docs = yaml_parse.parse(data.decode("utf-8"))
+    except (GitrotError, UnicodeDecodeError, ValueError):
+        return Facts()
+    top = docs[0] if docs and isinstance(docs[0], Map) else None
+    spec = top.get("spec") if top is not None else None
+    meta = top.get("metadata") if top is not None else None
+    spec = spec if isinstance(spec, Map) else Map()
+    meta = meta if isinstance(meta, Map) else Map()
+    environment = meta.get("environment")
+    return Facts(
+        reason=str(spec.get("reason") or ""),
+        emergency=spec.get("emergency") is True,
+        environment=str(environment) if environment is not None else None,
+        rotation_class=str(meta.get("class") or ""),
+    )
