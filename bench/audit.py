@@ -274,7 +274,6 @@ def main() -> None:
     by_git = dict(line.split() for line in statuses.splitlines())
     ids = list(by_git)
     from gitrot.audit.signatures import check_commits
-
     from gitrot.git.repository import open_repo
 
     opened = open_repo(str(repo))
