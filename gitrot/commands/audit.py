@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import time
 from datetime import UTC, datetime
 
-from gitrot import output
-from gitrot.audit import verify
+from gitrot import output, ui
+from gitrot.audit import table, verify
 from gitrot.audit.compliance import MAX_AGE_RULE, as_json, assess
 from gitrot.audit.history import read_history
 from gitrot.audit.ledger import build_ledger, by_secret, signature_check
@@ -57,22 +58,30 @@ def run(args: argparse.Namespace) -> int:
     if since is not None and until is not None and since > until:
         raise InputError("--since is after --until")
     root = workspace.find_root()
-    allowed = read_allowed(args.allowed_signers)
-    repo = open_repo(root)
-    main = args.main or default_main(root)
-    history = read_history(repo, main, prefix=workspace.top_prefix(root))
-    check = signature_check(allowed, args.allowed_signers or "allowed signers file")
-    rows = [
-        row
-        for row in build_ledger(history, signatures=check)
-        if (args.secret is None or fnmatch.fnmatchcase(row.secret, args.secret))
-        and (args.environment is None or row.environment == args.environment)
-    ]
-    end = until if until is not None else int(time.time())
     config = files.load_config(root)
-    waivers = load_waivers(root, config.waivers_path, {MAX_AGE_RULE})[0]
-    known = [row for row in rows if (row.merged_at or row.authored_at) <= end]
-    compliance = assess(by_secret(known), config.classes, waivers, since=since, until=end)
+    settings = config.audit
+    signers_path = args.allowed_signers or (
+        os.path.join(root, settings.allowed_signers) if settings.allowed_signers else None
+    )
+    allowed = read_allowed(signers_path)
+    repo = open_repo(root)
+    main = args.main or settings.main or default_main(root)
+    with ui.progress("audit: history, signatures, ledger", total=3) as bar:
+        history = read_history(repo, main, prefix=workspace.top_prefix(root))
+        bar(1)
+        check = signature_check(allowed, signers_path or "allowed signers file")
+        rows = [
+            row
+            for row in build_ledger(history, signatures=check)
+            if (args.secret is None or fnmatch.fnmatchcase(row.secret, args.secret))
+            and (args.environment is None or row.environment == args.environment)
+        ]
+        bar(2)
+        end = until if until is not None else int(time.time())
+        waivers = load_waivers(root, config.waivers_path, {MAX_AGE_RULE})[0]
+        known = [row for row in rows if (row.merged_at or row.authored_at) <= end]
+        compliance = assess(by_secret(known), config.classes, waivers, since=since, until=end)
+        bar(3)
     problems = []
     if args.verify:
         reconciled = _reconciled(root)
@@ -82,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             notes_unreachable=history.orphan_notes,
             reconciled=reconciled,
             reconciled_ok=reconciled is None or reconciled in history.parents,
+            require_signatures=settings.require_signatures,
             compliance=compliance,
         )
     shown = [row for row in known if since is None or (row.merged_at or row.authored_at) >= since]
@@ -89,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     text = render(report, args.fmt)
     if args.output:
         write_output(args.output, text)
+    elif args.fmt == "table":  # rich draws it on a terminal; the plain text elsewhere
+        cells, styles = table.cells(report.rows)
+        ui.table(table.COLUMNS, cells, plain=text, styles=styles, title="gitrot audit")
     else:
         output.data(text)
     for problem in problems:
