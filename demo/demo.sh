@@ -6,6 +6,7 @@ set -euo pipefail
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
+project=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -192,8 +193,10 @@ git add -A && GIT_AUTHOR_DATE=$month_ago GIT_COMMITTER_DATE=$month_ago git -c us
 show gitrot reconcile
 echo "the directory stops answering: the rotation's test fails, the new version stays pending and"
 echo "the current password is untouched (exit 3):"
-gitrot rotate ldap/app-password --reason "Quarterly rotation CHG-4100" >/dev/null
-git -c user.name=Dev -c user.email=dev@example.com commit -qam "Rotate ldap/app-password (CHG-4100)"
+echo "(gitrot rotate --commit writes the commit itself, with trailers an auditor can list with plain git)"
+show env GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.com \
+  gitrot rotate ldap/app-password --reason "Quarterly rotation CHG-4100" --commit
+git --no-pager log -1 --format='%s%n%n%b' | sed 's/^/    /'
 touch "$work/ldap/down"
 set +e
 show gitrot reconcile; echo "exit code: $?"
@@ -289,5 +292,16 @@ show sops -d app.enc.env
 printf '{"api": {"token": "t0k3n", "ttl": 3600}}' > api.json
 gitrot encrypt api.json --age "$recipient" -o api.enc.json
 show gitrot decrypt api.enc.json --extract '["api"]["ttl"]'; echo
+
+step "15. The audit: git history is the ledger"
+cd "$work/policy"
+echo "with plain git: the rotations gitrot rotate --commit wrote, and the reconciler's notes"
+show git --no-pager log --format='%h %(trailers:key=Gitrot-Secret,valueonly,separator=%x2C) %(trailers:key=Gitrot-Version,valueonly)' --grep=Gitrot-Secret
+git --no-pager log --notes=gitrot -1 --format='%h %s%n%N' | cut -c1-120 | head -4
+echo "with gitrot: who rotated what, when, why, approved by whom, applied when, signed by whom"
+show gitrot audit
+mkdir -p "$project/build/demo"
+show gitrot audit --format html --output "$project/build/demo/audit.html"
+echo "the html report (one self-contained file, a timeline chart per secret): $project/build/demo/audit.html"
 
 step "done"
