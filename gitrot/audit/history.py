@@ -5,10 +5,12 @@
 its parents (side branches included, through their merges) and, with
 ``--diff-merges=first-parent``, the raw changes of each under the policy's ``secrets/``: a
 merge is compared with its first parent, so the first-parent commits of main show what
-each brought in. The walk and the tree diffs run in git (C), streamed; only the blobs of
-intent files that changed are read (pygit2), and only the commits that touched an intent
-(or brought one into main) are read, lazily. The notes of ``refs/notes/gitrot`` are listed
-by one ``git notes list`` and read from the object database.
+each brought in. The walk and the tree diffs run in git (C); its output is read as it
+comes, and while git walks on, the Python side reads what the ledger needs of each commit
+that changed an intent: the intent blobs (pygit2; each once, for its version and its audit
+facts together), the commit itself and its approval trailers. The notes of
+``refs/notes/gitrot`` are listed by one ``git notes list`` and read from the object
+database.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gitrot.audit import trailers
 from gitrot.codec import yaml_parse
 from gitrot.codec.tree import Map
 from gitrot.core.layout import SECRETS_PREFIX
@@ -30,6 +33,8 @@ from gitrot.git.state import NOTES_REF
 if TYPE_CHECKING:  # pygit2 is imported where it is used
     from gitrot.git.repository import Repo
 
+_APPROVED, _REVIEWED = trailers.APPROVED_BY.lower(), trailers.REVIEWED_BY.lower()
+_REVIEW_KEYS = {_APPROVED: trailers.APPROVED_BY, _REVIEWED: trailers.REVIEWED_BY}
 _PERSON = re.compile(rb"(.*?) ?<([^>]*)> (-?\d+)(?: [+-]\d{4})?")
 _NOT_BLOB = (b"000000", b"040000", b"160000")
 
@@ -96,15 +101,26 @@ class History:
     orphan_notes: list[str] = field(default_factory=list)
     _commits: dict[str, CommitInfo] = field(default_factory=dict)
     _facts: dict[str, Facts] = field(default_factory=dict)
+    _reviews: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _raw: dict[str, bytes] = field(default_factory=dict)
 
     def commit(self, commit_id: str) -> CommitInfo:
         """One commit, read once from the object database."""
         found = self._commits.get(commit_id)
         if found is None:
-            data = self.repo.odb.read(commit_id)[1]
+            data = self._raw[commit_id] = self.repo.odb.read(commit_id)[1]
             found = parse_commit(commit_id, data)
             self._commits[commit_id] = found
         return found
+
+    def raw_commit(self, commit_id: str) -> tuple[int, bytes]:
+        """``(object type, raw object)``, as ``repo.odb.read`` gives it: once per commit
+        :meth:`commit` read, from memory."""
+        raw = self._raw.get(commit_id)
+        if raw is None:
+            kind, data = self.repo.odb.read(commit_id)
+            return int(kind), bytes(data)
+        return 1, raw  # GIT_OBJECT_COMMIT: commit() read it as one
 
     def facts(self, blob: str) -> Facts:
         """The audit facts of the intent in ``blob``."""
@@ -112,6 +128,28 @@ class History:
         if found is None:
             found = intent_facts(self.repo.odb.read(blob)[1])
             self._facts[blob] = found
+        return found
+
+    def keep_facts(self, blob: str, data: bytes) -> None:
+        """The audit facts of ``blob``, whose ``data`` the caller read anyway."""
+        if blob not in self._facts:
+            self._facts[blob] = intent_facts(data)
+
+    def reviews(self, commit_id: str) -> list[tuple[str, str]]:
+        """The ``Approved-by:`` and ``Reviewed-by:`` trailers of a commit's message, every
+        occurrence in order, as (the key as :mod:`gitrot.audit.trailers` names it, value)."""
+        found = self._reviews.get(commit_id)
+        if found is None:
+            message = self.commit(commit_id).message
+            lowered = message.lower()  # most messages have neither: no trailer parse
+            found = []
+            if _APPROVED in lowered or _REVIEWED in lowered:
+                found = [
+                    (_REVIEW_KEYS[t.key.lower()], t.value)
+                    for t in trailers.parse(message)
+                    if t.key.lower() in _REVIEW_KEYS
+                ]
+            self._reviews[commit_id] = found
         return found
 
 
@@ -142,48 +180,83 @@ def resolve_main(repo: Repo, main: str) -> str:
 
 
 def _walk(history: History, secrets: str) -> None:
+    """Stream git's output, reading each chunk's records as they arrive: the Python work
+    (the changed intents' blobs, the commits that changed them) runs while git walks on."""
     args = ["log", history.tip, "--full-history", "--sparse", "--no-renames", "--raw"]
     args += ["--no-abbrev", "-z", "--no-color", "--no-show-signature", "--no-mailmap"]
     args += ["--diff-merges=first-parent", "--no-ext-diff", "--format=%x01%H%x00%P%x00"]
     args += ["--", f":(top,literal){secrets}"]
-    versions: dict[bytes, int | None] = {}
-    odb = history.repo.odb
-
-    def version(hex_id: bytes) -> int | None:
-        if hex_id not in versions:
-            versions[hex_id] = spec_version(odb.read(hex_id.decode())[1])
-        return versions[hex_id]
-
-    parents = history.parents
+    reader = _Records(history)
     with GitStream(args, git_dir=history.repo.path, where=repo_location(history.repo)) as git:
-        data = b"".join(git.chunks())  # split in C below: ~10 bytes a commit without changes
-    for record in data.split(b"\x01")[1:]:
-        fields = record.split(b"\0")
-        current = fields[0].decode()
-        parents[current] = tuple(fields[1].decode().split())
-        if len(fields) <= 4:  # id, parents and the two empty fields: no changes
-            continue
-        for at in range(2, len(fields) - 1):
-            token = fields[at]
-            if token[:1] != b":" and token[:2] != b"\n:":
+        rest = b""
+        for chunk in git.chunks():
+            block = rest + chunk
+            cut = block.rfind(b"\x01")  # each record starts with one: the last may go on
+            if cut > 0:
+                reader.read(block[:cut])
+                block = block[cut:]
+            rest = block
+        reader.read(rest)
+
+
+class _Records:
+    """The records of :func:`_walk`'s ``git log``: ``\\x01id\\0parents\\0``, then the raw
+    changes (``\\0:modes ids status\\0path``) of a commit that changed something."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.versions: dict[bytes, int | None] = {}
+        self.odb = history.repo.odb
+
+    def version(self, hex_id: bytes) -> int | None:
+        """The blob's ``spec.version``; its audit facts are kept too, from the same read
+        (git lists newest first: a change's old side is mostly an older change's new one)."""
+        versions = self.versions
+        if hex_id in versions:
+            return versions[hex_id]
+        blob = hex_id.decode()
+        data = self.odb.read(blob)[1]
+        found = versions[hex_id] = spec_version(data)
+        self.history.keep_facts(blob, data)
+        return found
+
+    def read(self, block: bytes) -> None:
+        history = self.history
+        parents = history.parents
+        for record in block.split(b"\x01"):
+            if not record:
                 continue
-            path = fields[at + 1].decode("utf-8", "surrogateescape")
-            if not is_intent_file(path):
+            fields = record.split(b"\0")
+            current = fields[0].decode()
+            parents[current] = tuple(fields[1].decode().split())
+            if len(fields) <= 4:  # id, parents and the two empty fields: no changes
                 continue
-            old_mode, new_mode, old_hex, new_hex, _ = token.strip().split(b" ", 4)
-            old = None if old_mode[1:] in _NOT_BLOB else old_hex
-            new = None if new_mode in _NOT_BLOB else new_hex
-            change = IntentChange(
-                path,
-                None if old is None else old.decode(),
-                None if new is None else new.decode(),
-                None if old is None else version(old),
-                None if new is None else version(new),
-            )
-            if current not in history.changes:
-                history.changes[current] = []
+            changes: list[IntentChange] = []
+            for at in range(2, len(fields) - 1):
+                token = fields[at]
+                if token[:1] != b":" and token[:2] != b"\n:":
+                    continue
+                path = fields[at + 1].decode("utf-8", "surrogateescape")
+                if not is_intent_file(path):
+                    continue
+                old_mode, new_mode, old_hex, new_hex, _ = token.strip().split(b" ", 4)
+                old = None if old_mode[1:] in _NOT_BLOB else old_hex
+                new = None if new_mode in _NOT_BLOB else new_hex
+                old_version = None if old is None else self.version(old)
+                new_version = None if new is None else self.version(new)
+                changes.append(
+                    IntentChange(
+                        path,
+                        None if old is None else old.decode(),
+                        None if new is None else new.decode(),
+                        old_version,
+                        new_version,
+                    )
+                )
+            if changes:
+                history.changes[current] = changes
                 history.order.append(current)
-            history.changes[current].append(change)
+                history.reviews(current)  # the commit, read now: git is still walking
 
 
 def _first_parents(history: History) -> None:

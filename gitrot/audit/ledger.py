@@ -14,13 +14,17 @@ records the version; deliveries come from every such note (the latest per trigge
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
-from gitrot.audit import trailers
 from gitrot.audit.history import History, IntentChange
 from gitrot.audit.model import UNCHECKED, UNSIGNED, Approval, Delivery, LedgerRow, Signature
 from gitrot.audit.signatures import check_commits
+
+if TYPE_CHECKING:
+    from gitrot.git.repository import Repo
 
 #: ``(repo, commit ids, trusted times) -> {commit: Signature}``
 SignatureCheck = Callable[[History, list[str], Mapping[str, int]], dict[str, Signature]]
@@ -65,15 +69,53 @@ def signature_check(allowed_signers: str | None, path: str) -> SignatureCheck:
     def check(
         history: History, commits: list[str], trusted: Mapping[str, int]
     ) -> dict[str, Signature]:
-        return check_commits(
-            history.repo,
-            commits,
-            allowed_signers=allowed_signers,
-            trusted_times=trusted,
-            allowed_signers_path=path,
-        )
+        def part(some: list[str]) -> dict[str, Signature]:
+            return check_commits(
+                cast("Repo", _Commits(history)),  # the raw commits history read already
+                some,
+                allowed_signers=allowed_signers,
+                trusted_times=trusted,
+                allowed_signers_path=path,
+            )
+
+        if len(commits) < PARALLEL_MIN or any(_PGP in history.raw_commit(c)[1] for c in commits):
+            return part(commits)  # gpg runs one at a time
+        # SSH signatures verify without the GIL: half of them in a second thread
+        half = len(commits) // 2
+        found: list[dict[str, Signature]] = []
+        failed: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                found.append(part(commits[half:]))
+            except BaseException as exc:  # raised again below, in the caller
+                failed.append(exc)
+
+        thread = threading.Thread(target=second, name="gitrot-signatures")
+        thread.start()
+        try:
+            first = part(commits[:half])
+        finally:
+            thread.join()
+        if failed:
+            raise failed[0]
+        return first | found[0]
 
     return check
+
+
+#: commits below which one thread checks every signature
+PARALLEL_MIN = 256
+_PGP = b"-----BEGIN PGP "
+
+
+class _Commits:
+    """What :func:`~gitrot.audit.signatures.check_commits` reads of a repository
+    (``repo.odb.read``), served from :meth:`History.raw_commit`."""
+
+    def __init__(self, history: History) -> None:
+        self.odb = self
+        self.read = history.raw_commit
 
 
 def unchecked(
@@ -116,9 +158,9 @@ class _Index:
             setter, blob = self.setter(merge, change.path, version) or (merge, blob)
         info = history.commit(setter)
         facts = history.facts(blob or change.new_blob or "")
-        approvals = _approvals(setter, info.message)
+        approvals = [Approval(v, k, setter) for k, v in history.reviews(setter)]
         if setter != merge:
-            approvals += _approvals(merge, merge_info.message)
+            approvals += [Approval(v, k, merge) for k, v in history.reviews(merge)]
         if len(merge_info.parents) > 1:
             approvals.append(Approval(merge_info.committer, "merge", merge))
         row = LedgerRow(
@@ -159,15 +201,6 @@ class _Index:
                         return commit, change.new_blob
                     fallback = fallback or (commit, change.new_blob)
         return fallback
-
-
-def _approvals(commit: str, message: str) -> list[Approval]:
-    found = trailers.parse(message)
-    keys = {
-        trailers.APPROVED_BY.lower(): trailers.APPROVED_BY,
-        trailers.REVIEWED_BY.lower(): trailers.REVIEWED_BY,
-    }
-    return [Approval(t.value, keys[t.key.lower()], commit) for t in found if t.key.lower() in keys]
 
 
 _Noted = tuple[int, str, dict[str, object], dict[str, object]]
