@@ -78,33 +78,39 @@ def signature_check(allowed_signers: str | None, path: str) -> SignatureCheck:
                 allowed_signers_path=path,
             )
 
-        if len(commits) < PARALLEL_MIN or any(_PGP in history.raw_commit(c)[1] for c in commits):
-            return part(commits)  # gpg runs one at a time
+        # a commit without any signature header is unsigned, as check_commits would say
+        signed = [c for c in commits if history.commit(c).signed]
+        unsigned = dict.fromkeys(
+            set(commits) - set(signed), Signature(UNSIGNED, detail=NO_SIGNATURE)
+        )
+        if len(signed) < PARALLEL_MIN or any(_PGP in history.raw_commit(c)[1] for c in signed):
+            return unsigned | part(signed)  # gpg runs one at a time; a bad file still fails
         # SSH signatures verify without the GIL: half of them in a second thread
-        half = len(commits) // 2
+        half = len(signed) // 2
         found: list[dict[str, Signature]] = []
         failed: list[BaseException] = []
 
         def second() -> None:
             try:
-                found.append(part(commits[half:]))
+                found.append(part(signed[half:]))
             except BaseException as exc:  # raised again below, in the caller
                 failed.append(exc)
 
         thread = threading.Thread(target=second, name="gitrot-signatures")
         thread.start()
         try:
-            first = part(commits[:half])
+            first = part(signed[:half])
         finally:
             thread.join()
         if failed:
             raise failed[0]
-        return first | found[0]
+        return unsigned | first | found[0]
 
     return check
 
 
-#: commits below which one thread checks every signature
+NO_SIGNATURE = "no signature"  # the detail of check_commits' unsigned commits
+#: signed commits below which one thread checks every signature
 PARALLEL_MIN = 256
 _PGP = b"-----BEGIN PGP "
 
@@ -126,7 +132,7 @@ def unchecked(
     return {
         c: Signature(UNCHECKED, detail="not checked")
         if history.commit(c).signed
-        else Signature(UNSIGNED, detail="no signature")
+        else Signature(UNSIGNED, detail=NO_SIGNATURE)
         for c in commits
     }
 
