@@ -45,6 +45,7 @@ from tests.reconcile.test_faults_rotation import (
     check_rotators_noted,
     check_source,
     check_told_after_promotion,
+    kill_point,
     left_at,
     name_the_rotators,
     source_log,
@@ -155,10 +156,10 @@ def test_killed_anywhere_with_a_rotator_on_openbao(
     kills = Kills()
     checked: set[tuple[str, int]] = set()
     try:
-        for _ in range(KILLS):
+        for round_ in range(KILLS):
             head = bump(repo, SEALED_EVERY)
             process = start(repo.root, "reconcile", "--jobs", JOBS, env=env)
-            time.sleep(rng.uniform(0, length))
+            kill_point(rng, round_, process, folder, length)
             process.send_signal(signal.SIGKILL)
             _, stderr = process.communicate(timeout=60)
             assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()

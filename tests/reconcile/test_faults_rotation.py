@@ -26,6 +26,7 @@ import hashlib
 import json
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -111,6 +112,26 @@ def name_the_rotators(repo: PolicyRepo, folder: Path) -> str:
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def kill_point(
+    rng: random.Random, round_: int, process: subprocess.Popen[bytes], folder: Path, length: float
+) -> None:
+    """Sleep until the kill of round ``round_``: on even rounds a uniform point of an
+    uninterrupted run's ``length``; on odd ones a uniform point of half that length after
+    the source logged its first line of this run (a step under way), so a machine slowed by
+    other work still gets kills in the middle of rotations, not only before them."""
+    if round_ % 2 == 0:
+        time.sleep(rng.uniform(0, length))
+        return
+    log = folder / "source.log"
+    before = log.stat().st_size if log.exists() else 0
+    deadline = time.monotonic() + max(10 * length, 10.0)
+    while process.poll() is None and time.monotonic() < deadline:
+        if log.exists() and log.stat().st_size > before:
+            break
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, length / 2))
 
 
 def source_log(folder: Path) -> SourceLog:
@@ -251,10 +272,10 @@ def test_killed_anywhere_with_a_rotator_a_normal_run_converges(
     previous = repo.head()
     kills = Kills()
     checked: set[tuple[str, int]] = set()
-    for _ in range(KILLS):
+    for round_ in range(KILLS):
         head = bump(repo, SEALED_EVERY)
         process = start(repo.root, "reconcile", "--jobs", JOBS, env=env)
-        time.sleep(rng.uniform(0, length))
+        kill_point(rng, round_, process, folder, length)
         process.send_signal(signal.SIGKILL)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()

@@ -155,7 +155,7 @@ def test_an_alternating_rotator_refuses(change: dict[str, Any], option: str, wor
 
 
 def test_a_literal_admin_password_is_refused_without_repeating_it() -> None:
-    error = refusal({**SINGLE, "admin_password": "hunter2-literal"})
+    error = refusal({**SINGLE, "admin_password": "hunter2-literal"})  # gitrot: allow made up
     assert error.option == "admin_password"
     assert "must not hold a password" in error.message
     assert "{env: VARIABLE}" in error.hint
