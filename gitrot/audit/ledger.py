@@ -48,18 +48,34 @@ def build_ledger(history: History, *, signatures: SignatureCheck | None = None) 
             rows.append(index.row(position, merge, change, version))
     if rows:
         check = signatures or unchecked
-        trusted: dict[str, int] = {}
-        for row in rows:
-            when = row.applied_at if row.applied_at is not None else row.merged_at
-            for commit in (row.commit, row.merge_commit):
-                if commit is not None and when is not None:
-                    trusted.setdefault(commit, when)
-        found = check(history, sorted(trusted), trusted)
+        commits, trusted = trusted_times(rows)
+        found = check(history, commits, trusted)
         for row in rows:
             for commit in {row.commit, row.merge_commit} - {None}:
                 assert commit is not None  # noqa: S101 - filtered above
                 row.signatures[commit] = found.get(commit, Signature(UNCHECKED))
     return rows
+
+
+def trusted_times(rows: list[LedgerRow]) -> tuple[list[str], dict[str, int]]:
+    """Every commit the rows involve, and for each a time its signer cannot set, where
+    there is one: the reconciler's note (``applied_at``); else, for a branch commit, the
+    time of the merge that brought it into main (made by someone else). A commit that is
+    its own merge (a direct push, a squash merge, the merge commit) and was never applied
+    has none: its key is then judged at its own committer date, which the signature's
+    ``detail`` says the signer sets."""
+    commits: set[str] = set()
+    trusted: dict[str, int] = {}
+    for row in rows:
+        for commit in (row.commit, row.merge_commit):
+            if commit is None:
+                continue
+            commits.add(commit)
+            if row.applied_at is not None:
+                trusted.setdefault(commit, row.applied_at)
+            elif commit != row.merge_commit and row.merged_at is not None:
+                trusted.setdefault(commit, row.merged_at)
+    return sorted(commits), trusted
 
 
 def signature_check(allowed_signers: str | None, path: str) -> SignatureCheck:
