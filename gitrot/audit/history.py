@@ -188,15 +188,16 @@ def _walk(history: History, secrets: str) -> None:
     args += ["--", f":(top,literal){secrets}"]
     reader = _Records(history)
     with GitStream(args, git_dir=history.repo.path, where=repo_location(history.repo)) as git:
-        rest = b""
+        pending: list[bytes] = []  # the record that goes on in the next chunk
         for chunk in git.chunks():
-            block = rest + chunk
-            cut = block.rfind(b"\x01")  # each record starts with one: the last may go on
-            if cut > 0:
-                reader.read(block[:cut])
-                block = block[cut:]
-            rest = block
-        reader.read(rest)
+            cut = chunk.rfind(b"\x01")  # each record starts with one: the last may go on
+            if cut < 0:
+                pending.append(chunk)
+                continue
+            pending.append(chunk[:cut])
+            reader.read(b"".join(pending))
+            pending = [chunk[cut:]]
+        reader.read(b"".join(pending))
 
 
 class _Records:
@@ -217,7 +218,8 @@ class _Records:
         blob = hex_id.decode()
         data = self.odb.read(blob)[1]
         found = versions[hex_id] = spec_version(data)
-        self.history.keep_facts(blob, data)
+        if found is not None:  # no version, no row: no facts
+            self.history.keep_facts(blob, data)
         return found
 
     def read(self, block: bytes) -> None:
