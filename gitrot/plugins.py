@@ -8,7 +8,11 @@ the ``entry_points.txt`` of the installed distributions directly: ``importlib.me
 costs 60-100 ms to import, more than the whole pre-commit hook may take. Only the target a
 configuration names is imported (:func:`load_target`).
 
-Imports: the standard library only.
+:class:`TypeRegistry` is the one lookup of a configured plugin type that backends and
+rotators share: gitrot's own types, those other packages register, the error when a type
+is unknown, registered twice or does not load.
+
+Imports: the standard library and gitrot.errors.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gitrot.errors import ConfigError
 
 RULES = "gitrot.rules"
 BACKENDS = "gitrot.backends"
@@ -78,3 +86,77 @@ def load_target(target: str) -> object:
     for part in attribute.strip().split(".") if attribute.strip() else ():
         obj = getattr(obj, part)
     return obj
+
+
+class TypeRegistry:
+    """The types of one plugin ``group`` configured under gitrot.yaml's ``section``
+    (``backends``, ``rotators``): gitrot's ``builtin`` ``{type: "module:attr"}`` and what
+    installed packages register. ``noun`` names one in messages ("backend"); with
+    ``final_builtins`` a package cannot claim a built-in type (it is simply gitrot's),
+    otherwise such a claim is a conflict; ``type_field`` is appended to the place an
+    unknown type is reported at (".type")."""
+
+    def __init__(
+        self,
+        group: str,
+        section: str,
+        noun: str,
+        builtin: Mapping[str, str],
+        *,
+        final_builtins: bool = False,
+        type_field: str = "",
+    ) -> None:
+        self.group = group
+        self.section = section
+        self.noun = noun
+        self.builtin = builtin
+        self.final_builtins = final_builtins
+        self.type_field = type_field
+
+    def installed(self) -> dict[str, str]:
+        """Every type available, built-in or registered: ``{type: distribution}``."""
+        found = dict.fromkeys(self.builtin, "gitrot")
+        for dist, name, _target in entry_points(self.group):
+            found.setdefault(name, dist)
+        return dict(sorted(found.items()))
+
+    def find(self, name: str, type_: str) -> tuple[str, str]:
+        """``(distribution, "module:attr")`` of ``type_``, or a ConfigError: unknown, or
+        registered by more than one distribution."""
+        if self.final_builtins and type_ in self.builtin:
+            return "gitrot", self.builtin[type_]
+        claims = {(d, target) for d, entry, target in entry_points(self.group) if entry == type_}
+        if type_ in self.builtin:
+            claims.add(("gitrot", self.builtin[type_]))  # gitrot's own entry point: one pair
+        if len(claims) > 1:
+            owners = ", ".join(sorted(f"{target} ({dist})" for dist, target in claims))
+            raise ConfigError(
+                f"{self.section}.{name}: {self.noun} type {type_!r} is registered more than "
+                f"once: {owners}",
+                hint=f"uninstall all but one of the packages registering {type_!r} in {self.group}",
+            )
+        if claims:
+            return claims.pop()
+        known = ", ".join(self.installed())
+        raise ConfigError(
+            f"{self.section}.{name}{self.type_field}: unknown {self.noun} type {type_!r} "
+            f"(installed: {known})",
+            hint=f"use one of them, or install a package that registers {type_!r} in {self.group}",
+        )
+
+    def load(self, name: str, target: str, where: str) -> Callable[..., Any]:
+        """The callable ``target`` names (``where`` describes it in errors), or a
+        ConfigError; what it returns is the caller's to check."""
+        try:
+            obj = load_target(target)
+        except Exception as exc:
+            raise ConfigError(
+                f"{self.section}.{name}: cannot load {where} ({type(exc).__name__}: {exc})",
+                hint="reinstall the package that provides it, or choose another type",
+            ) from None
+        if not callable(obj):
+            raise ConfigError(
+                f"{self.section}.{name}: {where} is not a class or callable",
+                hint="the entry point must name a class taking (name, options, context)",
+            )
+        return obj

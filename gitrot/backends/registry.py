@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 
 from gitrot.core.ports import Backend, BackendContext
 from gitrot.errors import BackendError, ConfigError, GitrotError
-from gitrot.plugins import entry_points, load_target
+from gitrot.plugins import TypeRegistry
 from gitrot.triggers.options import OptionError, plugin_options
 
 _Factory = Callable[[str, Mapping[str, object], BackendContext], object]
@@ -118,45 +118,17 @@ def _require_sdk(name: str, type_: str) -> None:
         )
 
 
+TYPES = TypeRegistry(GROUP, "backends", "backend", BUILTIN, final_builtins=False, type_field="")
+
+
 def installed_types() -> dict[str, str]:
     """Every type available, built-in or registered: ``{type: distribution}``."""
-    found = dict.fromkeys(BUILTIN, "gitrot")
-    for dist, name, _target in entry_points(GROUP):
-        found.setdefault(name, dist)
-    return dict(sorted(found.items()))
+    return TYPES.installed()
 
 
 def _find(name: str, type_: str) -> tuple[str, str]:
-    """``(distribution, "module:attr")`` of ``type_``."""
-    claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
-    if type_ in BUILTIN:
-        claims.add(("gitrot", BUILTIN[type_]))  # gitrot's own entry point is the same pair
-    if len(claims) > 1:
-        owners = ", ".join(sorted(f"{target} ({dist})" for dist, target in claims))
-        raise ConfigError(
-            f"backends.{name}: backend type {type_!r} is registered more than once: {owners}",
-            hint=f"uninstall all but one of the packages registering {type_!r} in {GROUP}",
-        )
-    if claims:
-        return claims.pop()
-    known = ", ".join(installed_types())
-    raise ConfigError(
-        f"backends.{name}: unknown backend type {type_!r} (installed: {known})",
-        hint=f"use one of them, or install a package that registers {type_!r} in {GROUP}",
-    )
+    return TYPES.find(name, type_)
 
 
 def _load(name: str, target: str, where: str) -> _Factory:
-    try:
-        obj = load_target(target)
-    except Exception as exc:
-        raise ConfigError(
-            f"backends.{name}: cannot load {where} ({type(exc).__name__}: {exc})",
-            hint="reinstall the package that provides it, or choose another type",
-        ) from None
-    if not callable(obj):
-        raise ConfigError(
-            f"backends.{name}: {where} is not a class or callable",
-            hint="the entry point must name a class taking (name, options, context)",
-        )
-    return obj  # a callable; what it returns is checked by open_backend
+    return TYPES.load(name, target, where)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from gitrot import plugins
 from gitrot.core.ports import Rotator, RotatorContext
 from gitrot.errors import ConfigError, GitrotError
-from gitrot.plugins import entry_points, load_target
+from gitrot.plugins import TypeRegistry
 from gitrot.triggers.options import OptionError, plugin_options
 
 _Factory = Callable[[str, Mapping[str, object], RotatorContext], object]
@@ -41,7 +41,6 @@ BUILTIN = {
 #: ``pip install 'gitrot[postgres]'``
 EXTRAS = {"postgres": ("postgres", "psycopg")}
 _METHODS = ("prepare", "set", "test", "close")
-_HINT = "the entry point must name a class taking (name, options, context)"
 
 
 def check_rotator(name: str, type_: str, options: Mapping[str, object]) -> None:
@@ -110,43 +109,17 @@ def _require_sdk(name: str, type_: str) -> None:
         )
 
 
+TYPES = TypeRegistry(GROUP, "rotators", "rotator", BUILTIN, final_builtins=True, type_field=".type")
+
+
 def installed_types() -> dict[str, str]:
     """Every type available, built-in or registered: ``{type: distribution}``."""
-    found = dict.fromkeys(BUILTIN, "gitrot")
-    for dist, name, _target in entry_points(GROUP):
-        found.setdefault(name, dist)
-    return dict(sorted(found.items()))
+    return TYPES.installed()
 
 
 def _find(name: str, type_: str) -> tuple[str, str]:
-    """``(distribution, "module:attr")`` of ``type_``; gitrot's own types cannot be
-    replaced by another package."""
-    if type_ in BUILTIN:
-        return "gitrot", BUILTIN[type_]
-    claims = {(dist, target) for dist, entry, target in entry_points(GROUP) if entry == type_}
-    if len(claims) > 1:
-        owners = ", ".join(sorted(f"{target} ({dist})" for dist, target in claims))
-        raise ConfigError(
-            f"rotators.{name}: rotator type {type_!r} is registered more than once: {owners}",
-            hint=f"uninstall all but one of the packages registering {type_!r} in {GROUP}",
-        )
-    if claims:
-        return claims.pop()
-    known = ", ".join(installed_types())
-    raise ConfigError(
-        f"rotators.{name}.type: unknown rotator type {type_!r} (installed: {known})",
-        hint=f"use one of them, or install a package that registers {type_!r} in {GROUP}",
-    )
+    return TYPES.find(name, type_)
 
 
 def _load(name: str, target: str, where: str) -> _Factory:
-    try:
-        obj = load_target(target)
-    except Exception as exc:
-        raise ConfigError(
-            f"rotators.{name}: cannot load {where} ({type(exc).__name__}: {exc})",
-            hint="reinstall the package that provides it, or choose another type",
-        ) from None
-    if not callable(obj):
-        raise ConfigError(f"rotators.{name}: {where} is not a class or callable", hint=_HINT)
-    return obj  # a callable; what it returns is checked by open_rotator
+    return TYPES.load(name, target, where)
