@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gitrot.errors import ConfigError
+from gitrot.errors import ConfigError, GitrotError
 
 RULES = "gitrot.rules"
 BACKENDS = "gitrot.backends"
@@ -160,3 +160,53 @@ class TypeRegistry:
                 hint="the entry point must name a class taking (name, options, context)",
             )
         return obj
+
+    def start(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        args: tuple[object, ...],
+        *,
+        where: str,
+        dist: str,
+        methods: tuple[str, ...],
+        protocol: str,
+    ) -> Any:
+        """``factory(*args)``, whose result must have callable ``methods``; a factory that
+        raises something other than a GitrotError is a ConfigError naming ``dist``."""
+        try:
+            made = factory(*args)
+        except GitrotError:
+            raise
+        except Exception as exc:
+            raise ConfigError(
+                f"{self.section}.{name}: {where} failed to start ({type(exc).__name__}: {exc})",
+                hint=f"check the options of {self.section}.{name} against the documentation "
+                f"of {dist}",
+            ) from exc
+        missing = [method for method in methods if not callable(getattr(made, method, None))]
+        if missing:
+            raise ConfigError(
+                f"{self.section}.{name}: {where} is not a {self.noun} (no {', '.join(missing)})",
+                hint=f"a {self.noun} implements {protocol}",
+            )
+        return made
+
+    def require_sdk(self, name: str, type_: str, extras: Mapping[str, tuple[str, str]]) -> None:
+        """A ConfigError (exit 2) when the SDK of one of gitrot's own types is not
+        installed, naming the extra that installs it (``extras``: type -> (extra, module))."""
+        if type_ not in extras:
+            return
+        from importlib.util import find_spec
+
+        extra, module = extras[type_]
+        try:
+            found = find_spec(module) is not None
+        except ModuleNotFoundError:  # a parent package (google.cloud) is missing
+            found = False
+        if not found:
+            raise ConfigError(
+                f"{self.section}.{name}: {self.noun} type {type_!r} needs "
+                f"{module.split('.')[0]}, which is not installed",
+                hint=f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'",
+            )

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from gitrot.core.ports import Backend, BackendContext
-from gitrot.errors import BackendError, ConfigError, GitrotError
+from gitrot.errors import ConfigError
 from gitrot.plugins import TypeRegistry
 from gitrot.triggers.options import OptionError, plugin_options
 
@@ -80,42 +80,20 @@ def open_backend(
     _require_sdk(name, type_)
     if type_ not in BUILTIN:
         check_backend(name, type_, options)
-    try:
-        backend = factory(name, options, context)
-    except (GitrotError, BackendError):
-        raise
-    except Exception as exc:
-        raise ConfigError(
-            f"backends.{name}: {where} failed to start ({type(exc).__name__}: {exc})",
-            hint=f"check the options of backends.{name} against the documentation of {dist}",
-        ) from exc
-    missing = [method for method in _METHODS if not callable(getattr(backend, method, None))]
-    if missing:
-        raise ConfigError(
-            f"backends.{name}: {where} is not a backend (no {', '.join(missing)})",
-            hint="a backend implements gitrot.backends.base.Backend",
-        )
-    return backend  # type: ignore[return-value]  # its methods are checked just above
+    backend = TYPES.start(
+        name,
+        factory,
+        (name, options, context),
+        where=where,
+        dist=dist,
+        methods=_METHODS,
+        protocol="gitrot.backends.base.Backend",
+    )
+    return backend  # type: ignore[no-any-return]  # its methods are checked by start
 
 
 def _require_sdk(name: str, type_: str) -> None:
-    """A ConfigError (exit 2) when the SDK of one of gitrot's own secret managers is not
-    installed, naming the extra that installs it."""
-    if type_ not in EXTRAS:
-        return
-    from importlib.util import find_spec
-
-    extra, module = EXTRAS[type_]
-    try:
-        found = find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package (google.cloud) is missing
-        found = False
-    if not found:
-        raise ConfigError(
-            f"backends.{name}: backend type {type_!r} needs {module.split('.')[0]}, "
-            "which is not installed",
-            hint=f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'",
-        )
+    TYPES.require_sdk(name, type_, EXTRAS)
 
 
 TYPES = TypeRegistry(GROUP, "backends", "backend", BUILTIN, final_builtins=False, type_field="")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 
 from gitrot import plugins
 from gitrot.core.ports import Rotator, RotatorContext
-from gitrot.errors import ConfigError, GitrotError
+from gitrot.errors import ConfigError
 from gitrot.plugins import TypeRegistry
 from gitrot.triggers.options import OptionError, plugin_options
 
@@ -76,37 +76,20 @@ def open_rotator(
     dist, target = _find(name, type_)
     where = f"rotator type {type_!r} ({target}, from {dist})"
     factory = _load(name, target, where)
-    try:
-        rotator = factory(name, options, context)
-    except GitrotError:
-        raise
-    except Exception as exc:
-        raise ConfigError(
-            f"rotators.{name}: {where} failed to start ({type(exc).__name__}: {exc})",
-            hint=f"check the options of rotators.{name} against the documentation of {dist}",
-        ) from exc
-    missing = [method for method in _METHODS if not callable(getattr(rotator, method, None))]
-    if missing:
-        raise ConfigError(
-            f"rotators.{name}: {where} is not a rotator (no {', '.join(missing)})",
-            hint="a rotator implements gitrot.core.ports.Rotator",
-        )
-    return rotator  # type: ignore[return-value]  # its methods are checked just above
+    rotator = TYPES.start(
+        name,
+        factory,
+        (name, options, context),
+        where=where,
+        dist=dist,
+        methods=_METHODS,
+        protocol="gitrot.core.ports.Rotator",
+    )
+    return rotator  # type: ignore[no-any-return]  # its methods are checked by start
 
 
 def _require_sdk(name: str, type_: str) -> None:
-    """A ConfigError (exit 2) when the SDK of one of gitrot's own rotators is not
-    installed, naming the extra that installs it."""
-    if type_ not in EXTRAS:
-        return
-    from importlib.util import find_spec
-
-    extra, module = EXTRAS[type_]
-    if find_spec(module) is None:
-        raise ConfigError(
-            f"rotators.{name}: rotator type {type_!r} needs {module}, which is not installed",
-            hint=f"install gitrot with its {extra} extra: pip install 'gitrot[{extra}]'",
-        )
+    TYPES.require_sdk(name, type_, EXTRAS)
 
 
 TYPES = TypeRegistry(GROUP, "rotators", "rotator", BUILTIN, final_builtins=True, type_field=".type")
