@@ -155,9 +155,14 @@ sys.exit(1)
 """
 
 
-def test_the_command_rotator_never_leaks_the_value(tmp_path: Path) -> None:
+def test_the_command_rotator_never_leaks_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "policy"
     root.mkdir()
+    private = tmp_path / "tmp"  # this test's temp folder: other workers' rotators run too
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     script = root / "rotate"
     script.write_text(LEAKY)
     script.chmod(0o755)
