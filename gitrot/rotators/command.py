@@ -165,20 +165,8 @@ class CommandRotator:
 
 
 def _argv(name: str, options: Mapping[str, object], option: str) -> list[str]:
-    value = options.get(option)
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(part, str) for part in value)
-        or not value[0]
-    ):
-        raise opts.fail(
-            name,
-            option,
-            "must list the command and its arguments (strings; no shell)",
-            f"like {option}: [./rotate-ldap, {option}]; the value comes on standard input",
-            section=SECTION,
-        )
+    example = f"like {option}: [./rotate-ldap, {option}]; the value comes on standard input"
+    value = opts.argv(name, option, options.get(option), example, section=SECTION)
     if ".." in value[0].split("/"):
         raise opts.fail(
             name,

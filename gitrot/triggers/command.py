@@ -142,16 +142,4 @@ class CommandTrigger:
 
 
 def _argv(name: str, value: object) -> list[str]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(part, str) for part in value)
-        or not value[0]
-    ):
-        raise opts.fail(
-            name,
-            "argv",
-            "must list the command and its arguments (strings; no shell)",
-            "like argv: [make, -C, deploy, rebuild]",
-        )
-    return list(value)
+    return opts.argv(name, "argv", value, "like argv: [make, -C, deploy, rebuild]")

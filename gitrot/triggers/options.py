@@ -68,6 +68,28 @@ def fail(
     return OptionError(f"{section}.{trigger}.{option} {message}", option=option, hint=hint)
 
 
+def argv(
+    name: str, option: str, value: object, example: str, *, section: str = "triggers"
+) -> list[str]:
+    """``value`` as a command's argv (a non-empty list of strings, the program first and
+    not empty; no shell), or the refusal of ``<section>.<name>.<option>`` with ``example``
+    as its hint."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(part, str) for part in value)
+        or not value[0]
+    ):
+        raise fail(
+            name,
+            option,
+            "must list the command and its arguments (strings; no shell)",
+            example,
+            section=section,
+        )
+    return list(value)
+
+
 def allow(
     trigger: str,
     kind: str,
