@@ -14,6 +14,7 @@ from gitrot.audit.compliance import MAX_AGE_RULE, as_json, assess
 from gitrot.audit.history import read_history
 from gitrot.audit.ledger import build_ledger, by_secret, signature_check
 from gitrot.audit.render import RENDERERS, Report, render
+from gitrot.audit.state import state_problems
 from gitrot.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from gitrot.files import repo as files
 from gitrot.files import workspace
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             require_signatures=settings.require_signatures,
             compliance=compliance,
         )
+        problems += state_problems(repo, config.signing_key)
     shown = [row for row in known if since is None or (row.merged_at or row.authored_at) >= since]
     report = Report(shown, as_json(compliance), problems, since, until, main)
     text = render(report, args.fmt)
