@@ -31,3 +31,23 @@ def test_a_forged_state_commit_fails_verify(tmp_path: Path) -> None:
     assert f"gitrot: state-signature: refs/gitrot/state commit {forged[:12]}: not signed" in (
         done.stderr
     )
+
+
+def test_state_problems_without_a_state_without_a_key_and_with_another_key(
+    tmp_path: Path,
+) -> None:
+    from gitrot.audit.state import state_problems
+    from gitrot.git import sshsig
+    from gitrot.git.repository import open_repo
+
+    history = History.create(tmp_path)
+    repo = open_repo(str(history.root))
+    assert state_problems(repo, None) == []  # no state yet: nothing to check
+    history.reconcile()
+    head = history.git("rev-parse", "refs/gitrot/state").strip()
+    [unkeyed] = state_problems(repo, None)
+    assert (unkeyed.check, unkeyed.commit) == ("state-signature", head)
+    assert "names no reconciler.signing_key" in unkeyed.message
+    _, other = sshsig.generate()
+    [wrong] = state_problems(open_repo(str(history.root)), other)
+    assert wrong.commit == head and "another key" in wrong.message
