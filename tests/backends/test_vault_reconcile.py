@@ -145,6 +145,8 @@ def test_an_unknown_mount(
     repo = vault_repo(tmp_path / "policy", openbao.url, log, ref, mount="nope")
     done = run(repo.root, "reconcile", env=environment(VAULT_TOKEN=openbao.root_token))
     one_line_exit_3(done, "has no mount 'nope' the token may use", openbao.root_token, ref)
+    assert done.returncode == 3
+    assert openbao.kv_versions(ref) == {} and not log.exists()  # nothing half-applied
 
 
 def test_a_sealed_server_then_unsealed(tmp_path: Path) -> None:

@@ -175,8 +175,11 @@ def test_a_killed_program(root: Path) -> None:
 
 
 def test_a_program_that_does_not_read_its_input(root: Path) -> None:
-    program(root, "import sys\nsys.exit(0)\n")
-    rotator(root, ["./rotate"]).set(SecretValue(VALUE * 4000), None)  # more than a pipe holds
+    marker = root / "ran"
+    program(root, f"import pathlib, sys\npathlib.Path({str(marker)!r}).touch()\nsys.exit(0)\n")
+    # more than a pipe holds: the unread value must not block or fail the step
+    assert rotator(root, ["./rotate"]).set(SecretValue(VALUE * 4000), None) is None
+    assert marker.exists()
 
 
 @pytest.mark.parametrize(
